@@ -1,0 +1,70 @@
+# videosense developer entry points. `make demo` on a fresh machine: set up, then analyse a
+# generated sample video on the embedded stack.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SERVICES := $(wildcard services/*)
+SAMPLE := samples/sample.mp4
+APT_PACKAGES := ffmpeg
+
+.PHONY: setup system-deps test test-unit lint format demo run up sample clean
+
+setup: system-deps $(BIN)/videosense
+
+system-deps:
+	@missing=""; for tool in ffmpeg ffprobe; do command -v $$tool >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages: $(APT_PACKAGES)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES); \
+	fi
+
+# Re-run when any project file changes; otherwise setup is a no-op.
+$(BIN)/videosense: pyproject.toml shared/pyproject.toml $(addsuffix /pyproject.toml,$(SERVICES))
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e shared $(addprefix -e ,$(SERVICES)) -e '.[dev]'
+	@touch $@
+
+test: setup
+	$(BIN)/pytest
+
+test-unit: setup
+	$(BIN)/pytest tests/unit
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy shared/src $(addsuffix /src,$(SERVICES)) src tests bench
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+$(SAMPLE):
+	@mkdir -p $(dir $(SAMPLE))
+	# 12 s, 4 shots with hard cuts at 3 s, 6 s and 9 s, and a tone for audio.
+	ffmpeg -v error -y \
+	  -f lavfi -i "testsrc2=size=640x360:rate=25:duration=3" \
+	  -f lavfi -i "mandelbrot=size=640x360:rate=25,trim=duration=3" \
+	  -f lavfi -i "smptebars=size=640x360:rate=25:duration=3" \
+	  -f lavfi -i "life=size=640x360:rate=25:mold=10:ratio=0.15,trim=duration=3" \
+	  -f lavfi -i "sine=frequency=440:duration=12" \
+	  -filter_complex "[0:v][1:v][2:v][3:v]concat=n=4:v=1:a=0,format=yuv420p[v]" \
+	  -map "[v]" -map 4:a -c:v libx264 -preset veryfast -c:a aac -shortest $@
+
+sample: setup $(SAMPLE)
+
+demo: setup $(SAMPLE)
+	$(BIN)/videosense run $(SAMPLE)
+
+run: setup
+	@test -n "$(VIDEO)" || { echo "usage: make run VIDEO=path/to/video.mp4"; exit 2; }
+	$(BIN)/videosense run "$(VIDEO)"
+
+up: setup
+	$(BIN)/videosense up
+
+clean:
+	rm -rf $(VENV) samples bench/out .mypy_cache .ruff_cache .pytest_cache

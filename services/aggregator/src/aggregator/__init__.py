@@ -1,0 +1,1 @@
+"""videosense aggregator service."""

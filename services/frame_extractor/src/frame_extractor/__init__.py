@@ -1,0 +1,1 @@
+"""videosense frame_extractor service."""

@@ -1,0 +1,1 @@
+"""videosense ingest service."""

@@ -1,0 +1,1 @@
+"""videosense shared library: the contracts and runtime every service uses."""

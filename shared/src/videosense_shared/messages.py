@@ -1,0 +1,201 @@
+"""The message contracts between services (schema version 1).
+
+Every message is an immutable Pydantic model that rejects unknown fields. ``message_id`` is
+derived from lineage (see :mod:`videosense_shared.ids`), so a redelivered input produces the very
+same output ids and downstream consumers can deduplicate on them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+SCHEMA_VERSION: Literal[1] = 1
+
+
+class Stage(StrEnum):
+    """Analysis stages a video can request."""
+
+    FRAMES = "frames"
+    CAPTIONS = "captions"
+    RECOGNITION = "recognition"
+    TRANSCRIPT = "transcript"
+
+
+class StageStatus(StrEnum):
+    """Lifecycle of one stage inside a video document."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+    @property
+    def terminal(self) -> bool:
+        """True when the stage will not change any more."""
+        return self in (StageStatus.COMPLETE, StageStatus.FAILED, StageStatus.SKIPPED)
+
+
+class VideoStatus(StrEnum):
+    """Overall status of a video document."""
+
+    PROCESSING = "processing"
+    COMPLETE = "complete"
+    PARTIAL = "partial"
+    FAILED = "failed"
+
+
+def utc_now() -> datetime:
+    """Return the current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class Model(BaseModel):
+    """Base for every contract model: immutable, strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SourceRef(Model):
+    """The uploaded object a video document describes."""
+
+    bucket: str
+    key: str
+    etag: str
+    size_bytes: int = Field(ge=0)
+
+
+class MediaFacts(Model):
+    """What probing the container told us."""
+
+    duration_s: float = Field(ge=0)
+    fps: float = Field(ge=0)
+    width: int = Field(ge=0)
+    height: int = Field(ge=0)
+    frame_count: int = Field(ge=0)
+    video_codec: str
+    has_audio: bool
+
+
+class Box(Model):
+    """A box in relative image coordinates (0..1)."""
+
+    left: float = Field(ge=0, le=1)
+    top: float = Field(ge=0, le=1)
+    width: float = Field(ge=0, le=1)
+    height: float = Field(ge=0, le=1)
+
+
+class ImageRef(Model):
+    """A JPEG stored in S3."""
+
+    bucket: str
+    key: str
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+
+
+class Scene(Model):
+    """A shot: frames ``[start_frame, end_frame)`` and seconds ``[start_s, end_s)``."""
+
+    index: int = Field(ge=0)
+    start_frame: int = Field(ge=0)
+    end_frame: int = Field(ge=0)
+    start_s: float = Field(ge=0)
+    end_s: float = Field(ge=0)
+
+
+class Keyframe(Model):
+    """One keyframe picked by the frame extractor."""
+
+    id: str
+    frame: int = Field(ge=0)
+    t_s: float = Field(ge=0)
+    scene_index: int = Field(ge=0)
+    image: ImageRef
+
+
+class _Envelope(Model):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    message_id: str
+    video_id: str
+    trace_id: str
+    occurred_at: datetime = Field(default_factory=utc_now)
+
+
+class VideoIngested(_Envelope):
+    """A new video was accepted; lists the stages to run."""
+
+    type: Literal["VideoIngested"] = "VideoIngested"
+    source: SourceRef
+    media: MediaFacts
+    stages: tuple[Stage, ...] = Field(min_length=1)
+
+
+class FramesExtracted(_Envelope):
+    """One chunk of the frame stage's output.
+
+    A video's scenes and keyframes are split over ``chunk_count`` chunks so that every message
+    stays far below SNS's 256 KB and downstream work can spread over several workers.
+    """
+
+    type: Literal["FramesExtracted"] = "FramesExtracted"
+    chunk_index: int = Field(ge=0)
+    chunk_count: int = Field(ge=1)
+    scene_count: int = Field(ge=0)
+    keyframe_count: int = Field(ge=0)
+    scenes: tuple[Scene, ...]
+    keyframes: tuple[Keyframe, ...]
+    backend: str
+    started_at: datetime
+    finished_at: datetime
+
+
+class StageFailed(_Envelope):
+    """A stage could not produce its result for this video; ``error`` is readable."""
+
+    type: Literal["StageFailed"] = "StageFailed"
+    stage: Stage
+    error: str
+    backend: str | None = None
+    skipped: bool = False
+
+
+class DocumentRef(Model):
+    """Where the assembled JSON document was written."""
+
+    bucket: str
+    key: str
+
+
+class VideoCompleted(_Envelope):
+    """Every requested stage is terminal (or the video was rejected)."""
+
+    type: Literal["VideoCompleted"] = "VideoCompleted"
+    status: Literal[VideoStatus.COMPLETE, VideoStatus.PARTIAL, VideoStatus.FAILED]
+    source: SourceRef
+    stages: dict[Stage, StageStatus]
+    error: str | None = None
+    document: DocumentRef | None = None
+
+
+AnyMessage = Annotated[
+    VideoIngested | FramesExtracted | StageFailed | VideoCompleted,
+    Field(discriminator="type"),
+]
+_ANY: TypeAdapter[AnyMessage] = TypeAdapter(AnyMessage)
+
+
+def parse_message(payload: str | bytes | dict[str, Any]) -> AnyMessage:
+    """Parse any contract message from JSON text or a decoded dict.
+
+    Raises:
+        pydantic.ValidationError: the payload is not a valid message of a known type.
+    """
+    if isinstance(payload, dict):
+        return _ANY.validate_python(payload)
+    return _ANY.validate_json(payload)

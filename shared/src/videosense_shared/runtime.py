@@ -1,0 +1,54 @@
+"""Wiring a service to its queue: the same path for ``python -m <service>`` and for the
+in-process stack of ``videosense run``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from videosense_shared.aws import AwsClients
+from videosense_shared.bus import Consumer, Handler, install_stop_signals, queue_url
+from videosense_shared.logs import configure_logging, get_logger
+from videosense_shared.settings import ConsumerSettings
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """What a service is: its name, the queue it owns, its settings, how to build its handler."""
+
+    name: str
+    queue: str
+    settings: ConsumerSettings
+    make_handler: Callable[[AwsClients], Handler]
+
+
+async def serve(spec: ServiceSpec, aws: AwsClients, stop: asyncio.Event) -> None:
+    """Consume the service's queue until ``stop`` is set, then drain.
+
+    Raises:
+        botocore.exceptions.ClientError: the queue does not exist (not provisioned).
+    """
+    url = await queue_url(aws.sqs, spec.settings.common, spec.queue)
+    consumer = Consumer(aws.sqs, url, spec.make_handler(aws), spec.settings, name=spec.name)
+    log.info("service started", service=spec.name, queue=url)
+    await consumer.run(stop)
+    log.info("service stopped", service=spec.name)
+
+
+def run_main(load: Callable[[], ServiceSpec]) -> None:
+    """Entry point of ``python -m <service>``: settings from the environment, JSON logs,
+    SIGTERM/SIGINT drain."""
+    spec = load()
+    common = spec.settings.common
+    configure_logging(common.log_level, common.log_format)
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        install_stop_signals(stop)
+        async with AwsClients(common.region, pool=spec.settings.concurrency + 10) as aws:
+            await serve(spec, aws, stop)
+
+    asyncio.run(_main())

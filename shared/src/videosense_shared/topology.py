@@ -1,0 +1,96 @@
+"""The one declarative topology: topics, queues, subscriptions, bucket notification, table.
+
+The local provisioner (tests, ``videosense run``, the compose init step) and the AWS deployment
+are both generated from this data, so local and cloud cannot drift. Names here are logical;
+:class:`~videosense_shared.settings.CommonSettings` turns them into physical names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Topics every service publishes on. A service publishes its results *and* its StageFailed on its
+# own topic, with a ``type`` message attribute that subscriptions filter on.
+VIDEO_INGESTED = "video-ingested"
+FRAMES_EXTRACTED = "frames-extracted"
+VIDEO_COMPLETED = "video-completed"
+
+# Queues, one per consuming service.
+INGEST = "ingest"
+FRAME_EXTRACTOR = "frame-extractor"
+AGGREGATOR = "aggregator"
+
+# DynamoDB key names of the document table (an item collection per video).
+PARTITION_KEY = "video_id"
+SORT_KEY = "sk"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """An SNS topic feeding a queue with raw message delivery."""
+
+    topic: str
+    message_types: tuple[str, ...] = ()  # empty: every message on the topic
+
+    def filter_policy(self) -> dict[str, Any] | None:
+        """The SNS filter policy on the ``type`` message attribute, if any."""
+        return {"type": list(self.message_types)} if self.message_types else None
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A service's work queue and its dead-letter queue."""
+
+    name: str
+    visibility_timeout_s: int
+    max_receive_count: int = 5
+    subscriptions: tuple[Subscription, ...] = ()
+    receives_uploads: bool = False  # target of the bucket's ObjectCreated notification
+    retention_s: int = 14 * 24 * 3600
+
+    @property
+    def dlq_name(self) -> str:
+        """Logical name of the dead-letter queue."""
+        return f"{self.name}-dlq"
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Everything that must exist for the pipeline to run."""
+
+    topics: tuple[str, ...]
+    queues: tuple[Queue, ...]
+    uploads_suffixes: tuple[str, ...] = field(default=())
+
+    def queue(self, name: str) -> Queue:
+        """Return the queue called ``name``.
+
+        Raises:
+            KeyError: no such queue.
+        """
+        for queue in self.queues:
+            if queue.name == name:
+                return queue
+        raise KeyError(name)
+
+
+TOPOLOGY = Topology(
+    topics=(VIDEO_INGESTED, FRAMES_EXTRACTED, VIDEO_COMPLETED),
+    queues=(
+        Queue(name=INGEST, visibility_timeout_s=120, receives_uploads=True),
+        Queue(
+            name=FRAME_EXTRACTOR,
+            visibility_timeout_s=300,
+            subscriptions=(Subscription(VIDEO_INGESTED, ("VideoIngested",)),),
+        ),
+        Queue(
+            name=AGGREGATOR,
+            visibility_timeout_s=60,
+            subscriptions=(
+                Subscription(VIDEO_INGESTED, ("VideoIngested",)),
+                Subscription(FRAMES_EXTRACTED, ("FramesExtracted", "StageFailed")),
+            ),
+        ),
+    ),
+)

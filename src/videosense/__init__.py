@@ -1,0 +1,1 @@
+"""videosense: event-driven video understanding on AWS, runnable on a laptop in one command."""

@@ -1,0 +1,7 @@
+"""``python -m videosense``."""
+
+import sys
+
+from videosense.cli import main
+
+sys.exit(main())

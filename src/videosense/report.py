@@ -1,0 +1,65 @@
+"""Readable summaries of documents and extractions for the terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from videosense_shared.document import VideoDocument
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(seconds, 60)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours:d}:{minutes:02d}:{secs:06.3f}" if hours else f"{minutes:02d}:{secs:06.3f}"
+
+
+def print_document(doc: VideoDocument) -> None:
+    """Print a video document as a short human-readable report on stdout."""
+    print(f"video     {doc.video_id}  status: {doc.status.value}")
+    print(f"source    s3://{doc.source.bucket}/{doc.source.key} ({doc.source.size_bytes} bytes)")
+    if doc.error:
+        print(f"error     {doc.error}")
+    if doc.media:
+        m = doc.media
+        audio = "with audio" if m.has_audio else "no audio"
+        print(
+            f"media     {m.width}x{m.height} {m.video_codec} {m.fps:.3f} fps, "
+            f"{_clock(m.duration_s)} ({m.frame_count} frames), {audio}"
+        )
+    for stage, info in doc.stages.items():
+        took = ""
+        if info.started_at and info.finished_at:
+            took = f" in {(info.finished_at - info.started_at).total_seconds():.2f} s"
+        backend = f" [{info.backend}]" if info.backend else ""
+        error = f": {info.error}" if info.error else ""
+        print(f"stage     {stage.value}: {info.status.value}{backend}{took}{error}")
+    if doc.scenes:
+        print(f"scenes    {len(doc.scenes)}")
+        by_scene: dict[int, list[str]] = {}
+        for kf in doc.keyframes:
+            by_scene.setdefault(kf.scene_index, []).append(f"{_clock(kf.t_s)}")
+        for scene in doc.scenes:
+            kfs = ", ".join(by_scene.get(scene.index, [])) or "-"
+            print(
+                f"  #{scene.index:<4d} {_clock(scene.start_s)} - {_clock(scene.end_s)}  "
+                f"frames {scene.start_frame}-{scene.end_frame - 1}  keyframes at {kfs}"
+            )
+    if doc.keyframes:
+        print(f"keyframes {len(doc.keyframes)} JPEGs under s3://{doc.keyframes[0].image.bucket}/")
+
+
+def print_extraction(summary: dict[str, Any], out: Path) -> None:
+    """Print the result of ``videosense extract``."""
+    media = summary["media"]
+    print(
+        f"{summary['source']}: {media['width']}x{media['height']} {media['fps']:.3f} fps, "
+        f"{_clock(media['duration_s'])}"
+    )
+    print(f"scenes    {len(summary['scenes'])}")
+    for scene in summary["scenes"]:
+        print(
+            f"  #{scene['index']:<4d} {_clock(scene['start_s'])} - {_clock(scene['end_s'])}  "
+            f"frames {scene['start_frame']}-{scene['end_frame'] - 1}"
+        )
+    print(f"keyframes {len(summary['keyframes'])} JPEGs in {out}")

@@ -1,0 +1,174 @@
+"""The whole pipeline in one process: the embedded emulator, the provisioned topology, and every
+service as an asyncio task consuming its own queue through the real bus."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Mapping
+from contextlib import AsyncExitStack
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from aggregator.service import service as aggregator_service
+from frame_extractor.service import service as frame_extractor_service
+from ingest.handler import STAGES_METADATA
+from ingest.service import service as ingest_service
+from videosense.emulator import Emulator
+from videosense_shared.aws import AwsClients
+from videosense_shared.ids import video_id_for
+from videosense_shared.messages import Stage, VideoCompleted
+from videosense_shared.provision import Provisioned, provision, subscribe_queue
+from videosense_shared.runtime import ServiceSpec, serve
+from videosense_shared.settings import CommonSettings
+from videosense_shared.store import DocumentStore
+from videosense_shared.topology import VIDEO_COMPLETED
+
+_UPLOAD_PART = 8 * 1024 * 1024
+
+
+def all_services() -> list[ServiceSpec]:
+    """Every built service, with settings read from the environment now."""
+    return [ingest_service(), frame_extractor_service(), aggregator_service()]
+
+
+class EmbeddedStack:
+    """Emulator + topology + services. Use as ``async with EmbeddedStack() as stack``.
+
+    ``endpoint``: an already-running emulator or LocalStack to use instead of starting one.
+    """
+
+    def __init__(self, *, endpoint: str | None = None) -> None:
+        self._endpoint = endpoint
+        self._emulator: Emulator | None = None
+        self._exit = AsyncExitStack()
+        self._stop = asyncio.Event()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.common = CommonSettings()
+        self.endpoint = ""
+        self.provisioned: Provisioned | None = None
+        self.completion_queue_url = ""
+        self._completed: dict[str, list[VideoCompleted]] = {}
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self._start()
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def _start(self) -> None:
+        if self._endpoint:
+            self.endpoint = self._endpoint
+            os.environ["AWS_ENDPOINT_URL"] = self._endpoint
+        else:
+            self._emulator = Emulator()
+            await asyncio.to_thread(self._emulator.start)
+            # The composition root points every SDK client in this process at the emulator;
+            # services read nothing else from it.
+            os.environ.update(self._emulator.env())
+            self.endpoint = self._emulator.endpoint
+        self.common = CommonSettings()
+        self.aws = await self._exit.enter_async_context(AwsClients(self.common.region, pool=64))
+        self.provisioned = await provision(self.aws, self.common)
+        self.store = DocumentStore(self.aws.dynamodb, self.common.table_name)
+        # A private queue on the completion topic: how this process learns a video is done.
+        name = self.common.queue_name("cli-completed")
+        self.completion_queue_url = (await self.aws.sqs.create_queue(QueueName=name))["QueueUrl"]
+        attrs = await self.aws.sqs.get_queue_attributes(
+            QueueUrl=self.completion_queue_url, AttributeNames=["QueueArn"]
+        )
+        await subscribe_queue(
+            self.aws,
+            self.provisioned.topic_arns[VIDEO_COMPLETED],
+            attrs["Attributes"]["QueueArn"],
+            None,
+        )
+        for spec in all_services():
+            self._tasks[spec.name] = asyncio.create_task(serve(spec, self.aws, self._stop))
+
+    async def kill_service(self, name: str) -> None:
+        """Cancel one service's task abruptly, without the graceful drain (a crash)."""
+        task = self._tasks.pop(name)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    async def start_service(self, name: str) -> None:
+        """(Re)start one service by name.
+
+        Raises:
+            KeyError: no such service.
+        """
+        specs = {spec.name: spec for spec in all_services()}
+        self._tasks[name] = asyncio.create_task(serve(specs[name], self.aws, self._stop))
+
+    async def upload(self, path: Path, stages: tuple[Stage, ...] | None = None) -> str:
+        """Upload a local file under the uploads prefix; returns the video id it will get."""
+        key = f"{self.common.uploads_prefix}{path.name}"
+        metadata: Mapping[str, str] = (
+            {STAGES_METADATA: ",".join(s.value for s in stages)} if stages else {}
+        )
+        with path.open("rb") as body:
+            resp = await self.aws.s3.put_object(
+                Bucket=self.common.bucket, Key=key, Body=body, Metadata=dict(metadata)
+            )
+        return video_id_for(self.common.bucket, key, resp.get("VersionId") or resp["ETag"])
+
+    async def wait_completed(self, video_id: str, timeout_s: float) -> VideoCompleted:
+        """Wait for the video's ``VideoCompleted`` on the private completion queue.
+
+        Raises:
+            TimeoutError: not completed within ``timeout_s``.
+            RuntimeError: a service task died.
+        """
+        async with asyncio.timeout(timeout_s):
+            while True:
+                # Events for other videos are kept for their own waiters.
+                if self._completed.get(video_id):
+                    return self._completed[video_id].pop(0)
+                self._check_services()
+                resp = await self.aws.sqs.receive_message(
+                    QueueUrl=self.completion_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+                )
+                for msg in resp.get("Messages", []):
+                    await self.aws.sqs.delete_message(
+                        QueueUrl=self.completion_queue_url, ReceiptHandle=msg["ReceiptHandle"]
+                    )
+                    event = VideoCompleted.model_validate(json.loads(msg["Body"]))
+                    self._completed.setdefault(event.video_id, []).append(event)
+
+    def _check_services(self) -> None:
+        for task in self._tasks.values():
+            if task.done():
+                exc = None if task.cancelled() else task.exception()
+                raise RuntimeError(f"a service stopped unexpectedly: {exc!r}")
+
+    async def run_forever(self) -> None:
+        """Serve until cancelled (``videosense up``).
+
+        Raises:
+            RuntimeError: a service task died.
+        """
+        while True:
+            self._check_services()
+            await asyncio.sleep(1)
+
+    async def close(self) -> None:
+        """Drain the services, close clients, stop the emulator."""
+        self._stop.set()
+        if self._tasks:
+            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        await self._exit.aclose()
+        if self._emulator is not None:
+            await asyncio.to_thread(self._emulator.stop)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
