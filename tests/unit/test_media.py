@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
+import boto3  # type: ignore[import-untyped]  # no boto3-stubs in the venv
 import pytest
 from moto.server import ThreadedMotoServer
+
 from videosense_shared.media import (
     MAX_DIMENSION_PX,
     MAX_DURATION_S,
@@ -57,6 +58,13 @@ RECIPES: dict[str, str] = {
     # One frame every 10 minutes: a 7 h video in a few kilobytes.
     "too_long.mp4": f"-f lavfi -i color=size=16x16:rate=1/600 -t 25200 {H264}",
 }
+# Clips remuxed from another (no re-encoding): (source clip, ffmpeg options).
+REMUXED: dict[str, tuple[str, str]] = {
+    "large_faststart.mp4": ("large_moov_at_end.mp4", "-c copy -movflags +faststart"),
+    "large.mkv": ("large_moov_at_end.mp4", "-c copy"),
+    "large.ts": ("large_moov_at_end.mp4", "-c copy"),
+}
+COVER_ART = "-t 1 -map 0 -map 1 -c:a libmp3lame -c:v png -disposition:v attached_pic"
 
 
 def _ffmpeg(*args: str) -> None:
@@ -111,21 +119,16 @@ class Clips:
             return path
         if name in RECIPES:
             _ffmpeg(*RECIPES[name].split(), str(path))
-        elif name == "large_faststart.mp4":
-            source = self("large_moov_at_end.mp4")
-            _ffmpeg("-i", str(source), *"-c copy -movflags +faststart".split(), str(path))
+        elif name in REMUXED:
+            source, options = REMUXED[name]
+            _ffmpeg("-i", str(self(source)), *options.split(), str(path))
         elif name == "cover_art.mp3":
             # An MP3 with an embedded picture: PyAV lists the picture as a video stream.
             picture = self("still.png")
-            _ffmpeg(
-                *SINE.split(),
-                *f"-i {picture} -t 1 -map 0 -map 1 -c:a libmp3lame -c:v png".split(),
-                *"-disposition:v attached_pic".split(),
-                str(path),
-            )
+            _ffmpeg(*SINE.split(), "-i", str(picture), *COVER_ART.split(), str(path))
         else:
-            source, edit = DERIVED[name]
-            path.write_bytes(edit(self(source).read_bytes() if source else b""))
+            origin, edit = DERIVED[name]
+            path.write_bytes(edit(self(origin).read_bytes() if origin else b""))
         return path
 
 
@@ -306,7 +309,8 @@ def test_a_stream_is_probed_from_any_position_and_left_open(clips: Clips) -> Non
         pytest.param("cover_art.mp3", r"no video stream \(audio only\)", id="mp3-with-cover-art"),
         pytest.param(
             "first_half.mp4",
-            r"truncated or corrupt: mp4 box 'mdat' needs \d+ bytes but the file ends at \d+",
+            r"truncated or corrupt: mp4 box 'mdat' needs \d+ bytes but the file ends at \d+"
+            r" \(and no moov atom\)",
             id="first-half-of-mp4-moov-missing",
         ),
         pytest.param(
@@ -610,3 +614,50 @@ def test_an_empty_s3_object_is_recognised_from_moto_416(moto_s3: Any) -> None:
     # WHEN a reader that does not know the size is probed THEN it fails as an empty file
     with RangedHttpReader(url) as reader, pytest.raises(MediaProbeError, match=r"^empty file"):
         probe_stream(reader)
+
+
+class FlakyFile(io.BytesIO):
+    """An in-memory file whose first read at or past ``fail_at`` raises, like a dropped
+    connection; later reads succeed (a fake, not a mock: it really serves the bytes)."""
+
+    def __init__(self, data: bytes, fail_at: int) -> None:
+        super().__init__(data)
+        self.fail_at = fail_at
+        self.failed = False
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        if not self.failed and self.tell() >= self.fail_at:
+            self.failed = True
+            raise ConnectionResetError("connection reset by peer")
+        return super().read(size)
+
+
+@pytest.mark.parametrize("fraction", [pytest.param(f, id=f"fails-at-{f:.0%}") for f in (0.01, 0.3)])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("h264_aac.mp4", id="small-mp4"),
+        pytest.param("large_moov_at_end.mp4", id="mp4-moov-at-end"),
+        pytest.param("large_faststart.mp4", id="mp4-faststart"),
+        pytest.param("large.mkv", id="mkv"),
+        pytest.param("large.ts", id="mpeg-ts"),
+    ],
+)
+def test_a_read_failure_anywhere_is_never_reported_as_a_bad_video(
+    name: str, fraction: float, clips: Clips
+) -> None:
+    # GIVEN a good video behind a file object whose read fails once, somewhere in the file
+    data = clips(name).read_bytes()
+    flaky = FlakyFile(data, fail_at=int(len(data) * fraction))
+
+    # WHEN it is probed
+    try:
+        probe_stream(flaky)
+    except MediaProbeError as exc:
+        pytest.fail(f"a transport error was blamed on the video: {exc}")
+    except ConnectionResetError:
+        # THEN either the reader's own error comes out (retry later) ...
+        assert flaky.failed
+    else:
+        # ... or the probe never needed the bytes past the failure point
+        assert not flaky.failed

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
+import boto3  # type: ignore[import-untyped]  # no boto3-stubs in the venv
 import pytest
-from ingest.notifications import MalformedNotification, UploadedObject, parse_s3_notification
 from moto.server import ThreadedMotoServer
+
+from ingest.notifications import MalformedNotification, UploadedObject, parse_s3_notification
 from videosense_shared.ids import video_id_for
 from videosense_shared.messages import SourceRef
 

@@ -60,9 +60,10 @@ _EMPTY = "empty file (0 bytes)"
 class MediaProbeError(Exception):
     """The file is not a video this pipeline can process.
 
-    ``str(error)`` is a short readable reason, meant for a ``failed`` video document: it
-    starts with ``"empty file"``, ``"not a video:"``, ``"no video stream"``,
-    ``"truncated or corrupt:"``, ``"unsupported"``, or names the exceeded limit.
+    ``str(error)`` (also ``error.reason``) is one short readable line, meant for a ``failed``
+    video document. It starts with ``"empty file"``, ``"not a video:"``, ``"no video
+    stream"`` or ``"truncated or corrupt:"``, or names the exceeded limit (``"resolution
+    9000x5000 exceeds the 8192 px limit"``, ``"duration 25200 s exceeds the 6 h limit"``).
     """
 
     def __init__(self, reason: str) -> None:
@@ -110,8 +111,65 @@ def probe_stream(reader: SeekableBinary) -> MediaFacts:
 
     Raises:
         MediaProbeError: the content is empty, not a video, damaged, or over a limit.
-        OSError: reading from ``reader`` failed (propagated unchanged).
+        OSError: reading from ``reader`` failed at any point; the reader's own exception is
+            raised even if FFmpeg swallowed it, since facts read around a failed read (or a
+            "corrupt" verdict) cannot be trusted.
     """
+    watched = _WatchedReader(reader)
+    try:
+        facts = _probe(watched)
+    except MediaProbeError:
+        if watched.error is not None:
+            raise watched.error from None
+        raise
+    if watched.error is not None:
+        raise watched.error
+    return facts
+
+
+class _WatchedReader:
+    """Passes reads and seeks through, remembering the first ``OSError`` the reader raised.
+
+    PyAV re-raises a file object's exception only when FFmpeg passes the failed read on as
+    an error; a demuxer that takes it for the end of the file carries on, and when a second
+    read fails PyAV drops the first exception ("PyAV library exception being dropped"). With
+    the MP4, Matroska, WebM, MPEG-TS and AVI clips tried, the reader's error did come out;
+    this guard keeps it so for every demuxer, because a network error mistaken for "no
+    decodable video frame" would fail a good video for good.
+
+    It also hides the wrapped file's ``name``: FFmpeg would take the file extension as a hint,
+    and a local file must be probed exactly like the same object over HTTP.
+    """
+
+    def __init__(self, inner: SeekableBinary) -> None:
+        self._inner = inner
+        self.error: OSError | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1, /) -> bytes:
+        try:
+            return self._inner.read(size)
+        except OSError as exc:
+            self.error = self.error or exc
+            raise
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET, /) -> int:
+        try:
+            return self._inner.seek(offset, whence)
+        except OSError as exc:
+            self.error = self.error or exc
+            raise
+
+    def tell(self) -> int:
+        return self._inner.tell()
+
+
+def _probe(reader: _WatchedReader) -> MediaFacts:
     size = reader.seek(0, io.SEEK_END)
     if size == 0:
         raise MediaProbeError(_EMPTY)

@@ -57,7 +57,9 @@ def sniff_container(head: bytes) -> str | None:
         return "ogg"
     if head.startswith(b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"):
         return "asf/wmv"
-    if len(head) > 2 * _TS_PACKET and all(head[i] == 0x47 for i in range(0, 3 * _TS_PACKET, 188)):
+    if len(head) > 2 * _TS_PACKET and all(
+        head[i] == 0x47 for i in range(0, 3 * _TS_PACKET, _TS_PACKET)
+    ):
         return "mpeg-ts"
     return None
 
@@ -80,7 +82,8 @@ def iso_bmff_damage(reader: SeekableBinary, size: int) -> str | None:
             return f"mp4 ends inside a box header at byte {offset}"
         box_size = int.from_bytes(header[:4], "big")
         box_type = header[4:8]
-        name = box_type.decode("latin-1")
+        # Box types are four printable characters; garbage must not reach a message raw.
+        name = "".join(c if c.isprintable() else "?" for c in box_type.decode("latin-1"))
         if box_size == 1:  # a 64-bit "largesize" follows the type
             if len(header) < 16:
                 return f"mp4 ends inside the header of box '{name}'"
@@ -90,7 +93,12 @@ def iso_bmff_damage(reader: SeekableBinary, size: int) -> str | None:
         if box_size < 8:
             return f"mp4 box '{name}' at byte {offset} has an impossible size {box_size}"
         if offset + box_size > size:
-            return f"mp4 box '{name}' needs {offset + box_size} bytes but the file ends at {size}"
+            # The moov box usually follows mdat: saying it is gone explains an unplayable file.
+            lost = "" if b"moov" in seen else " (and no moov atom)"
+            return (
+                f"mp4 box '{name}' needs {offset + box_size} bytes "
+                f"but the file ends at {size}{lost}"
+            )
         seen.add(box_type)
         offset += box_size
     else:

@@ -115,7 +115,7 @@ def _parse_document(document: Any, *, inside_envelope: bool) -> list[UploadedObj
         except ValueError as exc:
             raise MalformedNotification(f"SNS Message is not JSON: {exc}") from None
         return _parse_document(inner, inside_envelope=True)
-    shown = ", ".join(sorted(str(k) for k in document)[:8]) or "none"
+    shown = ", ".join(repr(k)[:40] for k in sorted(document)[:8]) or "none"
     raise MalformedNotification(
         f"not an S3 notification, SNS envelope or EventBridge event (fields: {shown})"
     )

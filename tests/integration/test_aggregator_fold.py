@@ -1,0 +1,222 @@
+"""The aggregator's fold on real DynamoDB (the emulator): duplicates and any order converge on
+one document and one completion event."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from aggregator.handler import Aggregator
+from tests.waiting import receive_all
+from videosense_shared.aws import AwsClients
+from videosense_shared.bus import Delivery, Publisher
+from videosense_shared.completion import Completion
+from videosense_shared.ids import message_id_for, trace_id_for, video_id_for
+from videosense_shared.messages import (
+    FramesExtracted,
+    ImageRef,
+    Keyframe,
+    MediaFacts,
+    Model,
+    Scene,
+    SourceRef,
+    Stage,
+    StageFailed,
+    VideoIngested,
+    VideoStatus,
+    utc_now,
+)
+from videosense_shared.provision import Provisioned, provision, subscribe_queue
+from videosense_shared.settings import CommonSettings
+from videosense_shared.store import DocumentStore
+from videosense_shared.topology import VIDEO_COMPLETED
+
+pytestmark = pytest.mark.integration
+
+
+class World:
+    """Provisioned topology, a store, an aggregator, and a tap on the completion topic."""
+
+    def __init__(self, aws: AwsClients, common: CommonSettings, provisioned: Provisioned) -> None:
+        self.aws = aws
+        self.common = common
+        self.store = DocumentStore(aws.dynamodb, common.table_name)
+        publisher = Publisher(aws.sns, aws.sts, common)
+        completion = Completion(
+            self.store, aws.s3, publisher, common.bucket, lease=timedelta(seconds=2)
+        )
+        self.aggregator = Aggregator(self.store, completion)
+        self.provisioned = provisioned
+        self.tap = ""
+
+    async def deliver(self, message: Model) -> None:
+        await self.aggregator.handle(
+            Delivery(
+                body=message.model_dump_json(), attributes={}, sqs_message_id="x", receive_count=1
+            )
+        )
+
+
+@pytest.fixture
+async def world(aws_env: dict[str, str]) -> AsyncIterator[World]:
+    common = CommonSettings()
+    async with AwsClients(common.region) as aws:
+        provisioned = await provision(aws, common)
+        w = World(aws, common, provisioned)
+        name = common.queue_name("tap-completed")
+        w.tap = (await aws.sqs.create_queue(QueueName=name))["QueueUrl"]
+        arn = (await aws.sqs.get_queue_attributes(QueueUrl=w.tap, AttributeNames=["QueueArn"]))[
+            "Attributes"
+        ]["QueueArn"]
+        await subscribe_queue(aws, provisioned.topic_arns[VIDEO_COMPLETED], arn, None)
+        yield w
+
+
+def _video(
+    common: CommonSettings, key: str, chunks: int
+) -> tuple[VideoIngested, list[FramesExtracted]]:
+    video_id = video_id_for(common.bucket, key, "etag")
+    trace = trace_id_for(video_id)
+    source = SourceRef(bucket=common.bucket, key=key, etag="etag", size_bytes=10)
+    media = MediaFacts(
+        duration_s=chunks * 4.0,
+        fps=25,
+        width=320,
+        height=240,
+        frame_count=chunks * 100,
+        video_codec="h264",
+        has_audio=False,
+    )
+    ingested = VideoIngested(
+        message_id=message_id_for(video_id, "VideoIngested"),
+        video_id=video_id,
+        trace_id=trace,
+        source=source,
+        media=media,
+        stages=(Stage.FRAMES,),
+    )
+    now = utc_now()
+    parts = []
+    for i in range(chunks):
+        scenes = tuple(
+            Scene(
+                index=2 * i + j,
+                start_frame=(2 * i + j) * 50,
+                end_frame=(2 * i + j + 1) * 50,
+                start_s=(2 * i + j) * 2.0,
+                end_s=(2 * i + j + 1) * 2.0,
+            )
+            for j in range(2)
+        )
+        keyframes = tuple(
+            Keyframe(
+                id=f"kf{s.start_frame + 25:09d}",
+                frame=s.start_frame + 25,
+                t_s=s.start_s + 1,
+                scene_index=s.index,
+                image=ImageRef(
+                    bucket=common.bucket,
+                    key=f"frames/{video_id}/{s.start_frame + 25:09d}.jpg",
+                    width=320,
+                    height=240,
+                ),
+            )
+            for s in scenes
+        )
+        parts.append(
+            FramesExtracted(
+                message_id=message_id_for(ingested.message_id, "FramesExtracted", str(i)),
+                video_id=video_id,
+                trace_id=trace,
+                chunk_index=i,
+                chunk_count=chunks,
+                scene_count=2 * chunks,
+                keyframe_count=2 * chunks,
+                scenes=scenes,
+                keyframes=keyframes,
+                backend="test",
+                started_at=now,
+                finished_at=now,
+            )
+        )
+    return ingested, parts
+
+
+async def _create(world: World, ingested: VideoIngested) -> None:
+    assert await world.store.create(
+        video_id=ingested.video_id,
+        trace_id=ingested.trace_id,
+        source=ingested.source,
+        media=ingested.media,
+        stages=ingested.stages,
+    )
+
+
+@pytest.mark.parametrize("seed", [pytest.param(s, id=f"order-{s}") for s in range(4)])
+async def test_any_order_with_duplicates_gives_one_document_and_one_event(
+    world: World, seed: int
+) -> None:
+    # GIVEN a video's header and its messages, shuffled, with every message duplicated
+    ingested, chunks = _video(world.common, f"uploads/fold {seed}.mp4", chunks=3)
+    await _create(world, ingested)
+    messages: list[Model] = [ingested, *chunks] * 2
+    random.Random(seed).shuffle(messages)
+    # WHEN the aggregator folds them all
+    for message in messages:
+        await world.deliver(message)
+    # THEN the document is complete with every scene and keyframe exactly once
+    document = await world.store.read(ingested.video_id)
+    assert document.status == VideoStatus.COMPLETE
+    assert [s.index for s in document.scenes] == list(range(6))
+    assert len(document.keyframes) == 6
+    assert document.stages[Stage.FRAMES].backend == "test"
+    header = await world.store.header(ingested.video_id)
+    assert header.chunks_done[Stage.FRAMES] == 3
+    # AND exactly one VideoCompleted went out
+    events = await receive_all(world.aws.sqs, world.tap)
+    assert [json.loads(e["Body"])["status"] for e in events] == ["complete"]
+
+
+async def test_completion_waits_for_the_last_chunk(world: World) -> None:
+    ingested, chunks = _video(world.common, "uploads/slow.mp4", chunks=3)
+    await _create(world, ingested)
+    for message in (ingested, chunks[2], chunks[0], chunks[0]):
+        await world.deliver(message)
+    assert (await world.store.read(ingested.video_id)).status == VideoStatus.PROCESSING
+    assert await receive_all(world.aws.sqs, world.tap, settle_s=1) == []
+    await world.deliver(chunks[1])
+    assert (await world.store.read(ingested.video_id)).status == VideoStatus.COMPLETE
+
+
+async def test_stage_failure_fails_the_video_once(world: World) -> None:
+    ingested, _ = _video(world.common, "uploads/broken.mp4", chunks=1)
+    await _create(world, ingested)
+    failed = StageFailed(
+        message_id=message_id_for(ingested.message_id, "StageFailed", "frames"),
+        video_id=ingested.video_id,
+        trace_id=ingested.trace_id,
+        stage=Stage.FRAMES,
+        error="cannot decode: invalid data",
+        backend="test",
+    )
+    for message in (failed, ingested, failed):
+        await world.deliver(message)
+    document = await world.store.read(ingested.video_id)
+    assert document.status == VideoStatus.FAILED
+    assert document.stages[Stage.FRAMES].error == "cannot decode: invalid data"
+    events: list[dict[str, Any]] = await receive_all(world.aws.sqs, world.tap)
+    assert len(events) == 1
+    assert json.loads(events[0]["Body"])["stages"] == {"frames": "failed"}
+
+
+async def test_message_for_unknown_video_is_retried_not_dropped(world: World) -> None:
+    from videosense_shared.bus import RetryableError
+
+    ingested, chunks = _video(world.common, "uploads/never-ingested.mp4", chunks=1)
+    with pytest.raises(RetryableError, match="no document"):
+        await world.deliver(chunks[0])
