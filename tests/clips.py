@@ -13,6 +13,7 @@ for 1080p. Nothing here is imported by production code.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -22,20 +23,20 @@ from pathlib import Path
 FPS = 25
 SIZE = (320, 240)
 
-# Moving or strongly structured lavfi sources, chosen so that any two neighbours in this cycle
-# differ a lot in both luma and chroma (a content-aware detector must see a hard cut between
-# them). ``{w}``/``{h}`` is an even size at least as large as the requested one, ``{cw}``/``{ch}``
-# an eighth of it (the cellular automata are pure high-frequency noise at full size, which no
-# camera produces and which would make 1080p clips absurdly heavy to decode), ``{fps}`` the
-# frame rate; the renderer scales every shot to the exact (possibly odd) size afterwards.
+# Moving lavfi sources (``scroll``, since ffmpeg 5.1's drawbox ignores ``t``), chosen so that
+# any two neighbours in this cycle differ a lot in both luma and chroma (a content-aware detector
+# must see a hard cut between them). Placeholders: ``{w}``/``{h}``, an even size at least as large
+# as the requested one; ``{cw}``/``{ch}``, an eighth of it (the cellular automaton is pure
+# high-frequency noise at full size, which no camera produces and which would make 1080p clips
+# absurdly heavy to decode); ``{fps}``, the frame rate. Every shot is then scaled to the exact
+# (possibly odd) size.
 SCENE_SOURCES: tuple[str, ...] = (
     "testsrc2=size={w}x{h}:rate={fps}",
     "mandelbrot=size={w}x{h}:rate={fps}:maxiter=256",
-    "smptebars=size={w}x{h}:rate={fps},"
-    "drawbox=x='mod(t*{w}/3,{w})':y={h}/3:w={w}/8:h={h}/6:color=white:t=fill",
+    "smptebars=size={w}x{h}:rate={fps},scroll=horizontal=0.004",
     "life=size={cw}x{ch}:rate={fps}:mold=10:ratio=0.15:seed=7"
     ":death_color=#1d2f6f:life_color=#f0d040:mold_color=#702020",
-    "cellauto=size={cw}x{ch}:rate={fps}:rule=30:seed=3",
+    "colorspectrum=size={w}x{h}:rate={fps}:type=all,scroll=vertical=0.006",
     "rgbtestsrc=size={w}x{h}:rate={fps},hue=H=t*2",
     "gradients=size={w}x{h}:rate={fps}:speed=0.03:seed=11"
     ":c0=#ff8000:c1=#0040ff:c2=#00ff60:nb_colors=3",
@@ -74,11 +75,11 @@ def shots_for_cuts(cut_frames: Sequence[int], total_frames: int) -> list[Shot]:
         ValueError: cuts not strictly increasing inside ``(0, total_frames)``.
     """
     bounds = [0, *cut_frames, total_frames]
-    if total_frames < 1 or any(b >= a for a, b in zip(bounds[1:], bounds, strict=False)):
+    if total_frames < 1 or any(b >= a for b, a in itertools.pairwise(bounds)):
         raise ValueError(f"cuts {list(cut_frames)} must increase strictly in (0, {total_frames})")
     return [
         Shot(SCENE_SOURCES[i % len(SCENE_SOURCES)], end - start)
-        for i, (start, end) in enumerate(zip(bounds, bounds[1:], strict=False))
+        for i, (start, end) in enumerate(itertools.pairwise(bounds))
     ]
 
 
@@ -134,11 +135,18 @@ def render(
     graph.append(f"[{tail}]format={pix_fmt}{post}[v]")
     total_frames = sum(s.frames for s in shots) - sum(n for _, n in transitions or ())
     command = [ffmpeg_binary(), "-v", "error", "-nostdin", "-y"]
+    audio_codec = "libopus" if path.suffix == ".webm" else "aac"
     if audio:
-        graph.append(f"sine=frequency=440:sample_rate=48000:duration={total_frames / fps}[a]")
+        # Audio frames of the size the encoder wants (opus: 20 ms; aac: 1024 samples).
+        samples = 960 if audio_codec == "libopus" else 1024
+        graph.append(
+            f"sine=frequency=440:sample_rate=48000:samples_per_frame={samples}"
+            f":duration={total_frames / fps}[a]"
+        )
     command += ["-filter_complex", ";".join(graph), "-map", "[v]"]
     if audio:
-        command += ["-map", "[a]"]
+        # Explicit codecs: some containers' defaults (vorbis in mkv) reject the sine frames.
+        command += ["-map", "[a]", "-c:a", audio_codec]
     command += ["-c:v", codec, "-g", str(gop), "-pix_fmt", pix_fmt]
     if codec == "libx264":
         command += ["-preset", preset, "-crf", str(crf), "-sc_threshold", "0"]
@@ -202,7 +210,7 @@ def make_cut_clip(
     """Render a clip whose visually distinct scenes change exactly at ``cut_frames``.
 
     Scenes cycle through :data:`SCENE_SOURCES` (moving test patterns, fractals, cellular
-    automata, bars with a moving box), so every cut is a hard, content-visible cut; with
+    automata, scrolling bars and colour spectra), so every cut is a hard, content-visible cut; with
     ``audio`` the clip carries a 440 Hz sine tone.
 
     Raises:
@@ -243,7 +251,12 @@ def make_colour_clip(
 
 
 def make_hue_sweep_clip(
-    path: Path, *, seconds: float, degrees_per_s: float, fps: int = FPS, size: tuple[int, int] = SIZE
+    path: Path,
+    *,
+    seconds: float,
+    degrees_per_s: float,
+    fps: int = FPS,
+    size: tuple[int, int] = SIZE,
 ) -> Path:
     """Render ONE scene of a flat colour whose hue turns slowly (no cut anywhere).
 
@@ -332,4 +345,24 @@ def truncate(source: Path, target: Path, *, keep: float) -> Path:
         raise ValueError("keep must be a fraction in 0..1")
     data = source.read_bytes()
     target.write_bytes(data[: int(len(data) * keep)])
+    return target
+
+
+def with_rotation(source: Path, target: Path, *, degrees: int) -> Path:
+    """Copy ``source``'s video stream to ``target`` with display-rotation metadata (no re-encode).
+
+    Phones store portrait video as landscape frames plus a display matrix; ffmpeg 5.1 cannot
+    write one from the command line, PyAV can.
+    """
+    import av  # only this helper needs PyAV
+
+    with av.open(str(source)) as src, av.open(str(target), "w") as dst:
+        video = src.streams.video[0]
+        out = dst.add_stream_from_template(video)
+        out.set_display_rotation(degrees)
+        for packet in src.demux(video):
+            if packet.dts is None:  # the demuxer's final flush packet
+                continue
+            packet.stream = out
+            dst.mux(packet)
     return target

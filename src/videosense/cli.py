@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -19,7 +20,7 @@ from videosense.stack import EmbeddedStack
 from videosense_shared.document import VideoDocument
 from videosense_shared.logs import configure_logging
 from videosense_shared.messages import Stage, VideoStatus
-from videosense_shared.store import DocumentNotFound
+from videosense_shared.store import DocumentNotFoundError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -124,7 +125,7 @@ async def _watch(stack: EmbeddedStack, video_id: str) -> None:
     while True:
         try:
             header = await stack.store.header(video_id)
-        except DocumentNotFound:
+        except DocumentNotFoundError:
             line = "ingesting"
         else:
             parts = [f"{stage.value} {info.status.value}" for stage, info in header.stages.items()]
@@ -172,10 +173,9 @@ async def _up(args: argparse.Namespace) -> int:
             f"ready. Try: aws --endpoint-url {stack.endpoint} s3 cp VIDEO "
             f"s3://{stack.common.bucket}/{stack.common.uploads_prefix}  (Ctrl-C stops)"
         )
-        try:
+        # Ctrl-C cancels this task; leaving the block drains the services and stops the emulator.
+        with contextlib.suppress(asyncio.CancelledError):
             await stack.run_forever()
-        except asyncio.CancelledError:
-            pass
     return EXIT_OK
 
 

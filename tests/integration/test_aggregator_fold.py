@@ -217,6 +217,6 @@ async def test_stage_failure_fails_the_video_once(world: World) -> None:
 async def test_message_for_unknown_video_is_retried_not_dropped(world: World) -> None:
     from videosense_shared.bus import RetryableError
 
-    ingested, chunks = _video(world.common, "uploads/never-ingested.mp4", chunks=1)
+    _, chunks = _video(world.common, "uploads/never-ingested.mp4", chunks=1)
     with pytest.raises(RetryableError, match="no document"):
         await world.deliver(chunks[0])

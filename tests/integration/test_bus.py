@@ -24,6 +24,7 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from moto.server import ThreadedMotoServer
 from pydantic import TypeAdapter
+
 from videosense_shared.aws import AwsClients
 from videosense_shared.bus import (
     ERROR_ATTRIBUTE,

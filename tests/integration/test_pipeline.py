@@ -22,7 +22,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def stack(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[EmbeddedStack]:
+async def stack(
+    aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[EmbeddedStack]:
     # Short windows so redelivery-based tests finish in seconds.
     monkeypatch.setenv("VIDEOSENSE_AGGREGATOR_VISIBILITY_TIMEOUT_S", "5")
     monkeypatch.setenv("VIDEOSENSE_AGGREGATOR_COMPLETION_LEASE_S", "2")
@@ -129,8 +131,12 @@ async def _queue_empty(stack: EmbeddedStack, url: str) -> bool:
     ("queue", "body"),
     [
         pytest.param(INGEST, "this is not json", id="ingest-not-json"),
-        pytest.param(INGEST, '{"Records": [{"eventName": "ObjectCreated:Put"}]}', id="ingest-no-s3"),
-        pytest.param(AGGREGATOR, '{"type": "FramesExtracted", "video_id": 3}', id="aggregator-invalid"),
+        pytest.param(
+            INGEST, '{"Records": [{"eventName": "ObjectCreated:Put"}]}', id="ingest-no-s3"
+        ),
+        pytest.param(
+            AGGREGATOR, '{"type": "FramesExtracted", "video_id": 3}', id="aggregator-invalid"
+        ),
     ],
 )
 async def test_malformed_message_goes_to_dlq_at_once(
@@ -200,15 +206,16 @@ async def test_bad_inputs_fail_clearly_and_pipeline_keeps_running(
     stack: EmbeddedStack, clip: Path, tmp_path: Path
 ) -> None:
     # GIVEN bad files under awkward keys, then a good video, all in one running stack
+    video = await asyncio.to_thread(clip.read_bytes)
     bad = {
         "zero bytes é.mp4": b"",
         "a text file.mp4": b"just some text, not a video\n" * 50,
-        "half+of a vidéo.mp4": clip.read_bytes()[: clip.stat().st_size // 2],
+        "half+of a vidéo.mp4": video[: len(video) // 2],
     }
     ids = {}
     for name, content in bad.items():
         path = tmp_path / name
-        path.write_bytes(content)
+        await asyncio.to_thread(path.write_bytes, content)
         ids[name] = await stack.upload(path)
     good = await stack.upload(clip)
     # THEN each bad one ends failed with a readable reason

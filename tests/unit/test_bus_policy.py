@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
+
 from videosense_shared.bus import PoisonMessage, RetryableError, install_stop_signals
 from videosense_shared.bus.backoff import SQS_MAX_VISIBILITY_S, retry_delay_s
 from videosense_shared.bus.errors import is_transient_aws_error

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from pydantic import TypeAdapter
+
 from videosense_shared.bus import Delivery, PoisonMessage, parse_typed, unwrap
 from videosense_shared.bus.envelope import delivery_from_sqs, log_context
 from videosense_shared.messages import AnyMessage, VideoIngested

@@ -24,7 +24,9 @@ def test_parts_cannot_collide_by_concatenation() -> None:
 
 
 def test_unicode_keys_are_stable() -> None:
-    assert video_id_for("b", "uploads/été 1.mp4", "x") == video_id_for("b", "uploads/été 1.mp4", "x")
+    assert video_id_for("b", "uploads/été 1.mp4", "x") == video_id_for(
+        "b", "uploads/été 1.mp4", "x"
+    )
     assert video_id_for("b", "uploads/été 1.mp4", "x").startswith("v")
 
 

@@ -57,7 +57,7 @@ class Completion:
         Raises:
             RetryableError: another worker is publishing right now; try again later to make
                 sure it finished.
-            DocumentNotFound: no such video.
+            DocumentNotFoundError: no such video.
         """
         status = await self._store.finalize(video_id)
         if status is None or status == VideoStatus.PROCESSING:

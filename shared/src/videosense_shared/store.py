@@ -48,7 +48,7 @@ HEADER = "HEADER"
 _BATCH = 25  # BatchWriteItem's limit
 
 
-class DocumentNotFound(LookupError):
+class DocumentNotFoundError(LookupError):
     """No document exists for this video id."""
 
 
@@ -159,14 +159,14 @@ class DocumentStore:
         """Read the header (strongly consistent).
 
         Raises:
-            DocumentNotFound: no such video.
+            DocumentNotFoundError: no such video.
         """
         resp = await self._db.get_item(
             TableName=self._table, Key=_key(video_id, HEADER), ConsistentRead=True
         )
         item = resp.get("Item")
         if item is None:
-            raise DocumentNotFound(video_id)
+            raise DocumentNotFoundError(video_id)
         return _decode_header(item)
 
     async def mark_stage_started(
@@ -285,7 +285,7 @@ class DocumentStore:
             if codes and codes[0] == "ConditionalCheckFailed":
                 return False  # the marker exists: this chunk was counted before
             if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
-                raise DocumentNotFound(video_id) from err
+                raise DocumentNotFoundError(video_id) from err
             raise
         return True
 
@@ -298,7 +298,7 @@ class DocumentStore:
         while stages are still running.
 
         Raises:
-            DocumentNotFound: no such video.
+            DocumentNotFoundError: no such video.
         """
         header = await self.header(video_id)
         if header.status != VideoStatus.PROCESSING:
@@ -411,7 +411,7 @@ class DocumentStore:
         """Assemble the item collection into the schema-v1 document.
 
         Raises:
-            DocumentNotFound: no such video.
+            DocumentNotFoundError: no such video.
         """
         header: Header | None = None
         scenes: list[Scene] = []
@@ -438,7 +438,7 @@ class DocumentStore:
                 break
             kwargs["ExclusiveStartKey"] = last
         if header is None:
-            raise DocumentNotFound(video_id)
+            raise DocumentNotFoundError(video_id)
         return VideoDocument(
             video_id=video_id,
             status=header.status,

@@ -21,7 +21,7 @@ from videosense_shared.messages import (
     StageStatus,
     VideoIngested,
 )
-from videosense_shared.store import DocumentNotFound, DocumentStore
+from videosense_shared.store import DocumentNotFoundError, DocumentStore
 
 log = get_logger(__name__)
 
@@ -50,7 +50,7 @@ class Aggregator:
             try:
                 await self.fold(message)
                 await self._completion.complete_if_due(message.video_id)
-            except DocumentNotFound as err:
+            except DocumentNotFoundError as err:
                 # The header is written before any stage message exists, so this is a lagging
                 # read or a message for a document that was deleted: retry, then DLQ.
                 raise RetryableError(f"no document for video {message.video_id}") from err

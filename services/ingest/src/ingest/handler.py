@@ -100,7 +100,11 @@ class Ingest:
         if error is not None:
             log.warning("video rejected", key=upload.key, reason=error)
             await self._store.create(
-                video_id=video_id, trace_id=trace_id, source=source, media=media, stages=(),
+                video_id=video_id,
+                trace_id=trace_id,
+                source=source,
+                media=media,
+                stages=(),
                 error=error,
             )
             await self._completion.complete_if_due(video_id)
@@ -136,11 +140,13 @@ class Ingest:
             raise ValueError(f"invalid '{STAGES_METADATA}' metadata {requested!r}: {err}") from err
 
     async def _head(self, upload: UploadedObject) -> tuple[dict[str, str], int] | None:
-        kwargs = {"Bucket": upload.bucket, "Key": upload.key}
-        if upload.version_id:
-            kwargs["VersionId"] = upload.version_id
         try:
-            resp = await self._s3.head_object(**kwargs)
+            if upload.version_id:
+                resp = await self._s3.head_object(
+                    Bucket=upload.bucket, Key=upload.key, VersionId=upload.version_id
+                )
+            else:
+                resp = await self._s3.head_object(Bucket=upload.bucket, Key=upload.key)
         except ClientError as err:
             if err.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
                 return None
