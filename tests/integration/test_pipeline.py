@@ -148,7 +148,7 @@ async def test_malformed_message_goes_to_dlq_at_once(
     await stack.aws.sqs.send_message(QueueUrl=urls[queue], MessageBody=body)
 
     # THEN it lands in that queue's DLQ, with the reason, after a single receive
-    async def in_dlq() -> list[dict[str, Any]]:
+    async def in_dlq() -> list[Any]:
         resp = await stack.aws.sqs.receive_message(
             QueueUrl=urls[f"{queue}-dlq"],
             MaxNumberOfMessages=10,

@@ -157,6 +157,14 @@ CASES = [
         cut_clip("bgr.mkv", [25, 50], 75, codec="ffv1", pix_fmt="bgr0", audio=False),
         id="rgb-pixels-ffv1",
     ),
+    pytest.param(
+        cut_clip("gray.mkv", [25, 50], 75, codec="ffv1", pix_fmt="gray", audio=False),
+        id="gray-ffv1",
+    ),
+    pytest.param(
+        cut_clip("nv12.nut", [25, 50], 75, codec="rawvideo", pix_fmt="nv12", audio=False),
+        id="nv12-rawvideo",
+    ),
     pytest.param(cut_clip("fps30.mp4", [31, 62], 90, fps=30), id="30-fps"),
     pytest.param(cut_clip("one.mp4", [], 1), id="single-frame"),
     pytest.param(

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3  # type: ignore[import-untyped]  # no boto3-stubs in the venv
+import boto3  # no boto3-stubs in the venv
 import pytest
 from moto.server import ThreadedMotoServer
 

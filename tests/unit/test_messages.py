@@ -13,6 +13,7 @@ from videosense_shared.messages import (
     ImageRef,
     Keyframe,
     Scene,
+    SourceRef,
     Stage,
     StageFailed,
     StageStatus,
@@ -100,7 +101,7 @@ def test_frames_extracted_and_completion_round_trip() -> None:
         video_id="v",
         trace_id="t",
         status=VideoStatus.PARTIAL,
-        source={"bucket": "b", "key": "k", "etag": "e", "size_bytes": 1},  # type: ignore[arg-type]
+        source=SourceRef(bucket="b", key="k", etag="e", size_bytes=1),
         stages={Stage.FRAMES: StageStatus.COMPLETE},
     )
     for message in (frames, failed, done):
@@ -113,7 +114,7 @@ def test_completion_cannot_announce_processing() -> None:
             message_id="c",
             video_id="v",
             trace_id="t",
-            status=VideoStatus.PROCESSING,  # type: ignore[arg-type]
-            source={"bucket": "b", "key": "k", "etag": "e", "size_bytes": 1},  # type: ignore[arg-type]
+            status=VideoStatus.PROCESSING,
+            source=SourceRef(bucket="b", key="k", etag="e", size_bytes=1),
             stages={},
         )

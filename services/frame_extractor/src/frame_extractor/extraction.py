@@ -92,8 +92,10 @@ def extract(
     """Find the scenes of the video at ``path`` and extract its keyframes, in one decode pass.
 
     Synchronous and CPU-bound (run it in a worker thread). ``on_keyframe`` is called, in frame
-    order and on the calling thread, as soon as each keyframe is final. A file that ends early
-    yields the scenes and keyframes of the frames that could be decoded.
+    order and on the calling thread, as soon as each keyframe is final (its JPEG is ready and
+    the cap cannot drop it any more), while decoding goes on; an exception it raises stops the
+    pass and propagates. A file that ends early yields the scenes and keyframes of the frames
+    that could be decoded.
 
     Raises:
         ExtractionError: the file is missing or empty, not a media container, has no video
