@@ -15,20 +15,33 @@ from aggregator.handler import Aggregator
 from tests.waiting import receive_all
 from videosense_shared.aws import AwsClients
 from videosense_shared.bus import Delivery, Publisher
+from videosense_shared.claimcheck import fit_for_sns
 from videosense_shared.completion import Completion
 from videosense_shared.ids import message_id_for, trace_id_for, video_id_for
 from videosense_shared.messages import (
+    Box,
+    CaptionsReady,
+    Face,
     FramesExtracted,
     ImageRef,
     Keyframe,
+    KeyframeCaption,
+    KeyframeRecognition,
     MediaFacts,
     Model,
+    RecognitionReady,
     Scene,
+    Segment,
     SourceRef,
     Stage,
     StageFailed,
+    StageStatus,
+    TextDetection,
+    Transcript,
+    TranscriptReady,
     VideoIngested,
     VideoStatus,
+    Word,
     utc_now,
 )
 from videosense_shared.provision import Provisioned, provision, subscribe_queue
@@ -50,7 +63,7 @@ class World:
         completion = Completion(
             self.store, aws.s3, publisher, common.bucket, lease=timedelta(seconds=2)
         )
-        self.aggregator = Aggregator(self.store, completion)
+        self.aggregator = Aggregator(self.store, completion, aws.s3)
         self.provisioned = provisioned
         self.tap = ""
 
@@ -133,6 +146,7 @@ def _video(
                 message_id=message_id_for(ingested.message_id, "FramesExtracted", str(i)),
                 video_id=video_id,
                 trace_id=trace,
+                stages=(Stage.FRAMES,),
                 chunk_index=i,
                 chunk_count=chunks,
                 scene_count=2 * chunks,
@@ -220,3 +234,154 @@ async def test_message_for_unknown_video_is_retried_not_dropped(world: World) ->
     _, chunks = _video(world.common, "uploads/never-ingested.mp4", chunks=1)
     with pytest.raises(RetryableError, match="no document"):
         await world.deliver(chunks[0])
+
+
+def _stamp() -> dict[str, Any]:
+    now = utc_now()
+    return {"started_at": now, "finished_at": now}
+
+
+async def test_every_stage_folds_into_the_document(world: World) -> None:
+    # GIVEN a video that requested every stage, with one frames chunk
+    ingested, chunks = _video(world.common, "uploads/all stages.mp4", chunks=1)
+    ingested = ingested.model_copy(update={"stages": tuple(Stage)})
+    await _create(world, ingested)
+    frames = chunks[0]
+    kf = frames.keyframes[0]
+    vid, trace = ingested.video_id, ingested.trace_id
+    captions = CaptionsReady(
+        message_id="c0",
+        video_id=vid,
+        trace_id=trace,
+        chunk_index=0,
+        chunk_count=1,
+        backend="local",
+        model="tiny-blip",
+        captions=(KeyframeCaption(keyframe_id=kf.id, frame=kf.frame, caption="a test pattern"),),
+        **_stamp(),
+    )
+    box = Box(left=0.1, top=0.2, width=0.3, height=0.4)
+    recognition = RecognitionReady(
+        message_id="r0",
+        video_id=vid,
+        trace_id=trace,
+        chunk_index=0,
+        chunk_count=1,
+        backend="local",
+        features=("faces", "text"),
+        results=(
+            KeyframeRecognition(
+                keyframe_id=kf.id,
+                frame=kf.frame,
+                faces=(Face(box=box, confidence=91.0),),
+                text=(TextDetection(text="HELLO", confidence=88.5, box=box),),
+            ),
+        ),
+        **_stamp(),
+    )
+    transcript = TranscriptReady(
+        message_id="t0",
+        video_id=vid,
+        trace_id=trace,
+        backend="pocketsphinx",
+        transcript=Transcript(
+            language="en",
+            text="hello world",
+            segments=(
+                Segment(
+                    start_s=0.5,
+                    end_s=1.0,
+                    text="hello",
+                    words=(Word(word="hello", start_s=0.5, end_s=1.0, confidence=0.9),),
+                ),
+                Segment(start_s=1.2, end_s=1.8, text="world"),
+            ),
+        ),
+        **_stamp(),
+    )
+    # WHEN the results arrive before the keyframes they describe, and twice
+    for message in (captions, recognition, transcript, ingested, frames, captions, transcript):
+        await world.deliver(message)
+    # THEN the document carries all of it, and is complete
+    document = await world.store.read(vid)
+    assert document.status == VideoStatus.COMPLETE
+    (keyframe,) = [k for k in document.keyframes if k.frame == kf.frame]
+    assert keyframe.caption == "a test pattern"
+    assert keyframe.faces[0].box == box
+    assert keyframe.text[0].text == "HELLO"
+    assert keyframe.labels == ()
+    assert document.stages[Stage.RECOGNITION].features == ("faces", "text")
+    assert document.stages[Stage.CAPTIONS].model == "tiny-blip"
+    assert document.transcript is not None
+    assert document.transcript.text == "hello world"
+    assert document.transcript.segments[0].words[0].word == "hello"
+    events = await receive_all(world.aws.sqs, world.tap)
+    assert len(events) == 1
+
+
+async def test_large_results_travel_by_claim_check(world: World) -> None:
+    # GIVEN a recognition result far above the SNS limit
+    ingested, chunks = _video(world.common, "uploads/wordy.mp4", chunks=1)
+    ingested = ingested.model_copy(update={"stages": (Stage.FRAMES, Stage.RECOGNITION)})
+    await _create(world, ingested)
+    words = tuple(
+        TextDetection(
+            text=f"word{i}", confidence=90.0, box=Box(left=0, top=0, width=0.1, height=0.1)
+        )
+        for i in range(3000)
+    )
+    frames = chunks[0]
+    message = RecognitionReady(
+        message_id="big",
+        video_id=ingested.video_id,
+        trace_id=ingested.trace_id,
+        chunk_index=0,
+        chunk_count=1,
+        backend="local",
+        features=("text",),
+        results=tuple(
+            KeyframeRecognition(keyframe_id=k.id, frame=k.frame, text=words)
+            for k in frames.keyframes
+        ),
+        **_stamp(),
+    )
+    # WHEN the producer fits it for SNS
+    fitted = await fit_for_sns(world.aws.s3, world.common.bucket, message, "results", "results_ref")
+    # THEN it travels as a reference and the aggregator folds the full payload
+    assert fitted.results == ()
+    assert fitted.results_ref is not None
+    assert len(fitted.model_dump_json()) < 1000
+    for m in (ingested, frames, fitted):
+        await world.deliver(m)
+    document = await world.store.read(ingested.video_id)
+    assert all(len(k.text) == 3000 for k in document.keyframes)
+    assert document.status == VideoStatus.COMPLETE
+
+
+async def test_frames_failure_skips_keyframe_stages(world: World) -> None:
+    ingested, _ = _video(world.common, "uploads/undecodable.mp4", chunks=1)
+    ingested = ingested.model_copy(
+        update={"stages": (Stage.FRAMES, Stage.CAPTIONS, Stage.TRANSCRIPT)}
+    )
+    await _create(world, ingested)
+    failed = StageFailed(
+        message_id="f",
+        video_id=ingested.video_id,
+        trace_id=ingested.trace_id,
+        stage=Stage.FRAMES,
+        error="cannot decode",
+    )
+    no_audio = StageFailed(
+        message_id="s",
+        video_id=ingested.video_id,
+        trace_id=ingested.trace_id,
+        stage=Stage.TRANSCRIPT,
+        error="the video has no audio track",
+        skipped=True,
+    )
+    for m in (ingested, failed, no_audio):
+        await world.deliver(m)
+    document = await world.store.read(ingested.video_id)
+    assert document.stages[Stage.CAPTIONS].status == StageStatus.SKIPPED
+    assert document.stages[Stage.TRANSCRIPT].status == StageStatus.SKIPPED
+    assert document.status == VideoStatus.FAILED

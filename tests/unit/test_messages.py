@@ -77,6 +77,7 @@ def test_frames_extracted_and_completion_round_trip() -> None:
         message_id="m",
         video_id="v",
         trace_id="t",
+        stages=(Stage.FRAMES,),
         chunk_index=0,
         chunk_count=1,
         scene_count=1,

@@ -13,43 +13,32 @@ from typing import Literal
 from pydantic import Field
 
 from videosense_shared.messages import (
-    Box,
+    Face,
     ImageRef,
+    Label,
     MediaFacts,
     Model,
     Scene,
     SourceRef,
     Stage,
     StageStatus,
+    TextDetection,
+    Transcript,
     VideoStatus,
 )
 
+__all__ = [
+    "DocumentKeyframe",
+    "Face",
+    "Label",
+    "StageInfo",
+    "TextDetection",
+    "Transcript",
+    "VideoDocument",
+    "final_status",
+]
+
 DOCUMENT_SCHEMA_VERSION: Literal[1] = 1
-
-
-class Label(Model):
-    """An object or concept seen in a keyframe."""
-
-    name: str
-    confidence: float
-    box: Box | None = None
-
-
-class Face(Model):
-    """A face in a keyframe; ``name``/``match_id`` when recognised."""
-
-    box: Box
-    confidence: float
-    name: str | None = None
-    match_id: str | None = None
-
-
-class TextDetection(Model):
-    """Text read from a keyframe."""
-
-    text: str
-    confidence: float
-    box: Box | None = None
 
 
 class DocumentKeyframe(Model):
@@ -66,38 +55,13 @@ class DocumentKeyframe(Model):
     text: tuple[TextDetection, ...] = ()
 
 
-class Word(Model):
-    """One transcribed word."""
-
-    word: str
-    start_s: float
-    end_s: float
-    confidence: float | None = None
-
-
-class Segment(Model):
-    """A time-coded stretch of the transcript."""
-
-    start_s: float
-    end_s: float
-    text: str
-    speaker: str | None = None
-    words: tuple[Word, ...] = ()
-
-
-class Transcript(Model):
-    """The time-coded transcript."""
-
-    language: str | None
-    text: str
-    segments: tuple[Segment, ...] = ()
-
-
 class StageInfo(Model):
     """Status and timings of one stage."""
 
     status: StageStatus
     backend: str | None = None
+    model: str | None = None
+    features: tuple[str, ...] | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: str | None = None

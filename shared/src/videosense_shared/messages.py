@@ -99,6 +99,65 @@ class ImageRef(Model):
     height: int = Field(gt=0)
 
 
+class ObjectRef(Model):
+    """An S3 object holding a payload too large for a message (claim check)."""
+
+    bucket: str
+    key: str
+
+
+class Label(Model):
+    """An object or concept seen in a keyframe."""
+
+    name: str
+    confidence: float = Field(ge=0, le=100)
+    box: Box | None = None
+
+
+class Face(Model):
+    """A face in a keyframe; ``name``/``match_id`` when recognised (celebrity or collection)."""
+
+    box: Box
+    confidence: float = Field(ge=0, le=100)
+    name: str | None = None
+    match_id: str | None = None
+
+
+class TextDetection(Model):
+    """Text read from a keyframe (a line or a word)."""
+
+    text: str
+    confidence: float = Field(ge=0, le=100)
+    box: Box | None = None
+
+
+class Word(Model):
+    """One transcribed word."""
+
+    word: str
+    start_s: float = Field(ge=0)
+    end_s: float = Field(ge=0)
+    confidence: float | None = Field(default=None, ge=0, le=1)
+
+
+class Segment(Model):
+    """A time-coded stretch of the transcript."""
+
+    start_s: float = Field(ge=0)
+    end_s: float = Field(ge=0)
+    text: str
+    speaker: str | None = None
+    words: tuple[Word, ...] = ()
+
+
+class Transcript(Model):
+    """The time-coded transcript (``language`` is a code such as ``en`` or ``en-US``)."""
+
+    language: str | None
+    text: str
+    segments: tuple[Segment, ...] = ()
+
+
 class Scene(Model):
     """A shot: frames ``[start_frame, end_frame)`` and seconds ``[start_s, end_s)``."""
 
@@ -140,10 +199,12 @@ class FramesExtracted(_Envelope):
     """One chunk of the frame stage's output.
 
     A video's scenes and keyframes are split over ``chunk_count`` chunks so that every message
-    stays far below SNS's 256 KB and downstream work can spread over several workers.
+    stays far below SNS's 256 KB and downstream work can spread over several workers. ``stages``
+    repeats what the video requested, so keyframe consumers know whether their stage runs.
     """
 
     type: Literal["FramesExtracted"] = "FramesExtracted"
+    stages: tuple[Stage, ...] = Field(min_length=1)
     chunk_index: int = Field(ge=0)
     chunk_count: int = Field(ge=1)
     scene_count: int = Field(ge=0)
@@ -151,6 +212,71 @@ class FramesExtracted(_Envelope):
     scenes: tuple[Scene, ...]
     keyframes: tuple[Keyframe, ...]
     backend: str
+    started_at: datetime
+    finished_at: datetime
+
+
+class KeyframeCaption(Model):
+    """The caption of one keyframe."""
+
+    keyframe_id: str
+    frame: int = Field(ge=0)
+    caption: str
+
+
+class CaptionsReady(_Envelope):
+    """Captions for the keyframes of one ``FramesExtracted`` chunk (same index and count).
+
+    ``captions`` is empty and ``captions_ref`` set when the list was too large for a message.
+    """
+
+    type: Literal["CaptionsReady"] = "CaptionsReady"
+    chunk_index: int = Field(ge=0)
+    chunk_count: int = Field(ge=1)
+    backend: str
+    model: str | None = None
+    captions: tuple[KeyframeCaption, ...] = ()
+    captions_ref: ObjectRef | None = None
+    started_at: datetime
+    finished_at: datetime
+
+
+class KeyframeRecognition(Model):
+    """What recognition found in one keyframe."""
+
+    keyframe_id: str
+    frame: int = Field(ge=0)
+    labels: tuple[Label, ...] = ()
+    faces: tuple[Face, ...] = ()
+    text: tuple[TextDetection, ...] = ()
+
+
+class RecognitionReady(_Envelope):
+    """Recognition results for the keyframes of one ``FramesExtracted`` chunk.
+
+    ``features`` says which features ran (so an empty ``labels`` is honest, not missing).
+    ``results`` is empty and ``results_ref`` set when the list was too large for a message.
+    """
+
+    type: Literal["RecognitionReady"] = "RecognitionReady"
+    chunk_index: int = Field(ge=0)
+    chunk_count: int = Field(ge=1)
+    backend: str
+    features: tuple[str, ...]
+    results: tuple[KeyframeRecognition, ...] = ()
+    results_ref: ObjectRef | None = None
+    started_at: datetime
+    finished_at: datetime
+
+
+class TranscriptReady(_Envelope):
+    """The whole transcript of a video (``transcript_ref`` when too large for a message)."""
+
+    type: Literal["TranscriptReady"] = "TranscriptReady"
+    backend: str
+    model: str | None = None
+    transcript: Transcript | None = None
+    transcript_ref: ObjectRef | None = None
     started_at: datetime
     finished_at: datetime
 
@@ -184,7 +310,13 @@ class VideoCompleted(_Envelope):
 
 
 AnyMessage = Annotated[
-    VideoIngested | FramesExtracted | StageFailed | VideoCompleted,
+    VideoIngested
+    | FramesExtracted
+    | CaptionsReady
+    | RecognitionReady
+    | TranscriptReady
+    | StageFailed
+    | VideoCompleted,
     Field(discriminator="type"),
 ]
 _ANY: TypeAdapter[AnyMessage] = TypeAdapter(AnyMessage)

@@ -6,7 +6,8 @@ Items under partition key ``video_id``:
   counters, and the completion outbox (``completion_published``, ``completion_lease_until``);
 - ``SCENE#000042`` and ``KEYFRAME#000123``: one per scene / keyframe (``data`` holds its JSON;
   later stages add their own attributes, e.g. ``caption``, so stages never overwrite each other);
-- ``CHUNK#frames#000003``: a marker per folded chunk, so every chunk is counted exactly once.
+- ``CHUNK#frames#000003``: a marker per folded chunk, so every chunk is counted exactly once;
+- ``TRANSCRIPT`` (language) and ``SEGMENT#000007``: the transcript, one item per segment.
 
 Every write is either idempotent (same key, same content) or guarded by a condition expression,
 so duplicates and any delivery order are harmless. No item grows with the video's length.
@@ -31,11 +32,15 @@ from videosense_shared.document import (
 )
 from videosense_shared.messages import (
     Keyframe,
+    KeyframeCaption,
+    KeyframeRecognition,
     MediaFacts,
     Scene,
+    Segment,
     SourceRef,
     Stage,
     StageStatus,
+    Transcript,
     VideoStatus,
     utc_now,
 )
@@ -45,6 +50,7 @@ if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
 
 HEADER = "HEADER"
+TRANSCRIPT = "TRANSCRIPT"
 _BATCH = 25  # BatchWriteItem's limit
 
 
@@ -197,6 +203,8 @@ class DocumentStore:
         finished_at: datetime,
         backend: str | None,
         error: str | None = None,
+        model: str | None = None,
+        features: Sequence[str] | None = None,
     ) -> bool:
         """Set a stage's terminal status once; ``False`` if it was already terminal.
 
@@ -223,6 +231,13 @@ class DocumentStore:
         if backend:
             sets.append("#stages.#stage.backend = :backend")
             values[":backend"] = _s(backend)
+        if model:
+            sets.append("#stages.#stage.#model = :model")
+            names["#model"] = "model"
+            values[":model"] = _s(model)
+        if features is not None:
+            sets.append("#stages.#stage.features = :features")
+            values[":features"] = _s(json.dumps(list(features)))
         if error:
             sets.append("#stages.#stage.#error = :error")
             names["#error"] = "error"
@@ -384,6 +399,49 @@ class DocumentStore:
                 ExpressionAttributeValues={":data": _s(keyframe.model_dump_json())},
             )
 
+    async def put_captions(self, video_id: str, captions: Iterable[KeyframeCaption]) -> None:
+        """Store each keyframe's caption on its item (idempotent; order-independent with the
+        frame stage's own write)."""
+        for item in captions:
+            await self._db.update_item(
+                TableName=self._table,
+                Key=_key(video_id, f"KEYFRAME#{item.frame:09d}"),
+                UpdateExpression="SET caption = :caption",
+                ExpressionAttributeValues={":caption": _s(json.dumps(item.caption))},
+            )
+
+    async def put_recognition(self, video_id: str, results: Iterable[KeyframeRecognition]) -> None:
+        """Store each keyframe's labels, faces and text on its item (idempotent)."""
+        for item in results:
+            dumped = item.model_dump(mode="json")
+            await self._db.update_item(
+                TableName=self._table,
+                Key=_key(video_id, f"KEYFRAME#{item.frame:09d}"),
+                UpdateExpression="SET labels = :labels, faces = :faces, #text = :text",
+                ExpressionAttributeNames={"#text": "text"},
+                ExpressionAttributeValues={
+                    ":labels": _s(json.dumps(dumped["labels"])),
+                    ":faces": _s(json.dumps(dumped["faces"])),
+                    ":text": _s(json.dumps(dumped["text"])),
+                },
+            )
+
+    async def put_transcript(self, video_id: str, transcript: Transcript) -> None:
+        """Store the transcript as one small item plus one item per segment (idempotent)."""
+        await self._put_all(
+            [
+                {
+                    **_key(video_id, TRANSCRIPT),
+                    "language": _s(transcript.language or ""),
+                    "segment_count": _n(len(transcript.segments)),
+                },
+                *(
+                    {**_key(video_id, f"SEGMENT#{i:06d}"), "data": _s(seg.model_dump_json())}
+                    for i, seg in enumerate(transcript.segments)
+                ),
+            ]
+        )
+
     async def _put_all(self, items: Iterable[dict[str, Any]]) -> None:
         batch: list[dict[str, Any]] = []
         for item in items:
@@ -416,6 +474,9 @@ class DocumentStore:
         header: Header | None = None
         scenes: list[Scene] = []
         keyframes: list[DocumentKeyframe] = []
+        segments: list[tuple[str, Segment]] = []
+        language: str | None = None
+        has_transcript = False
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "#pk = :id",
@@ -433,6 +494,11 @@ class DocumentStore:
                     scenes.append(Scene.model_validate_json(item["data"]["S"]))
                 elif sk.startswith("KEYFRAME#") and "data" in item:
                     keyframes.append(_decode_keyframe(item))
+                elif sk == TRANSCRIPT:
+                    has_transcript = True
+                    language = item["language"]["S"] or None
+                elif sk.startswith("SEGMENT#"):
+                    segments.append((sk, Segment.model_validate_json(item["data"]["S"])))
             last = resp.get("LastEvaluatedKey")
             if not last:
                 break
@@ -450,6 +516,7 @@ class DocumentStore:
             stages=header.stages,
             scenes=tuple(sorted(scenes, key=lambda s: s.index)),
             keyframes=tuple(sorted(keyframes, key=lambda k: k.frame)),
+            transcript=_assemble_transcript(language, segments) if has_transcript else None,
         )
 
     async def _conditional_update(
@@ -478,6 +545,12 @@ class DocumentStore:
         return True
 
 
+def _assemble_transcript(language: str | None, segments: list[tuple[str, Segment]]) -> Transcript:
+    ordered = tuple(seg for _, seg in sorted(segments, key=lambda pair: pair[0]))
+    text = " ".join(seg.text.strip() for seg in ordered if seg.text.strip())
+    return Transcript(language=language, text=text, segments=ordered)
+
+
 def _decode_keyframe(item: dict[str, Any]) -> DocumentKeyframe:
     base = Keyframe.model_validate_json(item["data"]["S"])
     extra: dict[str, Any] = {}
@@ -496,7 +569,9 @@ def _opt(item: dict[str, Any], name: str) -> str | None:
 def _decode_header(item: dict[str, Any]) -> Header:
     stages: dict[Stage, StageInfo] = {}
     for name, value in item.get("stages", {}).get("M", {}).items():
-        fields = {k: v.get("S") for k, v in value["M"].items()}
+        fields: dict[str, Any] = {k: v.get("S") for k, v in value["M"].items()}
+        if fields.get("features") is not None:
+            fields["features"] = json.loads(fields["features"])
         stages[Stage(name)] = StageInfo.model_validate(fields)
     done = {s: int(item.get(f"chunks_done_{s.value}", {"N": "0"})["N"]) for s in stages}
     count = {

@@ -14,11 +14,17 @@ from typing import Any
 # own topic, with a ``type`` message attribute that subscriptions filter on.
 VIDEO_INGESTED = "video-ingested"
 FRAMES_EXTRACTED = "frames-extracted"
+CAPTIONS_READY = "captions-ready"
+RECOGNITION_READY = "recognition-ready"
+TRANSCRIPT_READY = "transcript-ready"
 VIDEO_COMPLETED = "video-completed"
 
 # Queues, one per consuming service.
 INGEST = "ingest"
 FRAME_EXTRACTOR = "frame-extractor"
+CAPTIONER = "captioner"
+RECOGNIZER = "recognizer"
+TRANSCRIBER = "transcriber"
 AGGREGATOR = "aggregator"
 
 # DynamoDB key names of the document table (an item collection per video).
@@ -76,7 +82,14 @@ class Topology:
 
 
 TOPOLOGY = Topology(
-    topics=(VIDEO_INGESTED, FRAMES_EXTRACTED, VIDEO_COMPLETED),
+    topics=(
+        VIDEO_INGESTED,
+        FRAMES_EXTRACTED,
+        CAPTIONS_READY,
+        RECOGNITION_READY,
+        TRANSCRIPT_READY,
+        VIDEO_COMPLETED,
+    ),
     queues=(
         Queue(name=INGEST, visibility_timeout_s=120, receives_uploads=True),
         Queue(
@@ -85,12 +98,40 @@ TOPOLOGY = Topology(
             subscriptions=(Subscription(VIDEO_INGESTED, ("VideoIngested",)),),
         ),
         Queue(
+            name=TRANSCRIBER,
+            visibility_timeout_s=300,
+            subscriptions=(Subscription(VIDEO_INGESTED, ("VideoIngested",)),),
+        ),
+        # Keyframe consumers see every chunk and skip videos that did not request their stage
+        # (FramesExtracted carries the requested stages).
+        Queue(
+            name=CAPTIONER,
+            visibility_timeout_s=300,
+            subscriptions=(Subscription(FRAMES_EXTRACTED, ("FramesExtracted",)),),
+        ),
+        Queue(
+            name=RECOGNIZER,
+            visibility_timeout_s=300,
+            subscriptions=(Subscription(FRAMES_EXTRACTED, ("FramesExtracted",)),),
+        ),
+        Queue(
             name=AGGREGATOR,
             visibility_timeout_s=60,
             subscriptions=(
                 Subscription(VIDEO_INGESTED, ("VideoIngested",)),
                 Subscription(FRAMES_EXTRACTED, ("FramesExtracted", "StageFailed")),
+                Subscription(CAPTIONS_READY, ("CaptionsReady", "StageFailed")),
+                Subscription(RECOGNITION_READY, ("RecognitionReady", "StageFailed")),
+                Subscription(TRANSCRIPT_READY, ("TranscriptReady", "StageFailed")),
             ),
         ),
     ),
 )
+
+#: The topic each stage publishes its results and its StageFailed on.
+STAGE_TOPICS = {
+    "frames": FRAMES_EXTRACTED,
+    "captions": CAPTIONS_READY,
+    "recognition": RECOGNITION_READY,
+    "transcript": TRANSCRIPT_READY,
+}

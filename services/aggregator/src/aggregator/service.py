@@ -28,6 +28,6 @@ def service(settings: AggregatorSettings | None = None) -> ServiceSpec:
             common.bucket,
             lease=timedelta(seconds=cfg.completion_lease_s),
         )
-        return Aggregator(store, completion).handle
+        return Aggregator(store, completion, aws.s3).handle
 
     return ServiceSpec(name="aggregator", queue=AGGREGATOR, settings=cfg, make_handler=make_handler)

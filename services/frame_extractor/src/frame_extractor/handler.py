@@ -128,6 +128,7 @@ class FrameExtractor:
                     message_id=message_id_for(message.message_id, "FramesExtracted", str(index)),
                     video_id=message.video_id,
                     trace_id=message.trace_id,
+                    stages=message.stages,
                     chunk_index=index,
                     chunk_count=len(parts),
                     scene_count=len(result.scenes),
