@@ -14,9 +14,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ingest.settings import AVAILABLE_STAGES, requestable_stages
+from ingest.settings import requestable_stages
 from videosense.report import print_document, print_extraction
-from videosense.stack import EmbeddedStack
+from videosense.stack import EmbeddedStack, available_stages
 from videosense_shared.document import VideoDocument
 from videosense_shared.logs import configure_logging
 from videosense_shared.messages import Stage, VideoStatus
@@ -31,7 +31,7 @@ class UsageError(Exception):
 
 def _stages(value: str) -> tuple[Stage, ...]:
     try:
-        return requestable_stages(value)
+        return requestable_stages(value, available_stages())
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
 
@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="service logs on stderr")
     sub = parser.add_subparsers(dest="command", required=True)
-    available = ",".join(s.value for s in AVAILABLE_STAGES)
+    available = ",".join(s.value for s in available_stages())
 
     run = sub.add_parser("run", help="analyse one video on the embedded stack and print it")
     run.add_argument("video", type=Path, help="a local video file")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 from types import TracebackType
@@ -15,7 +15,7 @@ from typing import Self
 from aggregator.service import service as aggregator_service
 from frame_extractor.service import service as frame_extractor_service
 from ingest.handler import STAGES_METADATA
-from ingest.service import service as ingest_service
+from ingest.service import service_for as ingest_service_for
 from videosense.emulator import Emulator
 from videosense_shared.aws import AwsClients
 from videosense_shared.ids import video_id_for
@@ -29,19 +29,36 @@ from videosense_shared.topology import VIDEO_COMPLETED
 _UPLOAD_PART = 8 * 1024 * 1024
 
 
-def all_services() -> list[ServiceSpec]:
-    """Every built service, with settings read from the environment now."""
-    return [ingest_service(), frame_extractor_service(), aggregator_service()]
+def stage_services() -> list[ServiceSpec]:
+    """The services that provide analysis stages, with settings read from the environment."""
+    return [frame_extractor_service()]
+
+
+def available_stages(services: Sequence[ServiceSpec] | None = None) -> tuple[Stage, ...]:
+    """Stages provided by ``services`` (default: every built stage service)."""
+    specs = stage_services() if services is None else services
+    return tuple(spec.stage for spec in specs if spec.stage is not None)
+
+
+def all_services(extra: Sequence[ServiceSpec] = ()) -> list[ServiceSpec]:
+    """Ingest, the stage services (plus ``extra``) and the aggregator; ingest accepts exactly
+    the stages that run."""
+    stages = [*stage_services(), *extra]
+    return [ingest_service_for(available_stages(stages)), *stages, aggregator_service()]
 
 
 class EmbeddedStack:
     """Emulator + topology + services. Use as ``async with EmbeddedStack() as stack``.
 
-    ``endpoint``: an already-running emulator or LocalStack to use instead of starting one.
+    ``endpoint``: an already-running emulator or LocalStack to use instead of starting one;
+    ``extra_services``: stage services to run beside the built-in ones.
     """
 
-    def __init__(self, *, endpoint: str | None = None) -> None:
+    def __init__(
+        self, *, endpoint: str | None = None, extra_services: Sequence[ServiceSpec] = ()
+    ) -> None:
         self._endpoint = endpoint
+        self._extra = tuple(extra_services)
         self._emulator: Emulator | None = None
         self._exit = AsyncExitStack()
         self._stop = asyncio.Event()
@@ -87,7 +104,7 @@ class EmbeddedStack:
             attrs["Attributes"]["QueueArn"],
             None,
         )
-        for spec in all_services():
+        for spec in all_services(self._extra):
             self._tasks[spec.name] = asyncio.create_task(serve(spec, self.aws, self._stop))
 
     async def kill_service(self, name: str) -> None:
@@ -102,7 +119,7 @@ class EmbeddedStack:
         Raises:
             KeyError: no such service.
         """
-        specs = {spec.name: spec for spec in all_services()}
+        specs = {spec.name: spec for spec in all_services(self._extra)}
         self._tasks[name] = asyncio.create_task(serve(specs[name], self.aws, self._stop))
 
     async def upload(self, path: Path, stages: tuple[Stage, ...] | None = None) -> str:

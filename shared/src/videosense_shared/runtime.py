@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from videosense_shared.aws import AwsClients
 from videosense_shared.bus import Consumer, Handler, install_stop_signals, queue_url
 from videosense_shared.logs import configure_logging, get_logger
+from videosense_shared.messages import Stage
 from videosense_shared.settings import ConsumerSettings
 
 log = get_logger(__name__)
@@ -17,12 +18,14 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """What a service is: its name, the queue it owns, its settings, how to build its handler."""
+    """What a service is: its name, the queue it owns, its settings, how to build its handler,
+    and the analysis stage it provides (if any)."""
 
     name: str
     queue: str
     settings: ConsumerSettings
     make_handler: Callable[[AwsClients], Handler]
+    stage: Stage | None = None
 
 
 async def serve(spec: ServiceSpec, aws: AwsClients, stop: asyncio.Event) -> None:

@@ -6,6 +6,7 @@ from frame_extractor.handler import FrameExtractor
 from frame_extractor.settings import FrameExtractorSettings
 from videosense_shared.aws import AwsClients
 from videosense_shared.bus import Handler, Publisher
+from videosense_shared.messages import Stage
 from videosense_shared.runtime import ServiceSpec
 from videosense_shared.topology import FRAME_EXTRACTOR
 
@@ -19,5 +20,9 @@ def service(settings: FrameExtractorSettings | None = None) -> ServiceSpec:
         return FrameExtractor(aws.s3, publisher, cfg).handle
 
     return ServiceSpec(
-        name="frame-extractor", queue=FRAME_EXTRACTOR, settings=cfg, make_handler=make_handler
+        name="frame-extractor",
+        queue=FRAME_EXTRACTOR,
+        settings=cfg,
+        make_handler=make_handler,
+        stage=Stage.FRAMES,
     )

@@ -135,7 +135,7 @@ class Ingest:
         if requested is None:
             return self._settings.default_stages
         try:
-            return requestable_stages(requested)
+            return requestable_stages(requested, self._settings.available)
         except ValueError as err:
             raise ValueError(f"invalid '{STAGES_METADATA}' metadata {requested!r}: {err}") from err
 

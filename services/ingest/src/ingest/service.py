@@ -7,6 +7,7 @@ from ingest.settings import IngestSettings
 from videosense_shared.aws import AwsClients
 from videosense_shared.bus import Handler, Publisher
 from videosense_shared.completion import Completion
+from videosense_shared.messages import Stage
 from videosense_shared.runtime import ServiceSpec
 from videosense_shared.store import DocumentStore
 from videosense_shared.topology import INGEST
@@ -24,3 +25,8 @@ def service(settings: IngestSettings | None = None) -> ServiceSpec:
         return Ingest(aws.s3, store, publisher, completion, cfg).handle
 
     return ServiceSpec(name="ingest", queue=INGEST, settings=cfg, make_handler=make_handler)
+
+
+def service_for(stages: tuple[Stage, ...]) -> ServiceSpec:
+    """Ingest accepting exactly ``stages`` (the ones whose services run alongside it)."""
+    return service(IngestSettings(available_stages=",".join(s.value for s in stages)))

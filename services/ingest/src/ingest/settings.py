@@ -2,36 +2,39 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from typing import Self
+
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from videosense_shared.messages import Stage
 from videosense_shared.settings import ConsumerSettings, parse_stages
 
-# Stages that have a service behind them. A stage is requestable only once it is built: asking
-# for one that is not is a usage error, never a silently faked result.
+# Stages that have a service in this version. A deployment may run fewer (see
+# IngestSettings.available_stages); asking for a stage with no service behind it is an error,
+# never a video that waits forever or a faked result.
 AVAILABLE_STAGES: tuple[Stage, ...] = (Stage.FRAMES,)
 KEYFRAME_STAGES = (Stage.CAPTIONS, Stage.RECOGNITION)
 
 
-def requestable_stages(value: str) -> tuple[Stage, ...]:
-    """Parse a comma list of stages and check every one is available.
+def requestable_stages(
+    value: str, available: tuple[Stage, ...] = AVAILABLE_STAGES
+) -> tuple[Stage, ...]:
+    """Parse a comma list of stages and check every one is ``available``.
 
     Stages that work on keyframes (captions, recognition) bring in ``frames``.
 
     Raises:
-        ValueError: unknown or not-yet-available stage, or an empty list.
+        ValueError: unknown or not-available stage, or an empty list.
     """
     stages = parse_stages(value)
     if any(s in KEYFRAME_STAGES for s in stages) and Stage.FRAMES not in stages:
         # Captions and recognition work on keyframes: they imply the frame stage.
         stages = (Stage.FRAMES, *stages)
-    missing = [s.value for s in stages if s not in AVAILABLE_STAGES]
+    missing = [s.value for s in stages if s not in available]
     if missing:
-        available = ", ".join(s.value for s in AVAILABLE_STAGES)
-        raise ValueError(
-            f"stage(s) {', '.join(missing)} not available in this version (available: {available})"
-        )
+        names = ", ".join(s.value for s in available)
+        raise ValueError(f"stage(s) {', '.join(missing)} not available (available: {names})")
     return stages
 
 
@@ -44,15 +47,29 @@ class IngestSettings(ConsumerSettings):
         default="frames",
         description="Stages requested for a video without 'videosense-stages' object metadata.",
     )
+    available_stages: str = Field(
+        default=",".join(s.value for s in AVAILABLE_STAGES),
+        description="Stages whose services run in this deployment.",
+    )
     presign_expiry_s: int = Field(default=900, ge=60, le=43_200)
 
-    @field_validator("stages")
+    @field_validator("available_stages")
     @classmethod
-    def _check_stages(cls, value: str) -> str:
-        requestable_stages(value)
+    def _check_available(cls, value: str) -> str:
+        parse_stages(value)
         return value
+
+    @model_validator(mode="after")
+    def _check_stages(self) -> Self:
+        requestable_stages(self.stages, self.available)
+        return self
+
+    @property
+    def available(self) -> tuple[Stage, ...]:
+        """Stages whose services run, parsed."""
+        return parse_stages(self.available_stages)
 
     @property
     def default_stages(self) -> tuple[Stage, ...]:
         """The default stages, parsed."""
-        return requestable_stages(self.stages)
+        return requestable_stages(self.stages, self.available)
