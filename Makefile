@@ -24,6 +24,8 @@ system-deps:
 $(BIN)/videosense: pyproject.toml shared/pyproject.toml $(addsuffix /pyproject.toml,$(SERVICES))
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	# torch first and pinned: the CPU build; an open range would pull a multi-GB CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e shared $(addprefix -e ,$(SERVICES)) -e '.[dev]'
 	@touch $@
 

@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Self
 
 from aggregator.service import service as aggregator_service
+from captioner.service import service as captioner_service
 from frame_extractor.service import service as frame_extractor_service
 from ingest.handler import STAGES_METADATA
 from ingest.service import service_for as ingest_service_for
@@ -31,7 +32,7 @@ _UPLOAD_PART = 8 * 1024 * 1024
 
 def stage_services() -> list[ServiceSpec]:
     """The services that provide analysis stages, with settings read from the environment."""
-    return [frame_extractor_service()]
+    return [frame_extractor_service(), captioner_service()]
 
 
 def available_stages(services: Sequence[ServiceSpec] | None = None) -> tuple[Stage, ...]:

@@ -6,30 +6,38 @@ The endpoint is never passed explicitly: botocore honours the standard ``AWS_END
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 
 if TYPE_CHECKING:
+    from types_aiobotocore_bedrock_runtime import BedrockRuntimeClient
     from types_aiobotocore_dynamodb import DynamoDBClient
+    from types_aiobotocore_rekognition import RekognitionClient
     from types_aiobotocore_s3 import S3Client
+    from types_aiobotocore_sagemaker_runtime import SageMakerRuntimeClient
     from types_aiobotocore_sns import SNSClient
     from types_aiobotocore_sqs import SQSClient
     from types_aiobotocore_sts import STSClient
+    from types_aiobotocore_transcribe import TranscribeServiceClient
 
 
 class AwsClients:
     """Async clients for the AWS services videosense uses, opened and closed together.
 
-    Use as ``async with AwsClients(region) as aws: await aws.s3.put_object(...)``.
+    Use as ``async with AwsClients(region) as aws: await aws.s3.put_object(...)``. The pipeline's
+    own services (S3, SQS, SNS, DynamoDB, STS) open on entry; the AI services a stage backend may
+    call open on first use, so a worker that never calls them never builds their clients.
     """
 
     def __init__(self, region: str, *, session: AioSession | None = None, pool: int = 50) -> None:
         self._region = region
         self._session = session or get_session()
+        self._pool = pool
         self._config = AioConfig(
             retries={"mode": "standard", "max_attempts": 5},
             max_pool_connections=pool,
@@ -37,6 +45,8 @@ class AwsClients:
             read_timeout=70,  # above the 20 s SQS long poll
         )
         self._stack = AsyncExitStack()
+        self._lazy: dict[tuple[str, int, float], Any] = {}
+        self._lazy_lock = asyncio.Lock()
 
     @property
     def region(self) -> str:
@@ -62,6 +72,60 @@ class AwsClients:
             make("sts", region_name=self._region, config=self._config)
         )
         return self
+
+    async def _client(self, service: str, max_attempts: int, read_timeout_s: float) -> Any:
+        key = (service, max_attempts, read_timeout_s)
+        async with self._lazy_lock:
+            if key not in self._lazy:
+                config = AioConfig(
+                    retries={"mode": "standard", "max_attempts": max_attempts},
+                    max_pool_connections=self._pool,
+                    connect_timeout=10,
+                    read_timeout=read_timeout_s,
+                )
+                # The typed overloads want a literal service name; ours is one of four above.
+                context = self._session.create_client(  # type: ignore[call-overload]
+                    service, region_name=self._region, config=config
+                )
+                self._lazy[key] = await self._stack.enter_async_context(context)
+            return self._lazy[key]
+
+    # A backend that retries throttling itself (to respect its own concurrency bound) asks for
+    # max_attempts=1; otherwise botocore's standard retries apply first.
+
+    async def bedrock_runtime(
+        self, *, max_attempts: int = 5, read_timeout_s: float = 120.0
+    ) -> BedrockRuntimeClient:
+        """The Bedrock runtime client (created on first use)."""
+        client: BedrockRuntimeClient = await self._client(
+            "bedrock-runtime", max_attempts, read_timeout_s
+        )
+        return client
+
+    async def sagemaker_runtime(
+        self, *, max_attempts: int = 5, read_timeout_s: float = 120.0
+    ) -> SageMakerRuntimeClient:
+        """The SageMaker runtime client (created on first use)."""
+        client: SageMakerRuntimeClient = await self._client(
+            "sagemaker-runtime", max_attempts, read_timeout_s
+        )
+        return client
+
+    async def rekognition(
+        self, *, max_attempts: int = 5, read_timeout_s: float = 60.0
+    ) -> RekognitionClient:
+        """The Rekognition client (created on first use)."""
+        client: RekognitionClient = await self._client("rekognition", max_attempts, read_timeout_s)
+        return client
+
+    async def transcribe(
+        self, *, max_attempts: int = 5, read_timeout_s: float = 60.0
+    ) -> TranscribeServiceClient:
+        """The Transcribe client (created on first use)."""
+        client: TranscribeServiceClient = await self._client(
+            "transcribe", max_attempts, read_timeout_s
+        )
+        return client
 
     async def __aexit__(
         self,

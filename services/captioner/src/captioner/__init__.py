@@ -1,0 +1,1 @@
+"""videosense captioner service: a caption for every keyframe."""

@@ -1,0 +1,180 @@
+"""The captioner's unit of work: a ``FramesExtracted`` chunk in, ``CaptionsReady`` for the same
+chunk out (or ``StageFailed`` when the backend cannot caption)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import TypeAdapter
+
+from captioner.backend import CaptionBackend, CaptioningError, TransientCaptioningError
+from captioner.backends import BackendLoader
+from captioner.images import fit_image
+from captioner.settings import CaptionerSettings
+from videosense_shared.bus import (
+    Delivery,
+    Publisher,
+    RetryableError,
+    is_transient_aws_error,
+    parse_typed,
+)
+from videosense_shared.claimcheck import fit_for_sns
+from videosense_shared.ids import message_id_for
+from videosense_shared.logs import bound, get_logger
+from videosense_shared.messages import (
+    CaptionsReady,
+    FramesExtracted,
+    Keyframe,
+    KeyframeCaption,
+    Stage,
+    StageFailed,
+    utc_now,
+)
+from videosense_shared.topology import STAGE_TOPICS
+
+if TYPE_CHECKING:
+    from types_aiobotocore_s3 import S3Client
+
+log = get_logger(__name__)
+
+_INPUT: TypeAdapter[FramesExtracted] = TypeAdapter(FramesExtracted)
+TOPIC = STAGE_TOPICS[Stage.CAPTIONS.value]
+# Keyframe downloads in flight per chunk: S3 reads are cheap, but a 50-keyframe chunk should
+# not open 50 connections at once.
+_FETCH_CONCURRENCY = 8
+
+
+class Captioner:
+    """Captions the keyframes of one chunk at a time (several chunks in parallel via the
+    consumer, all sharing one backend)."""
+
+    def __init__(
+        self,
+        s3: S3Client,
+        publisher: Publisher,
+        settings: CaptionerSettings,
+        backends: BackendLoader,
+    ) -> None:
+        self._s3 = s3
+        self._publisher = publisher
+        self._settings = settings
+        self._backends = backends
+
+    async def handle(self, delivery: Delivery) -> None:
+        """Consume one ``FramesExtracted`` chunk.
+
+        Raises:
+            PoisonMessage: not a valid ``FramesExtracted``.
+            RetryableError: the backend is throttled or unavailable for now (and this was not
+                yet the last allowed receive).
+        """
+        message = parse_typed(delivery, _INPUT)
+        if Stage.CAPTIONS not in message.stages:
+            return
+        with bound(
+            video_id=message.video_id, trace_id=message.trace_id, chunk=str(message.chunk_index)
+        ):
+            await self.process(message, receive_count=delivery.receive_count)
+
+    async def process(self, message: FramesExtracted, *, receive_count: int = 1) -> None:
+        """Caption the chunk and publish the result; idempotent (same message ids on a
+        redelivery).
+
+        Raises:
+            RetryableError: transient trouble before the last allowed receive.
+        """
+        started = utc_now()
+        try:
+            backend = await self._backends.get()
+            captions = await self._caption(message, backend)
+        except CaptioningError as err:
+            await self._fail(message, err.reason)
+            return
+        except TransientCaptioningError as err:
+            if receive_count >= self._settings.max_receives:
+                await self._fail(
+                    message, f"{err.reason}; still failing after {receive_count} receives"
+                )
+                return
+            raise RetryableError(err.reason) from err
+        result = CaptionsReady(
+            message_id=message_id_for(message.message_id, "CaptionsReady"),
+            video_id=message.video_id,
+            trace_id=message.trace_id,
+            chunk_index=message.chunk_index,
+            chunk_count=message.chunk_count,
+            backend=backend.name,
+            model=backend.model,
+            captions=captions,
+            started_at=started,
+            finished_at=utc_now(),
+        )
+        result = await fit_for_sns(
+            self._s3, self._settings.common.bucket, result, "captions", "captions_ref"
+        )
+        await self._publisher.publish(TOPIC, result)
+        log.info(
+            "captions ready",
+            keyframes=len(captions),
+            backend=backend.name,
+            model=backend.model,
+            seconds=round((result.finished_at - started).total_seconds(), 2),
+        )
+
+    async def _caption(
+        self, message: FramesExtracted, backend: CaptionBackend
+    ) -> tuple[KeyframeCaption, ...]:
+        if not message.keyframes:
+            return ()
+        gate = asyncio.Semaphore(_FETCH_CONCURRENCY)
+
+        async def prepared(keyframe: Keyframe) -> bytes:
+            async with gate:
+                data = await self._fetch(keyframe)
+            return await asyncio.to_thread(fit_image, data, backend.limits)
+
+        images = await asyncio.gather(*(prepared(kf) for kf in message.keyframes))
+        texts = await backend.caption(images)
+        if len(texts) != len(images):
+            raise CaptioningError(
+                f"backend returned {len(texts)} captions for {len(images)} keyframes"
+            )
+        return tuple(
+            KeyframeCaption(keyframe_id=kf.id, frame=kf.frame, caption=text)
+            for kf, text in zip(message.keyframes, texts, strict=True)
+        )
+
+    async def _fetch(self, keyframe: Keyframe) -> bytes:
+        where = f"s3://{keyframe.image.bucket}/{keyframe.image.key}"
+        try:
+            resp = await self._s3.get_object(Bucket=keyframe.image.bucket, Key=keyframe.image.key)
+            async with resp["Body"] as body:
+                return await body.read()
+        except (ClientError, BotoCoreError) as err:
+            # Transient trouble follows the same receive-count rule as a throttled backend;
+            # anything else (missing object, access denied) fails the stage with the reason
+            # rather than parking the chunk in a dead-letter queue.
+            if is_transient_aws_error(err):
+                raise TransientCaptioningError(f"reading keyframe {where}: {err}") from err
+            if isinstance(err, ClientError) and err.response.get("Error", {}).get("Code") in (
+                "NoSuchKey",
+                "404",
+            ):
+                raise CaptioningError(f"keyframe image {where} is missing") from err
+            raise CaptioningError(f"cannot read keyframe image {where}: {err}") from err
+
+    async def _fail(self, message: FramesExtracted, reason: str) -> None:
+        log.warning("captions failed", reason=reason)
+        await self._publisher.publish(
+            TOPIC,
+            StageFailed(
+                message_id=message_id_for(message.message_id, "StageFailed", Stage.CAPTIONS.value),
+                video_id=message.video_id,
+                trace_id=message.trace_id,
+                stage=Stage.CAPTIONS,
+                error=reason,
+                backend=self._settings.backend,
+            ),
+        )

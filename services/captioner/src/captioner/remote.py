@@ -1,0 +1,103 @@
+"""What the remote backends (Bedrock, SageMaker, OpenAI-compatible) share: one call per image,
+a bound on the calls in flight, and backoff on throttling and server errors."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from abc import abstractmethod
+from collections.abc import Sequence
+
+from captioner.backend import CaptionBackend, ImageLimits, TransientCaptioningError
+
+
+class RetryCall(Exception):  # noqa: N818 - a signal, not an error of the caller
+    """Raised by :meth:`RemoteBackend._caption_one` for a failure worth another try
+    (throttling, 5xx, timeout). ``retry_after_s`` is the server's hint, if it gave one."""
+
+    def __init__(self, reason: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after_s = retry_after_s
+
+
+class RemoteBackend(CaptionBackend):
+    """Captions image by image through a remote API.
+
+    At most ``concurrency`` calls are in flight across every chunk this worker handles (the
+    semaphore belongs to the backend, which the service shares between messages), so a
+    worker never floods a rate-limited API. Each image gets ``attempts`` tries, with jittered
+    exponential backoff from ``retry_base_s`` (or the server's Retry-After, capped).
+    """
+
+    _MAX_RETRY_AFTER_S = 30.0
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        limits: ImageLimits,
+        concurrency: int,
+        attempts: int,
+        retry_base_s: float,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._model = model
+        self._limits = limits
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._attempts = attempts
+        self._retry_base_s = retry_base_s
+        self._rng = rng or random.Random()
+
+    @property
+    def model(self) -> str:
+        """The model id, endpoint or served model name."""
+        return self._model
+
+    @property
+    def limits(self) -> ImageLimits:
+        """The largest image the API accepts."""
+        return self._limits
+
+    async def caption(self, images: Sequence[bytes]) -> list[str]:
+        """Caption every image, ``concurrency`` at a time; the first failure cancels the rest.
+
+        Raises:
+            CaptioningError: the API refused for good.
+            TransientCaptioningError: still throttled or failing after every attempt.
+        """
+        tasks = [asyncio.ensure_future(self._bounded(image)) for image in images]
+        try:
+            return list(await asyncio.gather(*tasks))
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _bounded(self, image: bytes) -> str:
+        async with self._semaphore:
+            for attempt in range(1, self._attempts + 1):
+                try:
+                    return await self._caption_one(image)
+                except RetryCall as retry:
+                    if attempt == self._attempts:
+                        raise TransientCaptioningError(
+                            f"{retry.reason} (gave up after {attempt} attempts)"
+                        ) from retry
+                    await asyncio.sleep(self._delay_s(attempt, retry.retry_after_s))
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    def _delay_s(self, attempt: int, retry_after_s: float | None) -> float:
+        if retry_after_s is not None:
+            return min(max(retry_after_s, 0.0), self._MAX_RETRY_AFTER_S)
+        nominal = self._retry_base_s * 2.0 ** (attempt - 1)
+        return self._rng.uniform(nominal / 2, nominal)
+
+    @abstractmethod
+    async def _caption_one(self, image: bytes) -> str:
+        """Caption one JPEG with one API call.
+
+        Raises:
+            RetryCall: a transient failure (throttling, 5xx, timeout).
+            CaptioningError: a failure retrying cannot fix.
+        """
