@@ -6,14 +6,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 SERVICES := $(wildcard services/*)
 SAMPLE := samples/sample.mp4
-APT_PACKAGES := ffmpeg
+APT_PACKAGES := ffmpeg tesseract-ocr
 
 .PHONY: setup system-deps test test-unit lint format demo run up sample clean
 
 setup: system-deps $(BIN)/videosense
 
 system-deps:
-	@missing=""; for tool in ffmpeg ffprobe; do command -v $$tool >/dev/null || missing=1; done; \
+	@missing=""; for tool in ffmpeg ffprobe tesseract; do command -v $$tool >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages: $(APT_PACKAGES)"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \

@@ -1,0 +1,1 @@
+"""videosense recognizer service: labels, faces, celebrities and on-screen text per keyframe."""

@@ -1,0 +1,182 @@
+"""The recognizer's unit of work: one ``FramesExtracted`` chunk in, one ``RecognitionReady``
+(or a ``StageFailed`` saying why recognition cannot run) out."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
+from pydantic import TypeAdapter
+
+from recognizer.backend import (
+    BackendUnavailable,
+    RecognitionBackend,
+    RecognitionFailed,
+    decisive,
+)
+from recognizer.features import Feature
+from recognizer.settings import RecognizerSettings
+from videosense_shared.bus import Delivery, Publisher, RetryableError, parse_typed
+from videosense_shared.bus.errors import is_transient_aws_error
+from videosense_shared.claimcheck import fit_for_sns
+from videosense_shared.ids import message_id_for
+from videosense_shared.logs import bound, get_logger
+from videosense_shared.messages import (
+    FramesExtracted,
+    Keyframe,
+    KeyframeRecognition,
+    RecognitionReady,
+    Stage,
+    StageFailed,
+    utc_now,
+)
+from videosense_shared.topology import RECOGNITION_READY
+
+if TYPE_CHECKING:
+    from types_aiobotocore_s3 import S3Client
+
+log = get_logger(__name__)
+
+_INPUT: TypeAdapter[FramesExtracted] = TypeAdapter(FramesExtracted)
+
+
+class Recognizer:
+    """Runs the enabled features on every keyframe of a chunk, a few keyframes at a time.
+
+    Idempotent: a redelivered chunk yields the same message id (and the same claim-check key),
+    so the aggregator counts it once.
+    """
+
+    def __init__(
+        self,
+        s3: S3Client,
+        publisher: Publisher,
+        backend: RecognitionBackend,
+        settings: RecognizerSettings,
+    ) -> None:
+        self._s3 = s3
+        self._publisher = publisher
+        self._backend = backend
+        self._settings = settings
+        self._features = settings.requested_features()
+
+    async def handle(self, delivery: Delivery) -> None:
+        """Consume one ``FramesExtracted`` chunk; skip videos that did not ask for recognition.
+
+        Raises:
+            PoisonMessage: not a valid ``FramesExtracted``.
+            RetryableError: S3, SNS or the backend had transient trouble.
+        """
+        message = parse_typed(delivery, _INPUT)
+        if Stage.RECOGNITION not in message.stages:
+            return
+        with bound(video_id=message.video_id, trace_id=message.trace_id):
+            await self.process(message)
+
+    async def process(self, message: FramesExtracted) -> None:
+        """Recognise the chunk's keyframes and publish the result (or the reason it failed).
+
+        Raises:
+            RetryableError: transient trouble; the chunk should be tried again later.
+        """
+        started = utc_now()
+        features = frozenset(self._features)
+        try:
+            await self._backend.check(features)
+            results = await self._recognise_all(message.keyframes, features)
+        except (BackendUnavailable, RecognitionFailed) as err:
+            await self._fail(message, err.reason)
+            return
+        ready = RecognitionReady(
+            message_id=message_id_for(
+                message.message_id, "RecognitionReady", str(message.chunk_index)
+            ),
+            video_id=message.video_id,
+            trace_id=message.trace_id,
+            chunk_index=message.chunk_index,
+            chunk_count=message.chunk_count,
+            backend=self._backend.name,
+            # In the configured order, so the document reads the same on every chunk.
+            features=tuple(f.value for f in self._features),
+            results=results,
+            started_at=started,
+            finished_at=utc_now(),
+        )
+        try:
+            ready = await fit_for_sns(
+                self._s3, self._settings.common.bucket, ready, "results", "results_ref"
+            )
+        except ClientError as err:
+            if is_transient_aws_error(err):
+                raise RetryableError(f"storing the recognition results failed: {err}") from err
+            raise
+        await self._publisher.publish(RECOGNITION_READY, ready)
+        log.info(
+            "keyframes recognised",
+            chunk=message.chunk_index,
+            keyframes=len(results),
+            faces=sum(len(r.faces) for r in results),
+            labels=sum(len(r.labels) for r in results),
+            text=sum(len(r.text) for r in results),
+            seconds=round((utc_now() - started).total_seconds(), 2),
+        )
+
+    async def _recognise_all(
+        self, keyframes: tuple[Keyframe, ...], features: frozenset[Feature]
+    ) -> tuple[KeyframeRecognition, ...]:
+        # Bounded: at most `keyframe_parallelism` images in memory and in the backend at once.
+        gate = asyncio.Semaphore(self._settings.keyframe_parallelism)
+
+        async def one(keyframe: Keyframe) -> KeyframeRecognition:
+            async with gate:
+                image = await self._fetch(keyframe)
+                found = await self._backend.recognise(image, features)
+            return KeyframeRecognition(
+                keyframe_id=keyframe.id,
+                frame=keyframe.frame,
+                labels=found.labels,
+                faces=found.faces,
+                text=found.text,
+            )
+
+        # A TaskGroup cancels the other keyframes as soon as one fails; the consumer's policy
+        # (fail the stage, retry, dead-letter) is decided on that first error, not on a group.
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(one(kf)) for kf in keyframes]
+        except ExceptionGroup as errors:
+            raise decisive(errors) from errors
+        return tuple(task.result() for task in tasks)
+
+    async def _fetch(self, keyframe: Keyframe) -> bytes:
+        ref = keyframe.image
+        try:
+            resp = await self._s3.get_object(Bucket=ref.bucket, Key=ref.key)
+            async with resp["Body"] as body:
+                return await body.read()
+        except ClientError as err:
+            code = err.response.get("Error", {}).get("Code", "")
+            if code in ("NoSuchKey", "404"):
+                raise RecognitionFailed(
+                    f"keyframe image s3://{ref.bucket}/{ref.key} no longer exists"
+                ) from err
+            if is_transient_aws_error(err):
+                raise RetryableError(f"reading keyframe {ref.key} failed: {err}") from err
+            raise
+
+    async def _fail(self, message: FramesExtracted, reason: str) -> None:
+        log.warning("recognition failed", reason=reason, backend=self._backend.name)
+        await self._publisher.publish(
+            RECOGNITION_READY,
+            StageFailed(
+                message_id=message_id_for(
+                    message.message_id, "StageFailed", Stage.RECOGNITION.value
+                ),
+                video_id=message.video_id,
+                trace_id=message.trace_id,
+                stage=Stage.RECOGNITION,
+                error=reason,
+                backend=self._backend.name,
+            ),
+        )

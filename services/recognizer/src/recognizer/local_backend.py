@@ -1,0 +1,174 @@
+"""The offline backend: OpenCV detectors and Tesseract, nothing downloaded, nothing sent out.
+
+What it can do: ``faces`` (Haar cascade), ``people`` (HOG, as ``Person`` labels), ``text``
+(Tesseract words and lines, plus QR codes and barcodes), ``labels`` only when an ONNX
+classifier is configured, and ``face_search`` only when an ONNX face embedding model and a
+local face gallery are configured. ``celebrities`` needs Rekognition's celebrity database.
+Requesting what is not there fails the stage with a reason, never silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Set
+
+from recognizer.backend import BackendUnavailable, Findings
+from recognizer.detectors import CodeReader, FaceDetector, PeopleDetector
+from recognizer.face_search import FaceEmbedder, FaceGallery, crop
+from recognizer.features import Feature
+from recognizer.images import Bgr, decode_image
+from recognizer.labels_model import LabelModel
+from recognizer.ocr import TesseractOcr
+from recognizer.settings import RecognizerSettings
+from videosense_shared.messages import Face, Label, TextDetection
+
+_UNAVAILABLE = {
+    Feature.CELEBRITIES: (
+        "celebrity recognition is unavailable offline: the local backend has no celebrity "
+        "model (use VIDEOSENSE_RECOGNIZER_BACKEND=rekognition)"
+    ),
+}
+_NO_EMBEDDING_MODEL = (
+    "face search is unavailable offline: no face embedding model is configured (set "
+    "VIDEOSENSE_RECOGNIZER_FACE_EMBEDDING_MODEL and VIDEOSENSE_RECOGNIZER_FACE_GALLERY, or use "
+    "VIDEOSENSE_RECOGNIZER_BACKEND=rekognition with VIDEOSENSE_RECOGNIZER_COLLECTION)"
+)
+_NO_GALLERY = (
+    "face search needs a local face gallery: set VIDEOSENSE_RECOGNIZER_FACE_GALLERY to a "
+    "directory of face photos (one sub-directory per person)"
+)
+
+
+class LocalBackend:
+    """OpenCV + Tesseract recognition. Detectors are built on first use of their feature."""
+
+    def __init__(self, settings: RecognizerSettings) -> None:
+        self._settings = settings
+        self._faces: FaceDetector | None = None
+        self._people: PeopleDetector | None = None
+        self._codes: CodeReader | None = None
+        self._labels: LabelModel | None = None
+        self._gallery: FaceGallery | None = None
+        self._ocr = TesseractOcr(
+            settings.tesseract_cmd, settings.ocr_languages, settings.ocr_timeout_s
+        )
+        self._ocr_checked = False
+        # Keyframes are recognised in parallel threads; the first ones must not each load the
+        # detectors (or run the Tesseract check) at the same time.
+        self._load_lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        """``local``."""
+        return "local"
+
+    async def check(self, features: Set[Feature]) -> None:
+        """Load what ``features`` need (once, in a worker thread); say clearly what is missing.
+
+        Raises:
+            BackendUnavailable: a feature this backend cannot run, a missing label model,
+                Tesseract or cascade.
+        """
+        await asyncio.to_thread(self._load, frozenset(features))
+
+    def _load(self, features: frozenset[Feature]) -> None:
+        with self._load_lock:
+            self._load_locked(features)
+
+    def _load_locked(self, features: frozenset[Feature]) -> None:
+        """Build the detectors ``features`` need.
+
+        Raises:
+            BackendUnavailable: a feature this backend cannot run, a missing label model,
+                Tesseract or cascade.
+        """
+        if Feature.CELEBRITIES in features:
+            raise BackendUnavailable(_UNAVAILABLE[Feature.CELEBRITIES])
+        if Feature.LABELS in features and self._labels is None:
+            cfg = self._settings
+            if cfg.label_model is None:
+                raise BackendUnavailable(
+                    "labels need a label model with the local backend: set "
+                    "VIDEOSENSE_RECOGNIZER_LABEL_MODEL to an ONNX classifier (or request "
+                    "'people' for person detection only)"
+                )
+            self._labels = LabelModel(
+                cfg.label_model, cfg.label_names, cfg.label_input_size, cfg.label_top_k
+            )
+        wants_faces = Feature.FACES in features or Feature.FACE_SEARCH in features
+        if wants_faces and self._faces is None:
+            self._faces = FaceDetector()
+        if Feature.FACE_SEARCH in features and self._gallery is None:
+            self._gallery = self._load_gallery()
+        if Feature.PEOPLE in features and self._people is None:
+            self._people = PeopleDetector()
+        if Feature.TEXT in features:
+            if not self._ocr_checked:
+                self._ocr.check()
+                self._ocr_checked = True
+            if self._codes is None:
+                self._codes = CodeReader()
+
+    def _load_gallery(self) -> FaceGallery:
+        cfg = self._settings
+        if cfg.face_embedding_model is None:
+            raise BackendUnavailable(_NO_EMBEDDING_MODEL)
+        if cfg.face_gallery is None:
+            raise BackendUnavailable(_NO_GALLERY)
+        assert self._faces is not None
+        embedder = FaceEmbedder(cfg.face_embedding_model, cfg.face_embedding_input_size)
+        return FaceGallery(
+            cfg.face_gallery,
+            embedder,
+            self._faces,
+            threshold=cfg.face_similarity_threshold,
+            min_confidence=cfg.min_confidence,
+        )
+
+    async def recognise(self, image: bytes, features: Set[Feature]) -> Findings:
+        """Decode the JPEG and run the detectors in a worker thread.
+
+        Raises:
+            RecognitionFailed: the image does not decode, or Tesseract failed on it.
+            BackendUnavailable: ``check`` was not called for these features, or the label
+                model's output does not match its names.
+        """
+        await self.check(features)
+        return await asyncio.to_thread(self._recognise, image, frozenset(features))
+
+    def _recognise(self, data: bytes, features: frozenset[Feature]) -> Findings:
+        image = decode_image(data)
+        minimum = self._settings.min_confidence
+        labels: list[Label] = []
+        if Feature.LABELS in features and self._labels is not None:
+            labels.extend(self._labels.classify(image, minimum))
+        if Feature.PEOPLE in features and self._people is not None:
+            labels.extend(self._people.detect(image, minimum))
+        faces: list[Face] = []
+        if self._faces is not None and (
+            Feature.FACES in features or Feature.FACE_SEARCH in features
+        ):
+            faces = self._faces.detect(image, minimum)
+        if Feature.FACE_SEARCH in features and self._gallery is not None:
+            faces = self._search(image, faces, keep_unmatched=Feature.FACES in features)
+        text: list[TextDetection] = []
+        if Feature.TEXT in features:
+            text = self._read_text(image, minimum)
+        return Findings(labels=tuple(labels), faces=tuple(faces), text=tuple(text))
+
+    def _search(self, image: Bgr, faces: list[Face], *, keep_unmatched: bool) -> list[Face]:
+        assert self._gallery is not None
+        out: list[Face] = []
+        for face in faces:
+            match = self._gallery.match(crop(image, face.box))
+            if match is not None:
+                found, _similarity = match
+                out.append(face.model_copy(update={"name": found.name, "match_id": found.match_id}))
+            elif keep_unmatched:
+                out.append(face)
+        return out
+
+    def _read_text(self, image: Bgr, minimum: float) -> list[TextDetection]:
+        codes = self._codes.read(image) if self._codes is not None else []
+        return [*codes, *self._ocr.read(image, minimum)]

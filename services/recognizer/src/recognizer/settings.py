@@ -1,0 +1,135 @@
+"""Recognizer settings, read from ``VIDEOSENSE_RECOGNIZER_*`` when constructed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from recognizer.features import Feature, parse_features
+from videosense_shared.settings import ConsumerSettings
+
+#: What each backend runs when ``features`` is not set.
+DEFAULT_FEATURES: dict[str, tuple[Feature, ...]] = {
+    "local": (Feature.FACES, Feature.TEXT, Feature.PEOPLE),
+    "rekognition": (Feature.LABELS, Feature.FACES, Feature.CELEBRITIES, Feature.TEXT),
+}
+
+
+class RecognizerSettings(ConsumerSettings):
+    """Which backend recognises what, and how hard it may push.
+
+    ``features`` empty means the backend's default: ``faces,text,people`` for ``local`` (plus
+    ``labels`` when a label model is configured, ``face_search`` when a face embedding model
+    and a gallery are), ``labels,faces,celebrities,text`` for ``rekognition`` (plus
+    ``face_search`` when a collection is configured).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="VIDEOSENSE_RECOGNIZER_", extra="ignore")
+
+    backend: Literal["local", "rekognition"] = Field(
+        default="local", description="Who does the recognition: OpenCV+Tesseract or Rekognition."
+    )
+    features: Annotated[tuple[Feature, ...], NoDecode] = Field(
+        default=(),
+        description="Comma list of labels,people,faces,celebrities,text,face_search.",
+    )
+    min_confidence: float = Field(
+        default=80.0,
+        ge=0,
+        le=100,
+        description="Findings below this confidence (0-100) are dropped.",
+    )
+    collection: str | None = Field(
+        default=None, description="Rekognition face collection that face_search looks faces up in."
+    )
+    keyframe_parallelism: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Keyframes of one chunk analysed at once (local: CPU threads; AWS: calls).",
+    )
+
+    # Local backend.
+    tesseract_cmd: str = Field(default="tesseract", description="The Tesseract executable.")
+    ocr_languages: str = Field(default="eng", description="Tesseract languages, e.g. 'eng+deu'.")
+    ocr_timeout_s: float = Field(default=60.0, gt=0, description="Tesseract time limit per image.")
+    label_model: Path | None = Field(
+        default=None,
+        description="ONNX image classifier for local labels (NCHW float input, class scores out).",
+    )
+    label_names: Path | None = Field(
+        default=None, description="Text file with the label model's class names, one per line."
+    )
+    label_input_size: int = Field(
+        default=224, ge=8, le=4096, description="Square input side of the label model."
+    )
+    label_top_k: int = Field(default=5, ge=1, le=100, description="Labels kept per keyframe.")
+
+    face_embedding_model: Path | None = Field(
+        default=None,
+        description=(
+            "ONNX face embedding model for local face search (NCHW RGB face crop scaled to "
+            "-1..1 in, one embedding vector out)."
+        ),
+    )
+    face_embedding_input_size: int = Field(
+        default=112, ge=8, le=1024, description="Square input side of the face embedding model."
+    )
+    face_gallery: Path | None = Field(
+        default=None,
+        description=(
+            "Local face collection: a directory with one sub-directory of face photos per "
+            "person (or photos named after the person)."
+        ),
+    )
+    face_similarity_threshold: float = Field(
+        default=0.5,
+        ge=-1,
+        le=1,
+        description="Least cosine similarity of embeddings for a local face match.",
+    )
+
+    # Rekognition backend.
+    max_labels: int = Field(default=50, ge=1, le=1000, description="DetectLabels MaxLabels.")
+    face_match_threshold: float = Field(
+        default=80.0, ge=0, le=100, description="SearchFacesByImage FaceMatchThreshold."
+    )
+    max_concurrent_calls: int = Field(
+        default=4,
+        ge=1,
+        le=100,
+        description="Rekognition calls in flight at once per worker (its TPS limits are low).",
+    )
+    max_image_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        ge=16_384,
+        le=5 * 1024 * 1024,
+        description="Images above this are shrunk before being sent (Rekognition's limit: 5 MB).",
+    )
+
+    @field_validator("features", mode="before")
+    @classmethod
+    def _split_features(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_features(value)
+        return value
+
+    def requested_features(self) -> tuple[Feature, ...]:
+        """The features to run: ``features`` or the backend's default."""
+        if self.features:
+            return self.features
+        defaults = DEFAULT_FEATURES[self.backend]
+        if self.backend == "local":
+            labels = (Feature.LABELS,) if self.label_model is not None else ()
+            search = (
+                (Feature.FACE_SEARCH,)
+                if self.face_embedding_model is not None and self.face_gallery is not None
+                else ()
+            )
+            return (*labels, *defaults, *search)
+        if self.backend == "rekognition" and self.collection:
+            return (*defaults, Feature.FACE_SEARCH)
+        return defaults
