@@ -47,6 +47,25 @@ def print_document(doc: VideoDocument) -> None:
             )
     if doc.keyframes:
         print(f"keyframes {len(doc.keyframes)} JPEGs under s3://{doc.keyframes[0].image.bucket}/")
+    for kf in doc.keyframes:
+        found = []
+        if kf.caption:
+            found.append(f'"{kf.caption}"')
+        if kf.labels:
+            found.append("labels: " + ", ".join(sorted({label.name for label in kf.labels})))
+        if kf.faces:
+            names = [face.name for face in kf.faces if face.name]
+            found.append(f"{len(kf.faces)} face(s)" + (f" ({', '.join(names)})" if names else ""))
+        if kf.text:
+            found.append("text: " + " ".join(t.text for t in kf.text)[:80])
+        if found:
+            print(f"  {_clock(kf.t_s)}  " + "; ".join(found))
+    if doc.transcript is not None:
+        language = doc.transcript.language or "unknown language"
+        print(f"transcript ({language}, {len(doc.transcript.segments)} segments)")
+        for segment in doc.transcript.segments:
+            speaker = f"{segment.speaker}: " if segment.speaker else ""
+            print(f"  {_clock(segment.start_s)}  {speaker}{segment.text.strip()}")
 
 
 def print_extraction(summary: dict[str, Any], out: Path) -> None:
