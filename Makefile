@@ -8,9 +8,12 @@ SERVICES := $(wildcard services/*)
 SAMPLE := samples/sample.mp4
 APT_PACKAGES := ffmpeg tesseract-ocr
 
-.PHONY: setup system-deps test test-unit lint format demo run up sample clean
+.PHONY: setup system-deps test test-unit lint format demo run embedded-up sample clean \
+	synth compose up down logs
 
-setup: system-deps $(BIN)/videosense
+EMULATOR ?= localstack
+
+setup: system-deps $(BIN)/videosense .venv-checkov/bin/checkov
 
 system-deps:
 	@missing=""; for tool in ffmpeg ffprobe tesseract; do command -v $$tool >/dev/null || missing=1; done; \
@@ -21,13 +24,19 @@ system-deps:
 	fi
 
 # Re-run when any project file changes; otherwise setup is a no-op.
-$(BIN)/videosense: pyproject.toml shared/pyproject.toml $(addsuffix /pyproject.toml,$(SERVICES))
+$(BIN)/videosense: pyproject.toml shared/pyproject.toml deploy/pyproject.toml \
+		$(addsuffix /pyproject.toml,$(SERVICES))
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# torch first and pinned: the CPU build; an open range would pull a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e shared $(addprefix -e ,$(SERVICES)) -e '.[dev]'
+	$(BIN)/pip install -q -e shared $(addprefix -e ,$(SERVICES)) -e deploy -e '.[dev]'
 	@touch $@
+
+# checkov pins a botocore that aiobotocore cannot share: it gets its own venv.
+.venv-checkov/bin/checkov:
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install -q checkov==3.3.30
 
 test: setup
 	$(BIN)/pytest
@@ -38,7 +47,7 @@ test-unit: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared/src $(addsuffix /src,$(SERVICES)) src tests bench
+	$(BIN)/mypy shared/src $(addsuffix /src,$(SERVICES)) src tests bench deploy/videosense_deploy deploy/app.py
 
 format: setup
 	$(BIN)/ruff format .
@@ -65,8 +74,26 @@ run: setup
 	@test -n "$(VIDEO)" || { echo "usage: make run VIDEO=path/to/video.mp4"; exit 2; }
 	$(BIN)/videosense run "$(VIDEO)"
 
-up: setup
+embedded-up: setup
 	$(BIN)/videosense up
 
+# The AWS deployment: CloudFormation under deploy/cdk.out/, offline.
+synth: setup
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/python deploy/app.py $(if $(ENV),-c env=$(ENV))
+
+# docker-compose.yml is generated from the topology; this rewrites it.
+compose: setup
+	$(BIN)/python -m videosense_deploy.compose
+
+# The stack on LocalStack (or EMULATOR=moto) with docker compose; needs a Docker engine.
+up:
+	docker compose --profile $(EMULATOR) up --build -d
+
+down:
+	docker compose --profile localstack --profile moto down
+
+logs:
+	docker compose --profile $(EMULATOR) logs -f
+
 clean:
-	rm -rf $(VENV) samples bench/out .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-checkov samples deploy/cdk.out bench/out .mypy_cache .ruff_cache .pytest_cache

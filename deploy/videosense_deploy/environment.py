@@ -1,0 +1,80 @@
+"""The environment each service reads, the same for docker compose and ECS.
+
+Values are strings; in compose they may be ``${VAR:-default}`` interpolations, in the CDK stack
+CloudFormation tokens. What a service reads is defined by its settings classes
+(:class:`videosense_shared.settings.CommonSettings` and its own ``VIDEOSENSE_<SERVICE>_``
+settings): the deploy tests check every name here against them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from videosense_deploy.services import ServiceDef, available_stages
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Physical names and choices of one deployment (a compose project or a CDK stack)."""
+
+    prefix: str
+    bucket: str
+    table: str
+    region: str
+    uploads_prefix: str = "uploads/"
+    log_level: str = "INFO"
+    log_format: str = "json"
+
+
+def common_environment(deployment: Deployment) -> dict[str, str]:
+    """The shared ``VIDEOSENSE_`` settings (CommonSettings) of ``deployment``."""
+    return {
+        "VIDEOSENSE_PREFIX": deployment.prefix,
+        "VIDEOSENSE_BUCKET": deployment.bucket,
+        "VIDEOSENSE_TABLE": deployment.table,
+        "VIDEOSENSE_REGION": deployment.region,
+        "VIDEOSENSE_UPLOADS_PREFIX": deployment.uploads_prefix,
+        "VIDEOSENSE_LOG_LEVEL": deployment.log_level,
+        "VIDEOSENSE_LOG_FORMAT": deployment.log_format,
+    }
+
+
+def service_environment(
+    service: ServiceDef,
+    deployment: Deployment,
+    deployed: tuple[ServiceDef, ...],
+    backend: str | None = None,
+) -> dict[str, str]:
+    """Everything ``service`` reads, as it runs among ``deployed`` with ``backend``.
+
+    Raises:
+        KeyError: ``backend`` is not one of the service's backends.
+        ValueError: a backend is given for a service without backends, or none for one with.
+    """
+    own = service.env_prefix
+    env = common_environment(deployment)
+    env.update(
+        {
+            # The consumer's visibility window is the queue's, as the topology declares it.
+            f"{own}VISIBILITY_TIMEOUT_S": str(service.visibility_timeout_s),
+            f"{own}DRAIN_TIMEOUT_S": str(service.drain_timeout_s),
+            f"{own}CONCURRENCY": str(service.concurrency),
+        }
+    )
+    if service.backends:
+        if backend is None:
+            raise ValueError(f"{service.name} needs a backend ({_names(service)})")
+        env[f"{own}BACKEND"] = service.backend(backend).name
+    elif backend is not None:
+        raise ValueError(f"{service.name} has no backend setting")
+    if service.name == "ingest":
+        # Ingest accepts exactly the stages whose services run next to it.
+        stages = ",".join(s.value for s in available_stages(deployed))
+        env[f"{own}AVAILABLE_STAGES"] = stages
+        env[f"{own}STAGES"] = stages
+    env.update(service.extra_env)
+    return env
+
+
+def _names(service: ServiceDef) -> str:
+    return ", ".join(b.name for b in service.backends)

@@ -1,0 +1,605 @@
+"""The AWS stack: bucket, topics, queues, table and one Fargate service per service.
+
+Generated from :data:`videosense_shared.topology.TOPOLOGY` and the service table, like the
+local provisioner and docker compose. Physical names follow
+:class:`videosense_shared.settings.CommonSettings` (``<prefix>-<logical>``), because the services
+find their queue and topics by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_applicationautoscaling as autoscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from videosense_deploy.environment import Deployment, service_environment
+from videosense_deploy.services import UPLOADS, ServiceDef, repo_root
+from videosense_shared.topology import PARTITION_KEY, SORT_KEY, TOPOLOGY, Topology
+
+
+def context_excludes(service: ServiceDef) -> list[str]:
+    """Docker-ignore patterns that narrow the repository root to ``service``'s build inputs:
+    the shared library and the service's own directory."""
+    return [
+        "*",
+        "!shared",
+        "!services",
+        "services/*",
+        f"!{service.directory}",
+        "**/__pycache__",
+        "**/*.egg-info",
+        "**/.mypy_cache",
+        "**/.pytest_cache",
+    ]
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """What differs between environments (dev, prod, ...)."""
+
+    env_name: str = "dev"
+    min_tasks: int = 0  # 0: scale to zero when every queue is empty
+    max_tasks: int = 4
+    spot: bool = True  # Fargate Spot: interrupted tasks drain like a SIGTERM
+    backends: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    uploads_prefix: str = "uploads/"
+    frames_expire_days: int = 30
+    messages_expire_days: int = 14
+    oldest_message_alarm_s: int = 900
+    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_tasks <= self.max_tasks or self.max_tasks < 1:
+            raise ValueError(
+                f"need 0 <= min_tasks <= max_tasks and max_tasks >= 1, "
+                f"got {self.min_tasks}, {self.max_tasks}"
+            )
+
+    @property
+    def prefix(self) -> str:
+        """Prefix of every resource name (``VIDEOSENSE_PREFIX``)."""
+        return f"videosense-{self.env_name}"
+
+    def backend_for(self, service: ServiceDef) -> str | None:
+        """The backend ``service`` runs with here (None for services without backends)."""
+        if not service.backends:
+            return None
+        return self.backends.get(service.name, service.cloud_backend)
+
+
+# Checkov knows SQS encryption only as KMS; SSE-SQS encrypts at rest as well.
+_SSE_SQS = (
+    "CKV_AWS_27",
+    "Encrypted with SSE-SQS (SqsManagedSseEnabled). The AWS managed KMS key would stop S3 and "
+    "SNS from delivering, and a customer key costs $1/month.",
+)
+
+ImageFor = Callable[[ServiceDef], ecs.ContainerImage]
+
+
+def asset_image(service: ServiceDef) -> ecs.ContainerImage:
+    """The service's image, built from its Dockerfile at deploy time (synth only stages it)."""
+    return ecs.ContainerImage.from_asset(
+        str(repo_root()),
+        file=service.dockerfile,
+        exclude=context_excludes(service),
+        ignore_mode=cdk.IgnoreMode.DOCKER,
+        platform=cdk.aws_ecr_assets.Platform.LINUX_AMD64,
+    )
+
+
+def skip_checks(construct: Construct, checkov: Iterable[tuple[str, str]]) -> None:
+    """Record justified checkov suppressions on ``construct``'s CloudFormation resource."""
+    resource = construct.node.default_child if not isinstance(construct, cdk.CfnResource) else None
+    target = resource if isinstance(resource, cdk.CfnResource) else construct
+    assert isinstance(target, cdk.CfnResource)
+    target.add_metadata(
+        "checkov", {"skip": [{"id": check, "comment": why} for check, why in checkov]}
+    )
+
+
+class VideosenseStack(cdk.Stack):
+    """Everything one environment of videosense needs on AWS."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        services: tuple[ServiceDef, ...],
+        topology: Topology = TOPOLOGY,
+        image_for: ImageFor = asset_image,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        self._sns_alias: kms.IAlias | None = None
+        prefix = config.prefix
+        self.alarm_topic = sns.Topic(
+            self,
+            "Alarms",
+            topic_name=f"{prefix}-alarms",
+            master_key=self._sns_key(),
+            enforce_ssl=True,
+        )
+        self.topics = {
+            name: sns.Topic(
+                self,
+                f"Topic-{name}",
+                topic_name=f"{prefix}-{name}",
+                master_key=self._sns_key(),
+                enforce_ssl=True,
+            )
+            for name in topology.topics
+        }
+        self.queues: dict[str, sqs.Queue] = {}
+        self.dead_letter_queues: dict[str, sqs.Queue] = {}
+        for spec in topology.queues:
+            dlq = sqs.Queue(
+                self,
+                f"Dlq-{spec.name}",
+                queue_name=f"{prefix}-{spec.dlq_name}",
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+                retention_period=cdk.Duration.days(14),
+            )
+            queue = sqs.Queue(
+                self,
+                f"Queue-{spec.name}",
+                queue_name=f"{prefix}-{spec.name}",
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+                visibility_timeout=cdk.Duration.seconds(spec.visibility_timeout_s),
+                retention_period=cdk.Duration.seconds(spec.retention_s),
+                dead_letter_queue=sqs.DeadLetterQueue(
+                    max_receive_count=spec.max_receive_count, queue=dlq
+                ),
+            )
+            for sub in spec.subscriptions:
+                policy = sub.filter_policy()
+                self.topics[sub.topic].add_subscription(
+                    subscriptions.SqsSubscription(
+                        queue,
+                        raw_message_delivery=True,
+                        filter_policy=(
+                            {
+                                key: sns.SubscriptionFilter.string_filter(allowlist=values)
+                                for key, values in policy.items()
+                            }
+                            if policy
+                            else None
+                        ),
+                    )
+                )
+            for resource in (queue, dlq):
+                skip_checks(resource, [_SSE_SQS])
+            self.queues[spec.name] = queue
+            self.dead_letter_queues[spec.name] = dlq
+
+        self.bucket_name = f"{prefix}-media-{cdk.Aws.ACCOUNT_ID}-{cdk.Aws.REGION}"
+        self.bucket = self._bucket(topology)
+        self.table = dynamodb.Table(
+            self,
+            "Videos",
+            table_name=f"{prefix}-videos",
+            partition_key=dynamodb.Attribute(
+                name=PARTITION_KEY, type=dynamodb.AttributeType.STRING
+            ),
+            sort_key=dynamodb.Attribute(name=SORT_KEY, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        skip_checks(
+            self.table,
+            [("CKV_AWS_119", "Encrypted with the AWS managed key; a CMK adds cost, no control.")],
+        )
+
+        self.deployment = Deployment(
+            prefix=prefix,
+            bucket=self.bucket_name,
+            table=f"{prefix}-videos",
+            region=cdk.Aws.REGION,
+            uploads_prefix=config.uploads_prefix,
+        )
+        self.cluster, self.security_group = self._network()
+        self.services: dict[str, ecs.FargateService] = {}
+        self.task_roles: dict[str, iam.Role] = {}
+        for service in services:
+            self._service(service, services, image_for)
+
+        cdk.CfnOutput(self, "BucketName", value=self.bucket_name)
+        cdk.CfnOutput(self, "CompletedTopicArn", value=self.topics["video-completed"].topic_arn)
+        cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
+        cdk.CfnOutput(
+            self,
+            "UploadCommand",
+            value=f"aws s3 cp VIDEO s3://{self.bucket_name}/{config.uploads_prefix}",
+        )
+
+    def _sns_key(self) -> kms.IKey:
+        # The AWS managed SNS key: encryption at rest at no charge (a CMK costs $1/month).
+        if self._sns_alias is None:
+            self._sns_alias = kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns")
+        return self._sns_alias
+
+    def _bucket(self, topology: Topology) -> s3.Bucket:
+        config = self.config
+        bucket = s3.Bucket(
+            self,
+            "Media",
+            bucket_name=self.bucket_name,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-frames",
+                    prefix="frames/",
+                    expiration=cdk.Duration.days(config.frames_expire_days),
+                ),
+                s3.LifecycleRule(
+                    id="expire-messages",
+                    prefix="messages/",
+                    expiration=cdk.Duration.days(config.messages_expire_days),
+                ),
+                s3.LifecycleRule(
+                    id="expire-old-versions",
+                    noncurrent_version_expiration=cdk.Duration.days(7),
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
+                ),
+            ],
+        )
+        skip_checks(
+            bucket,
+            [("CKV_AWS_18", "Access logging left to the operator: a log bucket is extra cost.")],
+        )
+        # The notification is the bucket's own property (no custom-resource Lambda). S3 checks
+        # the queue policy when the bucket is created, so the policy names the bucket by its
+        # known ARN (not a reference) and the bucket waits for the policy.
+        bucket_arn = f"arn:{cdk.Aws.PARTITION}:s3:::{self.bucket_name}"
+        configs: list[dict[str, Any]] = []
+        policies: list[cdk.CfnResource] = []
+        for spec in topology.queues:
+            if not spec.receives_uploads:
+                continue
+            queue = self.queues[spec.name]
+            queue.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="AllowUploadNotifications",
+                    principals=[iam.ServicePrincipal("s3.amazonaws.com")],
+                    actions=["sqs:SendMessage"],
+                    resources=[queue.queue_arn],
+                    conditions={
+                        "ArnEquals": {"aws:SourceArn": bucket_arn},
+                        "StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID},
+                    },
+                )
+            )
+            # add_to_resource_policy creates the queue's policy construct, "Policy".
+            policy = queue.node.find_child("Policy").node.default_child
+            assert isinstance(policy, cdk.CfnResource)
+            policies.append(policy)
+            configs.append(
+                {
+                    "Event": "s3:ObjectCreated:*",
+                    "Queue": queue.queue_arn,
+                    "Filter": {
+                        "S3Key": {
+                            "Rules": [{"Name": "prefix", "Value": self.config.uploads_prefix}]
+                        }
+                    },
+                }
+            )
+        cfn_bucket = bucket.node.default_child
+        assert isinstance(cfn_bucket, s3.CfnBucket)
+        cfn_bucket.add_property_override("NotificationConfiguration.QueueConfigurations", configs)
+        for policy in policies:
+            cfn_bucket.add_resource_dependency(policy)
+        return bucket
+
+    def _network(self) -> tuple[ecs.Cluster, ec2.SecurityGroup]:
+        # Public subnets and no NAT gateway: a NAT costs ~$32/month idle. Tasks get a public
+        # IP for egress only (no inbound rule); S3 and DynamoDB go through free gateway
+        # endpoints.
+        vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            max_azs=2,
+            nat_gateways=0,
+            restrict_default_security_group=False,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(
+                    name="public",
+                    subnet_type=ec2.SubnetType.PUBLIC,
+                    cidr_mask=24,
+                    map_public_ip_on_launch=False,
+                )
+            ],
+            gateway_endpoints={
+                "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3),
+                "DynamoDB": ec2.GatewayVpcEndpointOptions(
+                    service=ec2.GatewayVpcEndpointAwsService.DYNAMODB
+                ),
+            },
+        )
+        skip_checks(
+            vpc,
+            [("CKV2_AWS_11", "Flow logs left to the operator: tasks take no inbound traffic.")],
+        )
+        security_group = ec2.SecurityGroup(
+            self,
+            "Tasks",
+            vpc=vpc,
+            description="videosense tasks: no inbound, HTTPS out to AWS APIs",
+            allow_all_outbound=False,
+        )
+        security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "AWS APIs")
+        cluster = ecs.Cluster(
+            self,
+            "Cluster",
+            vpc=vpc,
+            cluster_name=f"{self.config.prefix}",
+            container_insights_v2=ecs.ContainerInsights.ENABLED,
+            enable_fargate_capacity_providers=True,
+        )
+        return cluster, security_group
+
+    def _service(
+        self, service: ServiceDef, deployed: tuple[ServiceDef, ...], image_for: ImageFor
+    ) -> None:
+        config = self.config
+        name = service.name
+        role = iam.Role(
+            self,
+            f"TaskRole-{name}",
+            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description=f"videosense {name}: its queue, its topics, its bucket areas",
+        )
+        for statement in self._statements(service):
+            role.add_to_policy(statement)
+        self.task_roles[name] = role
+
+        task = ecs.FargateTaskDefinition(
+            self,
+            f"Task-{name}",
+            family=f"{config.prefix}-{name}",
+            cpu=service.cpu,
+            memory_limit_mib=service.memory_mib,
+            task_role=role,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=ecs.CpuArchitecture.X86_64,
+                operating_system_family=ecs.OperatingSystemFamily.LINUX,
+            ),
+        )
+        # A read-only root file system; temporary files (downloaded videos) go to /tmp on the
+        # task's ephemeral storage.
+        task.add_volume(name="tmp")
+        log_group = logs.LogGroup(
+            self,
+            f"Logs-{name}",
+            log_group_name=f"/videosense/{config.prefix}/{name}",
+            retention=config.log_retention,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        skip_checks(
+            log_group,
+            [("CKV_AWS_158", "CloudWatch Logs encrypts at rest by default; a CMK adds cost.")],
+        )
+        container = task.add_container(
+            name,
+            image=image_for(service),
+            command=list(service.command),
+            environment=service_environment(
+                service, self.deployment, deployed, config.backend_for(service)
+            ),
+            logging=ecs.LogDrivers.aws_logs(stream_prefix=name, log_group=log_group),
+            readonly_root_filesystem=True,
+            # Fargate allows at most 120 s between SIGTERM and SIGKILL.
+            stop_timeout=cdk.Duration.seconds(min(service.stop_grace_s, 120)),
+        )
+        container.add_mount_points(
+            ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False)
+        )
+        provider = "FARGATE_SPOT" if config.spot else "FARGATE"
+        fargate = ecs.FargateService(
+            self,
+            f"Service-{name}",
+            cluster=self.cluster,
+            service_name=name,
+            task_definition=task,
+            desired_count=config.min_tasks,
+            assign_public_ip=True,
+            security_groups=[self.security_group],
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+            capacity_provider_strategies=[
+                ecs.CapacityProviderStrategy(capacity_provider=provider, weight=1)
+            ],
+            circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
+            min_healthy_percent=100,
+        )
+        skip_checks(
+            fargate,
+            [
+                (
+                    "CKV_AWS_333",
+                    "Public IP for egress only (no NAT gateway, which costs ~$32/month idle); "
+                    "the security group allows no inbound traffic.",
+                )
+            ],
+        )
+        self.services[name] = fargate
+        self._scaling(service, fargate)
+        self._alarms(service)
+
+    def _statements(self, service: ServiceDef) -> list[iam.PolicyStatement]:
+        queue = self.queues[service.queue]
+        dlq = self.dead_letter_queues[service.queue]
+        statements = [
+            iam.PolicyStatement(
+                sid="ConsumeOwnQueue",
+                actions=[
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:ChangeMessageVisibility",
+                    "sqs:GetQueueUrl",
+                    "sqs:GetQueueAttributes",
+                ],
+                resources=[queue.queue_arn],
+            ),
+            iam.PolicyStatement(
+                # Poison messages go straight to the DLQ (videosense_shared.bus.dead_letter).
+                sid="DeadLetterOwnQueue",
+                actions=["sqs:SendMessage", "sqs:GetQueueUrl"],
+                resources=[dlq.queue_arn],
+            ),
+            iam.PolicyStatement(
+                sid="PublishOwnTopics",
+                actions=["sns:Publish"],
+                resources=[self.topics[t].topic_arn for t in service.publishes],
+            ),
+        ]
+        if service.reads:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="ReadBucketAreas",
+                    actions=["s3:GetObject", "s3:GetObjectVersion"],
+                    resources=[self._objects(area) for area in service.reads],
+                )
+            )
+        if service.writes:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="WriteBucketAreas",
+                    actions=["s3:PutObject"],
+                    resources=[self._objects(area) for area in service.writes],
+                )
+            )
+        if service.table_actions:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="DocumentTable",
+                    actions=list(service.table_actions),
+                    resources=[self.table.table_arn],
+                )
+            )
+        backend = self.config.backend_for(service)
+        if backend is not None:
+            for index, grant in enumerate(service.backend(backend).grants):
+                statements.append(
+                    iam.PolicyStatement(
+                        sid=f"Backend{backend.title()}{index}",
+                        actions=list(grant.actions),
+                        resources=[
+                            r.format(
+                                partition=cdk.Aws.PARTITION,
+                                region=cdk.Aws.REGION,
+                                account=cdk.Aws.ACCOUNT_ID,
+                                prefix=self.config.prefix,
+                            )
+                            for r in grant.resources
+                        ],
+                    )
+                )
+        return statements
+
+    def _objects(self, area: str) -> str:
+        prefix = self.config.uploads_prefix if area == UPLOADS else area
+        return f"arn:{cdk.Aws.PARTITION}:s3:::{self.bucket_name}/{prefix}*"
+
+    def _scaling(self, service: ServiceDef, fargate: ecs.FargateService) -> None:
+        config = self.config
+        queue = self.queues[service.queue]
+        # Backlog = waiting + in flight: a task busy with the last message is not scaled in.
+        backlog = cloudwatch.MathExpression(
+            expression="visible + inflight",
+            using_metrics={
+                "visible": queue.metric_approximate_number_of_messages_visible(
+                    period=cdk.Duration.minutes(1), statistic="Maximum"
+                ),
+                "inflight": queue.metric_approximate_number_of_messages_not_visible(
+                    period=cdk.Duration.minutes(1), statistic="Maximum"
+                ),
+            },
+            period=cdk.Duration.minutes(1),
+            label=f"{service.name} backlog",
+        )
+        scaling = fargate.auto_scale_task_count(
+            min_capacity=config.min_tasks, max_capacity=config.max_tasks
+        )
+        scaling.scale_on_metric(
+            "Backlog",
+            metric=backlog,
+            adjustment_type=autoscaling.AdjustmentType.EXACT_CAPACITY,
+            scaling_steps=backlog_steps(config.min_tasks, config.max_tasks),
+            cooldown=cdk.Duration.minutes(1),
+        )
+
+    def _alarms(self, service: ServiceDef) -> None:
+        action = cw_actions.SnsAction(self.alarm_topic)
+        dlq = self.dead_letter_queues[service.queue]
+        queue = self.queues[service.queue]
+        depth = cloudwatch.Alarm(
+            self,
+            f"DlqDepth-{service.name}",
+            alarm_name=f"{self.config.prefix}-{service.name}-dlq-depth",
+            alarm_description=f"Messages {service.name} could not process are in its DLQ.",
+            metric=dlq.metric_approximate_number_of_messages_visible(
+                period=cdk.Duration.minutes(5), statistic="Maximum"
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        age = cloudwatch.Alarm(
+            self,
+            f"OldestMessage-{service.name}",
+            alarm_name=f"{self.config.prefix}-{service.name}-oldest-message",
+            alarm_description=f"{service.name} is not keeping up with its queue.",
+            metric=queue.metric_approximate_age_of_oldest_message(
+                period=cdk.Duration.minutes(5), statistic="Maximum"
+            ),
+            threshold=self.config.oldest_message_alarm_s,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        for alarm in (depth, age):
+            alarm.add_alarm_action(action)
+
+
+def backlog_steps(min_tasks: int, max_tasks: int) -> list[autoscaling.ScalingInterval]:
+    """Exact task counts by backlog: none waiting -> ``min_tasks``; 1 -> at least one task;
+    then more at 10 and 50 messages, up to ``max_tasks``."""
+    steps = [autoscaling.ScalingInterval(upper=0, change=min_tasks)]
+    last = min_tasks
+    for lower, tasks in ((1, max(1, min_tasks)), (10, (max_tasks + 1) // 2), (50, max_tasks)):
+        tasks = max(tasks, last)
+        if tasks > last or lower == 1:
+            steps.append(autoscaling.ScalingInterval(lower=lower, change=tasks))
+            last = tasks
+    return steps
