@@ -18,6 +18,7 @@ from frame_extractor.service import service as frame_extractor_service
 from ingest.handler import STAGES_METADATA
 from ingest.service import service_for as ingest_service_for
 from recognizer.service import service as recognizer_service
+from transcriber.service import service as transcriber_service
 from videosense.emulator import Emulator
 from videosense_shared.aws import AwsClients
 from videosense_shared.ids import video_id_for
@@ -33,7 +34,12 @@ _UPLOAD_PART = 8 * 1024 * 1024
 
 def stage_services() -> list[ServiceSpec]:
     """The services that provide analysis stages, with settings read from the environment."""
-    return [frame_extractor_service(), captioner_service(), recognizer_service()]
+    return [
+        frame_extractor_service(),
+        captioner_service(),
+        recognizer_service(),
+        transcriber_service(),
+    ]
 
 
 def available_stages(services: Sequence[ServiceSpec] | None = None) -> tuple[Stage, ...]:

@@ -1,0 +1,1 @@
+"""videosense transcriber service: ``VideoIngested`` in, ``TranscriptReady`` out."""

@@ -1,0 +1,87 @@
+"""Transcriber settings, read from ``VIDEOSENSE_TRANSCRIBER_*`` when constructed."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from videosense_shared.settings import ConsumerSettings
+
+BackendName = Literal["transcribe", "whisper", "pocketsphinx"]
+
+
+class TranscriberSettings(ConsumerSettings):
+    """Which backend transcribes, with which model and language, and how it is tuned."""
+
+    model_config = SettingsConfigDict(env_prefix="VIDEOSENSE_TRANSCRIBER_", extra="ignore")
+
+    backend: BackendName = Field(
+        default="whisper",
+        description=(
+            "transcribe (Amazon Transcribe job on the S3 object), whisper (faster-whisper on "
+            "the CPU) or pocketsphinx (fully offline, low accuracy, English only)."
+        ),
+    )
+    model: str = Field(
+        default="",
+        description=(
+            "whisper: a directory holding a CTranslate2-converted Whisper model, or a model "
+            "name/hub id (e.g. 'base', 'Systran/faster-whisper-small'); empty means 'base'. "
+            "Unused by the other backends."
+        ),
+    )
+    language: str = Field(
+        default="auto",
+        pattern=r"^(auto|[a-z]{2,3}(-[A-Z]{2})?)$",
+        description="'auto' to identify the language, or a code: 'en' (whisper), 'en-US' ...",
+    )
+
+    # whisper
+    whisper_compute_type: str = Field(default="int8", description="CTranslate2 compute type.")
+    whisper_cpu_threads: int = Field(default=0, ge=0, le=64, description="0: library default.")
+    whisper_beam_size: int = Field(default=5, ge=1, le=20)
+    whisper_vad: bool = Field(default=True, description="Skip non-speech with Silero VAD.")
+    whisper_temperature_fallback: bool = Field(
+        default=True,
+        description=(
+            "Decode a window again at higher temperatures when its text looks like a loop "
+            "(better on hard audio, up to 6x slower on it)."
+        ),
+    )
+    whisper_download_root: str = Field(
+        default="", description="Where model names are downloaded to (empty: the HF cache)."
+    )
+    whisper_local_files_only: bool = Field(
+        default=False,
+        description="Never download: a model name must already be in the cache (offline runs).",
+    )
+
+    # pocketsphinx
+    pocketsphinx_vad_mode: int = Field(
+        default=1, ge=0, le=3, description="Voice activity detector aggressiveness (0 to 3)."
+    )
+
+    # transcribe
+    transcribe_output_prefix: str = Field(
+        default="transcripts/", description="Key prefix of Transcribe's result JSON in the bucket."
+    )
+    transcribe_speaker_labels: bool = Field(default=True, description="Ask for speaker labels.")
+    transcribe_max_speakers: int = Field(default=10, ge=2, le=30)
+    transcribe_poll_s: int = Field(
+        default=15, ge=1, le=900, description="First delay before a running job is polled again."
+    )
+    transcribe_max_poll_s: int = Field(
+        default=120, ge=1, le=900, description="Longest delay between two polls (backoff cap)."
+    )
+    transcribe_timeout_s: int = Field(
+        default=4 * 3600,
+        ge=60,
+        description="A job still running this long after it was created fails the stage.",
+    )
+
+    @property
+    def whisper_model(self) -> str:
+        """The Whisper model directory or name to load."""
+        return self.model or "base"

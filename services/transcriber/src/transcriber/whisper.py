@@ -1,0 +1,166 @@
+"""Whisper through faster-whisper (CTranslate2): int8 on the CPU, Silero VAD, word times,
+language identification.
+
+The model is a directory holding a CTranslate2-converted Whisper model, or a name/hub id that
+faster-whisper downloads once into its cache. It is loaded on first use and kept; when it
+cannot be loaded (a missing directory, a name with no network) every video fails the stage
+with that reason instead of the service crash-looping. faster-whisper works through the audio
+in 30 s windows, so memory grows with the audio samples only (64 KB per second as float32).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from transcriber.audio import ExtractedAudio
+from transcriber.backend import BackendUnavailableError, TranscriptionError
+from transcriber.timeline import RawSegment, RawWord, build_transcript
+from videosense_shared.messages import Transcript
+
+NAME = "whisper"
+# How long a failed model load is trusted before the next video tries again.
+_RETRY_LOAD_AFTER_S = 300.0
+
+
+class WhisperRecognizer:
+    """Transcribes with a faster-whisper model loaded once, shared by every call."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        language: str = "auto",
+        compute_type: str = "int8",
+        cpu_threads: int = 0,
+        beam_size: int = 5,
+        vad: bool = True,
+        temperature_fallback: bool = True,
+        download_root: str = "",
+        local_files_only: bool = False,
+    ) -> None:
+        self._model_name = model
+        # Whisper knows two-letter codes: 'en-US' asks for English.
+        self._language = None if language == "auto" else language.split("-")[0]
+        self._compute_type = compute_type
+        self._cpu_threads = cpu_threads
+        self._beam_size = beam_size
+        self._vad = vad
+        # faster-whisper's default: decode again, hotter, when a window looks like a loop.
+        self._temperatures = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0) if temperature_fallback else (0.0,)
+        self._download_root = download_root or None
+        self._local_files_only = local_files_only
+        self._lock = threading.Lock()
+        self._loaded: Any = None
+        self._load_error: str | None = None
+        self._load_failed_at = 0.0
+
+    @property
+    def name(self) -> str:
+        """Backend name recorded in the document."""
+        return NAME
+
+    @property
+    def model(self) -> str | None:
+        """The model directory or name."""
+        return self._model_name
+
+    def load(self) -> Any:
+        """Load the model once (later calls return it).
+
+        A failure is remembered and raised again without another attempt for a few minutes
+        (every video in a backlog would otherwise retry a slow, doomed download), then loading
+        is tried again, so a hub that was briefly unreachable does not need a restart.
+
+        Raises:
+            BackendUnavailableError: the weights cannot be loaded.
+        """
+        with self._lock:
+            if self._loaded is not None:
+                return self._loaded
+            recent = time.monotonic() - self._load_failed_at < _RETRY_LOAD_AFTER_S
+            if self._load_error is not None and recent:
+                raise BackendUnavailableError(self._load_error)
+            try:
+                self._loaded = self._load()
+            except BackendUnavailableError as err:
+                self._load_error = err.reason
+                self._load_failed_at = time.monotonic()
+                raise
+            return self._loaded
+
+    def _load(self) -> Any:
+        try:
+            from faster_whisper import WhisperModel
+        except ImportError as err:  # pragma: no cover - a broken install
+            raise BackendUnavailableError(f"faster-whisper is not installed: {err}") from err
+        name = self._model_name
+        looks_like_path = name.startswith(("/", "./", "../", "~")) or Path(name).is_dir()
+        if looks_like_path and not Path(name).expanduser().is_dir():
+            raise BackendUnavailableError(f"whisper model directory {name!r} does not exist")
+        try:
+            return WhisperModel(
+                str(Path(name).expanduser()) if looks_like_path else name,
+                device="cpu",
+                compute_type=self._compute_type,
+                cpu_threads=self._cpu_threads,
+                download_root=self._download_root,
+                local_files_only=self._local_files_only,
+            )
+        except Exception as err:
+            # faster-whisper surfaces hub/network errors (no internet, unknown repo, not in the
+            # cache) and CTranslate2 errors (bad model.bin) with many types; all mean the same
+            # for the stage: these weights are not available here.
+            detail = " ".join(f"{type(err).__name__}: {err}".split())[:300]
+            hint = (
+                ""
+                if looks_like_path
+                else " (a model name is downloaded from the Hugging Face Hub; offline, set "
+                "VIDEOSENSE_TRANSCRIBER_MODEL to a converted model directory, or use "
+                "VIDEOSENSE_TRANSCRIBER_BACKEND=pocketsphinx)"
+            )
+            raise BackendUnavailableError(
+                f"whisper model {name!r} cannot be loaded: {detail}{hint}"
+            ) from err
+
+    def recognize(self, audio: ExtractedAudio) -> Transcript:
+        """Transcribe the WAV file (language identified unless one was configured).
+
+        Raises:
+            BackendUnavailableError: the model cannot be loaded.
+            TranscriptionError: the model failed on this audio.
+        """
+        model = self.load()
+        try:
+            segments, info = model.transcribe(
+                str(audio.path),
+                language=self._language,
+                beam_size=self._beam_size,
+                vad_filter=self._vad,
+                temperature=list(self._temperatures),
+                word_timestamps=True,
+                condition_on_previous_text=False,
+            )
+            raw = [
+                RawSegment(
+                    start_s=float(seg.start),
+                    end_s=float(seg.end),
+                    text=seg.text,
+                    words=[
+                        RawWord(
+                            word=w.word,
+                            start_s=float(w.start),
+                            end_s=float(w.end),
+                            confidence=float(w.probability),
+                        )
+                        for w in seg.words or ()
+                    ],
+                )
+                # ``segments`` is a generator: decoding happens while iterating, window by window.
+                for seg in segments
+            ]
+        except (RuntimeError, ValueError) as err:
+            raise TranscriptionError(f"whisper failed on the audio: {err}") from err
+        return build_transcript(info.language, raw, audio.duration_s)

@@ -1,0 +1,214 @@
+"""Whisper through faster-whisper's real loading and inference path, on a tiny randomly
+initialised model the test builds with transformers and converts with CTranslate2.
+
+The model's output is gibberish (random weights): the tests assert the structure, the times
+and that the directory given is the model that ran, not what it says.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.unit.test_transcriber_audio import make_speech_clip
+from transcriber.audio import ExtractedAudio, extract_audio
+from transcriber.backend import BackendUnavailableError
+from transcriber.whisper import WhisperRecognizer
+from videosense_shared.messages import Transcript
+
+# Whisper large-v3's multilingual layout: 50257 byte-level BPE tokens, <|endoftext|> (50257),
+# <|startoftranscript|>, 100 language tokens, 6 task tokens, 1501 timestamps: 51866 in all.
+# CTranslate2 tells a multilingual model from an English-only one by this size.
+_TEXT_TOKENS = 50257
+_FILLER = re.compile(r"^(tok\d+)+$")
+
+
+def _token_id(tokenizer: Any, token: str) -> int:
+    value = tokenizer.convert_tokens_to_ids(token)
+    assert isinstance(value, int), token
+    return value
+
+
+def build_tiny_whisper(root: Path) -> Path:
+    """Build, save and convert a randomly initialised 1-layer Whisper; return the CT2 dir."""
+    import torch
+    from ctranslate2.converters import TransformersConverter
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import (
+        WhisperConfig,
+        WhisperFeatureExtractor,
+        WhisperForConditionalGeneration,
+        WhisperTokenizer,
+    )
+
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    vocab = {ch: i for i, ch in enumerate(alphabet)}
+    for i in range(len(vocab), _TEXT_TOKENS):
+        vocab[f"tok{i}"] = i
+    bpe = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    languages = [f"<|{code}|>" for code in _LANGUAGE_CODES]
+    specials = [
+        "<|startoftranscript|>",
+        *languages,
+        "<|translate|>",
+        "<|transcribe|>",
+        "<|startoflm|>",
+        "<|startofprev|>",
+        "<|nospeech|>",
+        "<|notimestamps|>",
+    ]
+    eot = "<|endoftext|>"
+    tokenizer = WhisperTokenizer(
+        tokenizer_object=bpe, bos_token=eot, eos_token=eot, unk_token=eot, pad_token=eot
+    )
+    tokenizer.add_special_tokens({"additional_special_tokens": specials})
+    tokenizer.add_tokens([f"<|{i * 0.02:.2f}|>" for i in range(1501)])
+    eot_id = _token_id(tokenizer, eot)
+    config = WhisperConfig(
+        vocab_size=len(tokenizer),
+        num_mel_bins=80,
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_source_positions=1500,
+        max_target_positions=448,
+        decoder_start_token_id=_token_id(tokenizer, "<|startoftranscript|>"),
+        bos_token_id=eot_id,
+        eos_token_id=eot_id,
+        pad_token_id=eot_id,
+        suppress_tokens=[],
+        begin_suppress_tokens=[220, eot_id],
+    )
+    torch.manual_seed(0)
+    hf = root / "hf"
+    WhisperForConditionalGeneration(config).save_pretrained(hf)
+    tokenizer.save_pretrained(hf)
+    # Untyped in transformers 5.
+    WhisperFeatureExtractor(feature_size=80).save_pretrained(hf)  # type: ignore[no-untyped-call]
+    out = root / "ct2"
+    TransformersConverter(
+        str(hf), copy_files=["tokenizer.json", "preprocessor_config.json"]
+    ).convert(str(out), quantization="int8")
+    # transformers 5 drops the generation config's lang_to_id and the tokenizer's
+    # additional_special_tokens, from which CTranslate2 reads the language token ids: write
+    # them as the converter does for a real multilingual checkpoint.
+    ct2_config = json.loads((out / "config.json").read_text())
+    ct2_config["lang_ids"] = sorted(_token_id(tokenizer, lang) for lang in languages)
+    (out / "config.json").write_text(json.dumps(ct2_config))
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_whisper(tmp_path_factory.mktemp("whisper"))
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory: pytest.TempPathFactory) -> ExtractedAudio:
+    tmp = tmp_path_factory.mktemp("whisper-audio")
+    # One short sentence: a random model writes gibberish up to its length limit per window.
+    clip = make_speech_clip(tmp / "speech.mp4", ("the weather is nice today",), pause_s=0.3)
+    return extract_audio(clip, tmp / "speech.wav")
+
+
+@pytest.fixture(scope="module")
+def transcript(tiny_model: Path, speech: ExtractedAudio) -> Transcript:
+    return WhisperRecognizer(str(tiny_model), beam_size=1, temperature_fallback=False).recognize(
+        speech
+    )
+
+
+def test_the_model_directory_is_what_runs(tiny_model: Path, transcript: Transcript) -> None:
+    # GIVEN the tiny model (its vocabulary is "tokNNN" fillers, no real word)
+    # WHEN it transcribes speech
+    # THEN the text is made of its own tokens: this model ran, not a downloaded one
+    assert transcript.segments, "the random model produced no segment at all"
+    words = [w.word for s in transcript.segments for w in s.words]
+    assert words
+    assert all(_FILLER.match(word) for word in words), words[:10]
+    # and a language was reported (CTranslate2 4.8 deems this vocabulary English-only, so
+    # faster-whisper answers 'en' without running identification)
+    assert transcript.language == "en"
+
+
+def test_times_are_ordered_and_inside_the_audio(
+    transcript: Transcript, speech: ExtractedAudio
+) -> None:
+    # THEN segments are in order and inside the audio, words inside their segment
+    starts = [s.start_s for s in transcript.segments]
+    assert starts == sorted(starts)
+    for segment in transcript.segments:
+        assert 0 <= segment.start_s <= segment.end_s <= speech.duration_s
+        previous = segment.start_s
+        for word in segment.words:
+            assert segment.start_s <= word.start_s <= word.end_s <= segment.end_s
+            assert word.start_s >= previous
+            assert word.confidence is not None
+            assert 0 <= word.confidence <= 1
+            previous = word.start_s
+    assert transcript.text == " ".join(s.text for s in transcript.segments)
+
+
+def test_a_regional_language_code_is_given_to_whisper_as_its_base(
+    tiny_model: Path, speech: ExtractedAudio, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN the language setting 'en-US' (the Transcribe style)
+    # WHEN the model transcribes
+    transcript = WhisperRecognizer(
+        str(tiny_model), language="en-US", beam_size=1, temperature_fallback=False
+    ).recognize(speech)
+    # THEN Whisper got 'en' (no complaint about an unknown language) and reports it
+    assert transcript.language == "en"
+    assert not [r for r in caplog.records if "language" in r.getMessage()]
+
+
+def test_a_corrupt_model_file_fails_clearly(tiny_model: Path, tmp_path: Path) -> None:
+    # GIVEN a copy of the model directory whose weights are truncated
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model, broken)
+    weights = broken / "model.bin"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    # WHEN it is loaded
+    # THEN the stage's reason names the model (and the load is not retried for every video)
+    recognizer = WhisperRecognizer(str(broken))
+    with pytest.raises(BackendUnavailableError, match="cannot be loaded") as first:
+        recognizer.load()
+    with pytest.raises(BackendUnavailableError) as again:
+        recognizer.load()
+    assert again.value.reason == first.value.reason
+    assert str(broken) in first.value.reason
+
+
+def test_a_missing_model_directory_fails_clearly(tmp_path: Path) -> None:
+    # GIVEN a model path that does not exist
+    recognizer = WhisperRecognizer(str(tmp_path / "nowhere"))
+    # WHEN it is loaded
+    # THEN the reason says the directory does not exist
+    with pytest.raises(BackendUnavailableError, match="does not exist"):
+        recognizer.load()
+
+
+def test_a_model_name_not_available_offline_fails_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN no network for the hub and an empty model cache
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    recognizer = WhisperRecognizer("tiny", download_root=str(tmp_path / "cache"))
+    # WHEN the named model is loaded
+    # THEN the stage's reason names the model instead of a crash
+    with pytest.raises(BackendUnavailableError, match="'tiny' cannot be loaded") as caught:
+        recognizer.load()
+    # and it says what to do about it
+    assert "VIDEOSENSE_TRANSCRIBER_BACKEND=pocketsphinx" in caught.value.reason
