@@ -49,9 +49,13 @@ def available_stages(services: Sequence[ServiceSpec] | None = None) -> tuple[Sta
 
 
 def all_services(extra: Sequence[ServiceSpec] = ()) -> list[ServiceSpec]:
-    """Ingest, the stage services (plus ``extra``) and the aggregator; ingest accepts exactly
-    the stages that run."""
-    stages = [*stage_services(), *extra]
+    """Ingest, the stage services and the aggregator; ingest accepts exactly the stages that run.
+
+    A service in ``extra`` replaces the built-in one of the same name (e.g. a captioner with a
+    particular model), or adds one.
+    """
+    overridden = {spec.name for spec in extra}
+    stages = [*(s for s in stage_services() if s.name not in overridden), *extra]
     return [ingest_service_for(available_stages(stages)), *stages, aggregator_service()]
 
 
@@ -59,7 +63,7 @@ class EmbeddedStack:
     """Emulator + topology + services. Use as ``async with EmbeddedStack() as stack``.
 
     ``endpoint``: an already-running emulator or LocalStack to use instead of starting one;
-    ``extra_services``: stage services to run beside the built-in ones.
+    ``extra_services``: stage services to run instead of (same name) or beside the built-in ones.
     """
 
     def __init__(
