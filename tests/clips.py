@@ -366,3 +366,54 @@ def with_rotation(source: Path, target: Path, *, degrees: int) -> Path:
             packet.stream = out
             dst.mux(packet)
     return target
+
+
+def drop_leading_packets(source: Path, target: Path, *, count: int) -> Path:
+    """Copy ``source``'s video stream to ``target`` without its first ``count`` packets.
+
+    Packets are dropped in decode order, without re-encoding, so ``target`` starts in the middle
+    of a GOP: its first frames reference pictures that are gone, as in a stream recorded from
+    the middle of a broadcast or a file cut with stream copy at a non-keyframe.
+
+    Raises:
+        ValueError: ``count`` is negative.
+    """
+    if count < 0:
+        raise ValueError("count must be >= 0")
+    import av  # only the stream-copy helpers need PyAV
+
+    with av.open(str(source)) as src, av.open(str(target), "w") as dst:
+        video = src.streams.video[0]
+        out = dst.add_stream_from_template(video)
+        kept = 0
+        for packet in src.demux(video):
+            if packet.dts is None:  # the demuxer's final flush packet
+                continue
+            kept += 1
+            if kept <= count:
+                continue
+            packet.stream = out
+            dst.mux(packet)
+    return target
+
+
+def retime(source: Path, target: Path, *, pts_expr: str) -> Path:
+    """Re-encode ``source``'s video with presentation times from ``pts_expr`` (variable rate).
+
+    ``pts_expr`` is an ffmpeg expression in ``N`` (the frame number) giving seconds, e.g.
+    ``if(lt(N,50),N/25,2+(N-50)/10)``: every frame is kept, only its timestamp changes, and the
+    container stores the timestamps as they are (``-fps_mode passthrough``).
+
+    Raises:
+        RuntimeError: ffmpeg failed.
+    """
+    command = [ffmpeg_binary(), "-v", "error", "-nostdin", "-y", "-i", str(source), "-an"]
+    command += ["-vf", f"settb=1/1000,setpts='({pts_expr})/TB'", "-fps_mode", "passthrough"]
+    command += ["-c:v", "libx264", "-preset", "veryfast", "-g", "250", "-sc_threshold", "0"]
+    # Millisecond time bases in the encoder and the container: x264 would otherwise round the
+    # times to 1/frame-rate.
+    command += ["-enc_time_base", "1/1000", "-video_track_timescale", "1000", str(target)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"ffmpeg failed to retime {source.name}: {done.stderr.strip()}")
+    return target

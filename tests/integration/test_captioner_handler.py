@@ -150,7 +150,7 @@ def _chunk(
         keyframe_count=len(images),
         scenes=(),
         keyframes=keyframes,
-        backend="pyav+scenedetect",
+        backend="pyav+content",
         started_at=now,
         finished_at=now,
     )

@@ -12,14 +12,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
-from frame_extractor.detection import ContentCutDetector
+from frame_extractor.detection import ContentCutDetector, FadeTest
 from frame_extractor.extraction import extract
 from frame_extractor.settings import FrameExtractorSettings
 from frame_extractor.thumbnails import Thumb
-from tests.clips import make_colour_clip, make_cut_clip
+from tests.clips import SCENE_SOURCES, Shot, make_colour_clip, make_cut_clip, render
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
 
@@ -35,7 +36,28 @@ def frame(y: float, u: float = 128, v: float = 128, *, seed: int | None = None) 
     return Thumb(plane(y), plane(u), plane(v))
 
 
-def detect(frames: Sequence[Thumb], **options: float) -> list[int]:
+def textured(seed: int, scale: float = 1.0) -> Thumb:
+    """A synthetic frame with structure (random blocks), faded to black by ``scale``."""
+    blocks = np.random.default_rng(seed).uniform(30, 220, (6, 8, 3))
+    image = np.kron(blocks, np.ones((10, 10, 1)))  # 60x80, blocks of 10x10 pixels
+    y = (image[..., 0] * scale).clip(0, 255).astype(np.int16)
+    u, v = (128 + (image[::2, ::2, c] - 128) * scale for c in (1, 2))
+    return Thumb(y, u.astype(np.int16), v.astype(np.int16))
+
+
+def blend(a: Thumb, b: Thumb, weight: float) -> Thumb:
+    """``a`` dissolving into ``b``: ``weight`` 0 is ``a``, 1 is ``b``."""
+
+    def mix(p: np.ndarray | None, q: np.ndarray | None) -> np.ndarray:
+        assert p is not None
+        assert q is not None
+        return np.round(p * (1 - weight) + q * weight).astype(np.int16)
+
+    return Thumb(mix(a.y, b.y), mix(a.u, b.u), mix(a.v, b.v))
+
+
+def detect(frames: Sequence[Thumb], **options: object) -> list[int]:
+    options.setdefault("fade", FadeTest())
     detector = ContentCutDetector(**options)  # type: ignore[arg-type]
     cuts: list[int] = []
     for thumb in frames:
@@ -83,6 +105,66 @@ def test_cuts_closer_than_the_minimum_scene_length_keep_the_earlier_one() -> Non
     assert detect(frames, min_scene_frames=1) == [10, 11]
 
 
+@pytest.mark.parametrize("length", [pytest.param(n, id=f"{n}-frames") for n in (8, 20, 40)])
+def test_a_dissolve_gets_one_cut_inside_it(length: int) -> None:
+    # GIVEN 30 frames of one picture, a dissolve of `length` frames, 30 frames of another
+    a, b = textured(1), textured(2)
+    dissolve = [blend(a, b, (i + 1) / (length + 1)) for i in range(length)]
+    frames = [a] * 30 + dissolve + [b] * 30
+    # WHEN detected THEN exactly one cut, inside the dissolve
+    cuts = detect(frames)
+    assert len(cuts) == 1
+    assert 30 <= cuts[0] < 30 + length
+
+
+def test_a_fade_out_and_in_through_black_is_one_cut() -> None:
+    # GIVEN a picture fading to black over 12 frames, and another fading in from black
+    a, b = textured(1), textured(2)
+    out = [textured(1, 1 - (i + 1) / 12) for i in range(12)]
+    back = [textured(2, (i + 1) / 12) for i in range(12)]
+    frames = [a] * 30 + out + back + [b] * 30
+    # WHEN detected THEN one cut, inside the fade
+    cuts = detect(frames)
+    assert len(cuts) == 1
+    assert 30 <= cuts[0] < 54
+
+
+def test_without_the_fade_test_a_dissolve_is_not_a_cut() -> None:
+    # GIVEN a slow dissolve (each frame changes too little for a hard cut)
+    a, b = textured(1), textured(2)
+    frames = [a] * 30 + [blend(a, b, (i + 1) / 31) for i in range(30)] + [b] * 30
+    # WHEN detected with the fade test off THEN nothing is found (the fade test does the work)
+    assert detect(frames, fade=None) == []
+
+
+def test_a_slow_pan_over_smooth_content_is_not_a_dissolve() -> None:
+    # GIVEN a smooth picture (soft clouds) moving by one pixel per frame, as in a pan over sky
+    noise = np.random.default_rng(3).uniform(0, 255, (60, 220)).astype(np.float32)
+    clouds = cv2.GaussianBlur(noise, (0, 0), 8)
+    clouds = (clouds - clouds.min()) / (clouds.max() - clouds.min()) * 200 + 20
+
+    def view(x: int) -> Thumb:
+        y = clouds[:, x : x + 80].astype(np.int16)
+        return Thumb(y, y[::2, ::2] // 2 + 64, y[::2, ::2] // 3 + 80)
+
+    frames = [view(x) for x in range(140)]
+    # WHEN detected THEN no cut: every frame is the previous one shifted
+    assert detect(frames) == []
+
+
+@pytest.mark.parametrize(
+    "flash", [pytest.param(1, id="1-frame-flash"), pytest.param(2, id="2-frame-flash")]
+)
+def test_a_flash_is_not_a_cut(flash: int) -> None:
+    # GIVEN a shot interrupted by `flash` nearly white frames (a camera flash)
+    a = textured(1)
+    frames = [a] * 20 + [frame(235, seed=9)] * flash + [a] * 20
+    # WHEN detected THEN no cut (the picture comes back within the look-ahead)
+    assert detect(frames) == []
+    # AND without flash suppression the flash starts a scene
+    assert detect(frames, suppress_flashes=False, min_scene_frames=1)[0] == 20
+
+
 def test_decisions_arrive_within_the_announced_delay() -> None:
     # GIVEN a detector and a stream with a cut at frame 5
     detector = ContentCutDetector(window=2)
@@ -110,6 +192,19 @@ def test_nonsensical_parameters_are_refused(options: dict[str, object]) -> None:
         ContentCutDetector(**options)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({"threshold": 0}, id="zero-threshold"),
+        pytest.param({"monotony": 1.5}, id="monotony-above-one"),
+        pytest.param({"max_frames": 2}, id="too-short"),
+    ],
+)
+def test_nonsensical_fade_parameters_are_refused(options: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="fade test needs"):
+        FadeTest(**options)  # type: ignore[arg-type]
+
+
 # --- scene accuracy on encoded clips -------------------------------------------------------
 
 
@@ -122,7 +217,13 @@ class Case:
     settings: dict[str, object] = field(default_factory=dict)
 
 
-def cut_clip(name: str, cuts: list[int], total: int, **options: object) -> Case:
+def cut_clip(
+    name: str,
+    cuts: list[int],
+    total: int,
+    settings: dict[str, object] | None = None,
+    **options: object,
+) -> Case:
     def make(directory: Path) -> Path:
         return make_cut_clip(
             directory / name,
@@ -131,7 +232,7 @@ def cut_clip(name: str, cuts: list[int], total: int, **options: object) -> Case:
             **options,  # type: ignore[arg-type]
         )
 
-    return Case(make, [0, *cuts])
+    return Case(make, [0, *cuts], settings or {})
 
 
 def colour_clip(name: str, colours: list[tuple[str, int]]) -> Case:
@@ -145,6 +246,10 @@ def colour_clip(name: str, colours: list[tuple[str, int]]) -> Case:
 CASES = [
     pytest.param(
         cut_clip("cuts.mp4", [20, 45, 53, 80, 100, 130, 170], 200), id="7-hard-cuts-h264-audio"
+    ),
+    pytest.param(
+        cut_clip("noloop.mp4", [20, 45, 53, 80, 100, 130, 170], 200, {"skip_loop_filter": True}),
+        id="7-hard-cuts-decoded-without-loop-filter",
     ),
     pytest.param(cut_clip("short.mp4", [30, 33, 60], 90), id="3-frame-scene"),
     pytest.param(
@@ -186,3 +291,34 @@ def test_scenes_start_exactly_at_the_known_cuts(case: Case, tmp_path: Path) -> N
     result = extract(path, FrameExtractorSettings(**case.settings))  # type: ignore[arg-type]
     # THEN its scenes start exactly there
     assert [s.start_frame for s in result.scenes] == case.starts
+
+
+# --- gradual transitions on encoded clips ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param("fade", id="cross-dissolve"),
+        pytest.param("fadeblack", id="fade-through-black"),
+        pytest.param("fadewhite", id="fade-through-white"),
+    ],
+)
+@pytest.mark.parametrize("frames", [pytest.param(n, id=f"{n}-frames") for n in (10, 24)])
+def test_each_gradual_transition_gets_one_cut_inside_it(
+    kind: str, frames: int, tmp_path: Path
+) -> None:
+    # GIVEN four moving shots of 80 frames: two joined by `kind` transitions, then a hard cut
+    shots = [Shot(SCENE_SOURCES[i], 80) for i in range(4)]
+    transitions = [(kind, frames), (kind, frames), ("fade", 0)]
+    path = render(tmp_path / f"{kind}.mp4", shots, transitions=transitions, audio=False)
+    first = (80 - frames, 80)
+    second = (160 - 2 * frames, 160 - frames)
+    hard = 240 - 2 * frames
+    # WHEN extracted
+    starts = [s.start_frame for s in extract(path, FrameExtractorSettings()).scenes]
+    # THEN one scene starts inside each transition, and the hard cut is exact
+    assert len(starts) == 4, starts
+    assert first[0] <= starts[1] < first[1]
+    assert second[0] <= starts[2] < second[1]
+    assert starts[3] == hard

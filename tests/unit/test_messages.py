@@ -92,7 +92,7 @@ def test_frames_extracted_and_completion_round_trip() -> None:
                 image=ImageRef(bucket="b", key="frames/v/000000012.jpg", width=320, height=240),
             ),
         ),
-        backend="pyav+scenedetect",
+        backend="pyav+content",
         started_at=now,
         finished_at=now,
     )

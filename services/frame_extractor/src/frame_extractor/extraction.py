@@ -9,9 +9,12 @@
 Each decoded frame is reduced to small Y/Cb/Cr planes for the cut detector. The detector decides
 about a frame a few frames later (its look-ahead), so frames wait in a short delay line; when a
 frame leaves it, its scene is known and the keyframe selector may keep a reference to it as a
-candidate. When the selector settles on a keyframe it is encoded to JPEG at once and handed to
-``on_keyframe``, so uploads can overlap the rest of the decode. Nothing seeks, nothing decodes
-twice, and at most ``cut_window + keyframe_candidates`` decoded frames are alive at any time.
+candidate. When the selector settles on a keyframe it goes to a JPEG worker thread (scaling in
+swscale and encoding in OpenCV release the GIL, so encoding runs beside decoding); finished
+JPEGs are handed to ``on_keyframe`` on the calling thread, in frame order, as the pass goes, so
+uploads overlap the rest of the decode too. Nothing seeks, nothing decodes twice, and at most
+``cut_window + keyframe_candidates`` decoded frames plus the few keyframes waiting for the
+encoder are alive at any time.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import itertools
 import logging
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -27,8 +31,8 @@ from pathlib import Path
 import av
 import av.error
 
-from frame_extractor.detection import ContentCutDetector
-from frame_extractor.jpeg import display_rotation, encode
+from frame_extractor.detection import ContentCutDetector, CutDetector, FadeTest
+from frame_extractor.jpeg import Jpeg, display_rotation, encode
 from frame_extractor.keyframes import (
     Candidate,
     Fingerprint,
@@ -119,10 +123,20 @@ def extract(
         stream = _video_stream(container)
         stream.thread_type = "AUTO"  # frame + slice threads: decoding is the bottleneck
         stream.thread_count = settings.decode_threads
-        run = _Run(settings, _expected_duration(container, stream), stream, on_keyframe)
-        for frame in _decode(container, stream, settings.max_bad_packets):
-            run.push(frame)
-        return run.finish()
+        if settings.skip_loop_filter:
+            # Applied when the decoder opens (on the first packet).
+            stream.codec_context.options = {"skip_loop_filter": "all"}
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="jpeg") as encoder:
+            run = _Run(
+                settings, _expected_duration(container, stream), stream, on_keyframe, encoder
+            )
+            try:
+                for frame in _decode(container, stream, settings.max_bad_packets):
+                    run.push(frame)
+                return run.finish()
+            except BaseException:
+                encoder.shutdown(wait=True, cancel_futures=True)
+                raise
 
 
 def _video_stream(container: av.container.InputContainer) -> av.VideoStream:
@@ -176,6 +190,32 @@ def _expected_duration(
     return None
 
 
+def _cut_detector(settings: FrameExtractorSettings, fps: float) -> CutDetector:
+    """The scene-cut detector the settings ask for."""
+    if settings.detector == "pyscenedetect":
+        # Imported here: only this choice needs PySceneDetect loaded.
+        from frame_extractor.pyscenedetect_detector import PySceneDetectCutDetector
+
+        return PySceneDetectCutDetector(
+            fps=fps or 25.0,  # PySceneDetect needs a rate; it only scales its timecodes
+            kind=settings.pyscenedetect_kind,
+            min_scene_frames=settings.min_scene_frames,
+        )
+    return ContentCutDetector(
+        threshold=settings.cut_threshold,
+        ratio=settings.cut_ratio,
+        window=settings.cut_window,
+        min_scene_frames=settings.min_scene_frames,
+        weights=(settings.luma_weight, 1.0, 1.0),
+        fade=(
+            FadeTest(threshold=settings.fade_threshold, max_frames=settings.fade_max_frames)
+            if settings.fade_threshold > 0
+            else None
+        ),
+        suppress_flashes=settings.suppress_flashes,
+    )
+
+
 def _reason(err: BaseException) -> str:
     # FFmpegError's str() repeats errno and filename; its strerror is the readable part.
     text = getattr(err, "strerror", None) or str(err)
@@ -201,17 +241,16 @@ class _Run:
         duration_s: float | None,
         stream: av.VideoStream,
         on_keyframe: Callable[[ExtractedKeyframe], None] | None,
+        encoder: Executor,
     ) -> None:
         self._settings = settings
         self._on_keyframe = on_keyframe
+        self._encoder = encoder
+        self._encoding: deque[tuple[Pick[av.VideoFrame], Future[Jpeg]]] = deque()
         self._sampler = FrameSampler(settings.analysis_width, settings.sharpness_width)
-        self._detector = ContentCutDetector(
-            threshold=settings.cut_threshold,
-            ratio=settings.cut_ratio,
-            window=settings.cut_window,
-            min_scene_frames=settings.min_scene_frames,
-            weights=(settings.luma_weight, 1.0, 1.0),
-        )
+        rate = stream.average_rate or stream.guessed_rate
+        self._rate: float = float(rate) if rate else 0.0
+        self._detector = _cut_detector(settings, self._rate)
         policy = KeyframePolicy(
             max_keyframes=settings.max_keyframes,
             max_interval_s=settings.max_interval_s,
@@ -226,8 +265,6 @@ class _Run:
         self._selector: KeyframeSelector[av.VideoFrame] = KeyframeSelector(
             policy, lambda frame: sharpness(self._sampler.luma(frame))
         )
-        rate = stream.average_rate or stream.guessed_rate
-        self._rate: float = float(rate) if rate else 0.0
         self._time_base: Fraction | None = stream.time_base
         self._origin: int | None = stream.start_time
         self._waiting: deque[_Waiting] = deque()
@@ -252,6 +289,7 @@ class _Run:
         decided = index - self._detector.delay
         while self._waiting and self._waiting[0].index <= decided:
             self._release(self._waiting.popleft())
+        self._deliver(wait=False)
 
     def finish(self) -> ExtractionResult:
         """Flush the detector and selector; build the result.
@@ -265,6 +303,7 @@ class _Run:
         while self._waiting:
             self._release(self._waiting.popleft())
         self._emit(self._selector.finish(self._count))
+        self._deliver(wait=True)
         duration = self._last_t + (self._last_duration or self._frame_period())
         bounds = [*self._starts, (self._count, duration)]
         scenes = tuple(
@@ -294,12 +333,26 @@ class _Run:
         self._emit(picks)
 
     def _emit(self, picks: list[Pick[av.VideoFrame]]) -> None:
+        settings = self._settings
         for pick in picks:
-            image = encode(
+            job = self._encoder.submit(
+                encode,
                 pick.payload,
-                max_side=self._settings.max_image_side,
-                quality=self._settings.jpeg_quality,
+                max_side=settings.max_image_side,
+                quality=settings.jpeg_quality,
             )
+            self._encoding.append((pick, job))
+        self._deliver(wait=False)
+
+    def _deliver(self, *, wait: bool) -> None:
+        """Hand finished JPEGs to ``on_keyframe`` in frame order (all of them if ``wait``).
+
+        Raises:
+            ValueError: a keyframe could not be encoded.
+        """
+        while self._encoding and (wait or self._encoding[0][1].done()):
+            pick, job = self._encoding.popleft()
+            image = job.result()
             keyframe = ExtractedKeyframe(
                 frame=pick.index,
                 t_s=pick.t_s,

@@ -36,7 +36,13 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-BACKEND = "pyav+scenedetect"
+def backend_name(settings: FrameExtractorSettings) -> str:
+    """How this extractor is described in the document: decoder + scene detector."""
+    if settings.detector == "pyscenedetect":
+        return f"pyav+pyscenedetect-{settings.pyscenedetect_kind}"
+    return "pyav+content"
+
+
 _DOWNLOAD_PART = 8 * 1024 * 1024
 _INPUT: TypeAdapter[VideoIngested] = TypeAdapter(VideoIngested)
 
@@ -135,7 +141,7 @@ class FrameExtractor:
                     keyframe_count=len(keyframes),
                     scenes=scenes,
                     keyframes=kfs,
-                    backend=BACKEND,
+                    backend=backend_name(self._settings),
                     started_at=started,
                     finished_at=finished,
                 ),
@@ -175,6 +181,6 @@ class FrameExtractor:
                 trace_id=message.trace_id,
                 stage=Stage.FRAMES,
                 error=reason,
-                backend=BACKEND,
+                backend=backend_name(self._settings),
             ),
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -42,6 +44,17 @@ class FrameExtractorSettings(ConsumerSettings):
     )
 
     # Scene detection.
+    detector: Literal["content", "pyscenedetect"] = Field(
+        default="content",
+        description=(
+            "content: our one-pass adaptive Y/Cb/Cr detector with fade and flash handling; "
+            "pyscenedetect: PySceneDetect's detector fed from the same pass (for comparison)."
+        ),
+    )
+    pyscenedetect_kind: Literal["adaptive", "content"] = Field(
+        default="adaptive",
+        description="Which PySceneDetect detector, when detector is pyscenedetect.",
+    )
     cut_threshold: float = Field(
         default=10.0,
         gt=0,
@@ -65,6 +78,27 @@ class FrameExtractorSettings(ConsumerSettings):
         default=3,
         ge=1,
         description="Cuts closer than this to the previous one are ignored (the earlier wins).",
+    )
+    fade_threshold: float = Field(
+        default=20.0,
+        ge=0,
+        description=(
+            "Least luma change (0-255) across a gradual transition (dissolve, fade) for it to "
+            "be a cut; 0 turns gradual-transition detection off."
+        ),
+    )
+    fade_max_frames: int = Field(
+        default=50,
+        ge=5,
+        le=500,
+        description="Longest transition, in frames, that the fade test measures as one.",
+    )
+    suppress_flashes: bool = Field(
+        default=True,
+        description=(
+            "A change that returns to the previous picture within the look-ahead (a flash) is "
+            "not a cut."
+        ),
     )
     luma_weight: float = Field(
         default=2.0,
@@ -118,6 +152,14 @@ class FrameExtractorSettings(ConsumerSettings):
     # Decoding.
     decode_threads: int = Field(
         default=0, ge=0, le=64, description="Decoder threads (0: one per core)."
+    )
+    skip_loop_filter: bool = Field(
+        default=False,
+        description=(
+            "Skip the decoder's in-loop deblocking filter (H.264/HEVC): ~15% less decode CPU "
+            "with cuts still exact on the benchmark clip, but keyframe JPEGs keep the codec's "
+            "block edges, so it is off by default."
+        ),
     )
     max_bad_packets: int = Field(
         default=100,
