@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
+
 def backend_name(settings: FrameExtractorSettings) -> str:
     """How this extractor is described in the document: decoder + scene detector."""
     if settings.detector == "pyscenedetect":
