@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.clips import make_colour_clip
-from tests.unit.test_transcriber_audio import make_speech_clip
+from tests.speech import make_speech_clip
 from tests.waiting import receive_all
 from transcriber.handler import NO_AUDIO, Transcriber
 from transcriber.local import LocalBackend

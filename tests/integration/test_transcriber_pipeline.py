@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.clips import make_colour_clip
-from tests.unit.test_transcriber_audio import SENTENCES, make_speech_clip
-from tests.unit.test_transcriber_pocketsphinx import word_accuracy
+from tests.speech import SENTENCES, make_speech_clip, word_accuracy
 from transcriber.handler import NO_AUDIO
 from transcriber.service import service
 from transcriber.settings import TranscriberSettings

@@ -6,23 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.test_transcriber_audio import SENTENCES, make_speech_clip
+from tests.speech import SENTENCES, make_speech_clip, word_accuracy
 from transcriber.audio import ExtractedAudio, extract_audio
 from transcriber.backend import BackendUnavailableError
 from transcriber.sphinx import PocketSphinxRecognizer
 from videosense_shared.messages import Transcript
-
-
-def word_accuracy(reference: str, hypothesis: str) -> float:
-    """1 - word error rate (Levenshtein distance over words), floored at 0."""
-    ref, hyp = reference.lower().split(), hypothesis.lower().split()
-    previous = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        current = [i]
-        for j, h in enumerate(hyp, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
-        previous = current
-    return max(0.0, 1 - previous[-1] / len(ref))
 
 
 @pytest.fixture(scope="module")

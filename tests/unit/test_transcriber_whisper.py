@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.test_transcriber_audio import make_speech_clip
+from tests.speech import make_speech_clip
 from transcriber.audio import ExtractedAudio, extract_audio
 from transcriber.backend import BackendUnavailableError
 from transcriber.whisper import WhisperRecognizer
