@@ -1,4 +1,4 @@
-"""The ``videosense`` command line: ``run``, ``up`` and ``extract``.
+"""The ``videosense`` command line: ``run``, ``up``, ``extract``, ``find`` and ``faces``.
 
 Exit codes: 0 complete or partial, 1 failed (or timed out), 2 usage error.
 """
@@ -10,11 +10,14 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from ingest.settings import requestable_stages
+from videosense.commands import faces as faces_command
+from videosense.commands import find as find_command
 from videosense.report import print_document, print_extraction
 from videosense.stack import EmbeddedStack, available_stages
 from videosense_shared.document import VideoDocument
@@ -60,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     ext.add_argument("video", type=Path)
     ext.add_argument("--out", type=Path, required=True, help="directory for scenes and JPEGs")
     ext.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    find_command.add_parser(sub)
+    faces_command.add_parser(sub)
     return parser
 
 
@@ -73,11 +79,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_run(args))
         if args.command == "up":
             return asyncio.run(_up(args))
+        if args.command == "find":
+            return find_command.run(args)
+        if args.command == "faces":
+            return faces_command.run(args)
         return _extract(args)
     except UsageError as err:
         print(f"videosense: error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         print("videosense: interrupted", file=sys.stderr)
         return 130
 
@@ -90,12 +100,23 @@ def _check_video_arg(path: Path) -> Path:
     return path
 
 
+def _stop_on_signals() -> None:
+    # SIGTERM (and SIGINT, even where a shell started us with it ignored) cancel the command's
+    # main task, so the stack drains its services and stops the emulator child on the way out.
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+
+
 def _progress(message: str) -> None:
     print(f"videosense: {message}", file=sys.stderr, flush=True)
 
 
 async def _run(args: argparse.Namespace) -> int:
     video = _check_video_arg(args.video)
+    _stop_on_signals()
     _progress("starting the embedded stack (AWS emulator + services)")
     async with EmbeddedStack() as stack:
         video_id = await stack.upload(video, args.stages)
@@ -147,13 +168,8 @@ async def _save(stack: EmbeddedStack, document: VideoDocument, out: Path) -> Non
 
 
 async def _up(args: argparse.Namespace) -> int:
-    if args.port:
-        from videosense.emulator import Emulator
-
-        emulator = Emulator(port=args.port)
-        await asyncio.to_thread(emulator.start)
-        os.environ.update(emulator.env())
-    async with EmbeddedStack() as stack:
+    _stop_on_signals()
+    async with EmbeddedStack(port=args.port) as stack:
         assert stack.provisioned is not None
         topic = stack.provisioned.topic_arns["video-completed"]
         print(

@@ -63,13 +63,19 @@ class EmbeddedStack:
     """Emulator + topology + services. Use as ``async with EmbeddedStack() as stack``.
 
     ``endpoint``: an already-running emulator or LocalStack to use instead of starting one;
+    ``port``: where the embedded emulator listens (default: a free port);
     ``extra_services``: stage services to run instead of (same name) or beside the built-in ones.
     """
 
     def __init__(
-        self, *, endpoint: str | None = None, extra_services: Sequence[ServiceSpec] = ()
+        self,
+        *,
+        endpoint: str | None = None,
+        port: int = 0,
+        extra_services: Sequence[ServiceSpec] = (),
     ) -> None:
         self._endpoint = endpoint
+        self._port = port
         self._extra = tuple(extra_services)
         self._emulator: Emulator | None = None
         self._exit = AsyncExitStack()
@@ -94,7 +100,7 @@ class EmbeddedStack:
             self.endpoint = self._endpoint
             os.environ["AWS_ENDPOINT_URL"] = self._endpoint
         else:
-            self._emulator = Emulator()
+            self._emulator = Emulator(port=self._port)
             await asyncio.to_thread(self._emulator.start)
             # The composition root points every SDK client in this process at the emulator;
             # services read nothing else from it.

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import boto3
@@ -84,3 +85,6 @@ def test_up_serves_uploads_until_interrupted(tmp_path: Path) -> None:
             proc.kill()
             raise
     assert code in (0, 130), proc.stderr.read() if proc.stderr else ""
+    # AND its emulator child went with it
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{info['endpoint']}/moto-api/", timeout=2)
