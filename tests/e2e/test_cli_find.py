@@ -14,7 +14,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.integration.test_find_pipeline import clip  # noqa: F401 - the two-card clip fixture
+from tests.pictures import two_cards_clip
 
 pytestmark = pytest.mark.e2e
 
@@ -23,7 +23,8 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VIDEOSENSE_"))}
 
 
-def test_find_text_on_a_running_stack(clip: Path) -> None:  # noqa: F811 - pytest fixture
+def test_find_text_on_a_running_stack(tmp_path: Path) -> None:
+    clip = two_cards_clip(tmp_path)
     proc = subprocess.Popen(
         [sys.executable, "-m", "videosense", "up"],
         stdout=subprocess.PIPE,

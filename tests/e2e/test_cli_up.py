@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -86,5 +87,5 @@ def test_up_serves_uploads_until_interrupted(tmp_path: Path) -> None:
             raise
     assert code in (0, 130), proc.stderr.read() if proc.stderr else ""
     # AND its emulator child went with it
-    with pytest.raises(OSError):
+    with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"{info['endpoint']}/moto-api/", timeout=2)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,9 +14,15 @@ import cv2
 import pytest
 
 from recognizer.service import service
-from tests.clips import ffmpeg_binary
-from tests.unit.test_recognizer_face_search import SIDE, SKIMAGE_DATA, _tiny_embedder
-from tests.unit.test_recognizer_local import astronaut, pil_text
+from tests.pictures import (
+    SIDE,
+    SKIMAGE_DATA,
+    astronaut,
+    concat_cards,
+    pil_text,
+    tiny_embedder,
+    two_cards_clip,
+)
 from videosense.cli import main
 from videosense.stack import EmbeddedStack
 from videosense_shared.messages import Stage, VideoStatus
@@ -27,34 +32,9 @@ pytestmark = pytest.mark.integration
 SIZE = (640, 360)
 
 
-def concat_cards(out: Path, *cards: tuple[Path, float]) -> Path:
-    """An H.264 clip at 25 fps showing each still image for its number of seconds."""
-    inputs = [
-        arg
-        for card, seconds in cards
-        for arg in ("-loop", "1", "-framerate", "25", "-t", str(seconds), "-i", str(card))
-    ]
-    streams = "".join(f"[{i}:v]" for i in range(len(cards)))
-    subprocess.run(
-        [
-            ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-y", *inputs,
-            "-filter_complex", f"{streams}concat=n={len(cards)}:v=1:a=0,format=yuv420p[v]",
-            "-map", "[v]", "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", str(out),
-        ],
-        check=True,
-    )  # fmt: skip
-    return out
-
-
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """2 s of a "Mission briefing" card, then 2 s of a "Weather report" card."""
-    folder = tmp_path_factory.mktemp("find-clip")
-    first, second = folder / "first.png", folder / "second.png"
-    cv2.imwrite(str(first), pil_text("Mission briefing", SIZE))
-    # Inverted (dark text on a light card) so that the cut is a scene change.
-    cv2.imwrite(str(second), 255 - pil_text("Weather report", SIZE))
-    return concat_cards(folder / "two cards.mp4", (first, 2), (second, 2))
+    return two_cards_clip(tmp_path_factory.mktemp("find-clip"))
 
 
 @pytest.fixture
@@ -155,7 +135,7 @@ async def test_find_person_after_indexing_her_with_the_faces_command(
 ) -> None:
     # GIVEN the astronaut and a coffee cup indexed into the local gallery with `faces index`
     gallery, embedder = tmp_path / "gallery", tmp_path / "embedder.onnx"
-    _tiny_embedder(embedder)
+    tiny_embedder(embedder)
     for name, value in {
         "VIDEOSENSE_RECOGNIZER_BACKEND": "local",
         "VIDEOSENSE_RECOGNIZER_FEATURES": "faces,text,face_search",

@@ -16,7 +16,7 @@ from recognizer.handler import Recognizer
 from recognizer.images import encode_jpeg
 from recognizer.local_backend import LocalBackend
 from recognizer.settings import RecognizerSettings
-from tests.unit.test_recognizer_local import astronaut, pil_text
+from tests.pictures import astronaut, pil_text
 from tests.waiting import receive_all
 from videosense_shared.aws import AwsClients
 from videosense_shared.bus import Delivery, PoisonMessage, Publisher

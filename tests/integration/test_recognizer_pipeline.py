@@ -12,7 +12,7 @@ import pytest
 
 from recognizer.service import service
 from tests.clips import ffmpeg_binary
-from tests.unit.test_recognizer_local import astronaut, pil_text
+from tests.pictures import astronaut, pil_text
 from videosense.stack import EmbeddedStack
 from videosense_shared.messages import Stage, StageStatus, VideoStatus
 

@@ -12,8 +12,7 @@ import pytest
 from recognizer.features import Feature
 from recognizer.local_backend import LocalBackend
 from recognizer.settings import RecognizerSettings
-from tests.unit.test_recognizer_face_search import SIDE, SKIMAGE_DATA, _keyframe, _tiny_embedder
-from tests.unit.test_recognizer_local import astronaut
+from tests.pictures import SIDE, SKIMAGE_DATA, astronaut, astronaut_keyframe, tiny_embedder
 from videosense.cli import main
 from videosense.faces import FacesError, LocalGallery, check_name
 
@@ -147,7 +146,7 @@ async def test_the_recognizer_names_a_face_indexed_by_the_command_line(
     assert faces(capsys, "index", "--name", "cup", str(COFFEE))[0] == 0
     # AND the recognizer's local backend with a tiny embedding model on that gallery
     embedder = tmp_path / "embedder.onnx"
-    _tiny_embedder(embedder)
+    tiny_embedder(embedder)
     settings = RecognizerSettings(
         face_embedding_model=embedder,
         face_embedding_input_size=SIDE,
@@ -156,7 +155,7 @@ async def test_the_recognizer_names_a_face_indexed_by_the_command_line(
     assert settings.face_gallery == gallery  # the same setting the command line used
     # WHEN her face in a keyframe is searched
     found = await LocalBackend(settings).recognise(
-        _keyframe(), {Feature.FACES, Feature.FACE_SEARCH}
+        astronaut_keyframe(), {Feature.FACES, Feature.FACE_SEARCH}
     )
     # THEN she is named as indexed, and the match id is the id `faces list` shows
     [face] = found.faces

@@ -6,55 +6,19 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import cv2
-import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
-from skimage import data
 
 from recognizer.backend import BackendUnavailable
 from recognizer.features import Feature
-from recognizer.images import encode_jpeg
 from recognizer.local_backend import LocalBackend
 from recognizer.settings import RecognizerSettings
-from tests.unit.test_recognizer_local import astronaut
-
-SIDE = 32
-SKIMAGE_DATA = Path(data.__file__).parent
-
-
-def _tiny_embedder(path: Path, seed: int = 5) -> None:
-    """face [1,3,32,32] -> conv/relu -> conv -> global pool -> 8-d embedding."""
-    rng = np.random.default_rng(seed)
-
-    def weights(name: str, *shape: int) -> onnx.TensorProto:
-        return numpy_helper.from_array(rng.normal(0, 0.5, shape).astype(np.float32), name)
-
-    graph = helper.make_graph(
-        [
-            helper.make_node("Conv", ["face", "W1"], ["c1"], strides=[2, 2], pads=[1, 1, 1, 1]),
-            helper.make_node("Relu", ["c1"], ["r1"]),
-            helper.make_node("Conv", ["r1", "W2"], ["c2"], strides=[2, 2], pads=[1, 1, 1, 1]),
-            helper.make_node("GlobalAveragePool", ["c2"], ["pooled"]),
-            helper.make_node("Flatten", ["pooled"], ["flat"]),
-            helper.make_node("Gemm", ["flat", "W3"], ["embedding"]),
-        ],
-        "tiny-face-embedder",
-        [helper.make_tensor_value_info("face", TensorProto.FLOAT, [1, 3, SIDE, SIDE])],
-        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, [1, 8])],
-        initializer=[weights("W1", 8, 3, 3, 3), weights("W2", 16, 8, 3, 3), weights("W3", 16, 8)],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
+from tests.pictures import SIDE, SKIMAGE_DATA, astronaut_keyframe, tiny_embedder
 
 
 @pytest.fixture
 def embedder(tmp_path: Path) -> Path:
     path = tmp_path / "embedder.onnx"
-    _tiny_embedder(path)
+    tiny_embedder(path)
     return path
 
 
@@ -77,11 +41,6 @@ def _backend(embedder: Path, gallery: Path | None, threshold: float) -> LocalBac
     )
 
 
-def _keyframe() -> bytes:
-    # The astronaut as a keyframe: rescaled and re-encoded, so not the gallery's pixels.
-    return encode_jpeg(np.asarray(cv2.resize(astronaut(), (400, 400)), np.uint8), 80)
-
-
 async def test_face_is_named_after_the_most_similar_gallery_photo(
     embedder: Path, tmp_path: Path
 ) -> None:
@@ -89,7 +48,7 @@ async def test_face_is_named_after_the_most_similar_gallery_photo(
     gallery = _gallery(tmp_path / "gallery", {"eileen": "astronaut.png", "cup": "coffee.png"})
     backend = _backend(embedder, gallery, threshold=0.9)
     # WHEN her face in a keyframe is searched
-    found = await backend.recognise(_keyframe(), {Feature.FACES, Feature.FACE_SEARCH})
+    found = await backend.recognise(astronaut_keyframe(), {Feature.FACES, Feature.FACE_SEARCH})
     # THEN it is matched to her photo by name and by the photo's stable id
     assert [(f.name, f.match_id) for f in found.faces] == [("eileen", "eileen/astronaut.png")]
 
@@ -107,7 +66,7 @@ async def test_face_without_a_similar_gallery_photo_is_not_named(
     # GIVEN a gallery without her (same threshold as above)
     gallery = _gallery(tmp_path / "gallery", {"cup": "coffee.png", "rocket": "rocket.jpg"})
     backend = _backend(embedder, gallery, threshold=0.9)
-    found = await backend.recognise(_keyframe(), features)
+    found = await backend.recognise(astronaut_keyframe(), features)
     assert [f.name for f in found.faces] == expected
 
 

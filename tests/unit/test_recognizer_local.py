@@ -15,7 +15,6 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
-from PIL import Image, ImageDraw, ImageFont
 from skimage import data
 
 from recognizer.backend import BackendUnavailable, Findings, RecognitionFailed
@@ -23,6 +22,7 @@ from recognizer.features import Feature
 from recognizer.images import Bgr, encode_jpeg
 from recognizer.local_backend import LocalBackend
 from recognizer.settings import RecognizerSettings
+from tests.pictures import astronaut, pil_text
 from videosense_shared.messages import Box
 
 ALL_LOCAL = frozenset({Feature.FACES, Feature.TEXT, Feature.PEOPLE})
@@ -32,31 +32,12 @@ def _backend(**overrides: Any) -> LocalBackend:
     return LocalBackend(RecognizerSettings(**overrides))
 
 
-def astronaut() -> Bgr:
-    """The astronaut Eileen Collins, 512x512, her face around (177, 67)-(270, 160)."""
-    # The PNG ships inside scikit-image (no download); read it as BGR directly.
-    image = cv2.imread(str(Path(data.__file__).parent / "astronaut.png"), cv2.IMREAD_COLOR)
-    assert image is not None, "scikit-image's astronaut.png is missing"
-    return np.asarray(image, np.uint8)
-
-
 def cv2_text(text: str, size: tuple[int, int] = (640, 360), scale: float = 1.4) -> Bgr:
     """Black Hershey text on white, its baseline at mid-height, starting 30 px from the left."""
     w, h = size
     image = np.full((h, w, 3), 255, np.uint8)
     cv2.putText(image, text, (30, h // 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3)
     return image
-
-
-def pil_text(text: str, size: tuple[int, int] = (640, 360)) -> Bgr:
-    """White TrueType text on a dark blue frame (like a title card), top-left at (40, 150)."""
-    image = Image.new("RGB", size, (20, 30, 90))
-    ImageDraw.Draw(image).text((40, 150), text, fill=(255, 255, 255), font=_font(44))
-    return np.asarray(cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR), np.uint8)
-
-
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
 
 
 def qr_frame(payload: str) -> Bgr:
