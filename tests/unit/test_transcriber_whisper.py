@@ -7,7 +7,9 @@ and that the directory given is the model that ran, not what it says.
 
 from __future__ import annotations
 
+import itertools
 import json
+import logging
 import re
 import shutil
 from pathlib import Path
@@ -17,6 +19,7 @@ import pytest
 
 from tests.speech import make_speech_clip
 from transcriber.audio import ExtractedAudio, extract_audio
+from transcriber.audio_windows import read_windows
 from transcriber.backend import BackendUnavailableError
 from transcriber.whisper import WhisperRecognizer
 from videosense_shared.messages import Transcript
@@ -212,3 +215,65 @@ def test_a_model_name_not_available_offline_fails_clearly(
         recognizer.load()
     # and it says what to do about it
     assert "VIDEOSENSE_TRANSCRIBER_BACKEND=pocketsphinx" in caught.value.reason
+
+
+@pytest.fixture(scope="module")
+def long_speech(tmp_path_factory: pytest.TempPathFactory) -> ExtractedAudio:
+    tmp = tmp_path_factory.mktemp("whisper-long")
+    # Three sentences, about 10 s: several windows of 2.5 s.
+    clip = make_speech_clip(tmp / "speech.mp4")
+    return extract_audio(clip, tmp / "speech.wav")
+
+
+def test_long_audio_is_transcribed_window_by_window(
+    tiny_model: Path, long_speech: ExtractedAudio, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN ~10 s of speech and a recogniser reading 2.5 s windows
+    recognizer = WhisperRecognizer(
+        str(tiny_model), beam_size=1, temperature_fallback=False, window_s=2.5
+    )
+    # WHEN it transcribes
+    with caplog.at_level(logging.INFO, logger="transcriber.whisper"):
+        transcript = recognizer.recognize(long_speech)
+    # THEN the model ran once per window of the reader, never on more than a window
+    spans = [
+        (float(r.__dict__["start_s"]), float(r.__dict__["end_s"]), int(r.__dict__["segments"]))
+        for r in caplog.records
+        if "window" in r.__dict__
+    ]
+    expected = [(w.start_s, w.start_s + w.duration_s) for w in read_windows(long_speech.path, 2.5)]
+    assert len(expected) >= 4
+    assert len(spans) == len(expected)
+    for (start, end, _), want in zip(spans, expected, strict=True):
+        assert (start, end) == pytest.approx(want)
+    assert all(end - start <= 2.5 for start, end, _ in spans)
+    # and every segment lies inside one window, shifted to the video's time: segments of a
+    # later window start after an earlier window ends
+    assert sum(1 for *_, count in spans if count) >= 2, spans
+    for segment in transcript.segments:
+        assert any(s - 1e-3 <= segment.start_s <= segment.end_s <= e + 1e-3 for s, e, _ in spans), (
+            segment
+        )
+    later = [s for s in transcript.segments if s.start_s >= spans[1][0]]
+    assert later, "no segment was shifted past the first window"
+    # and times are ordered, monotonic and inside the audio
+    starts = [s.start_s for s in transcript.segments]
+    assert starts == sorted(starts)
+    for before, after in itertools.pairwise(transcript.segments):
+        if before.end_s > after.start_s + 1e-3:
+            # only segments of the same window may overlap (as Whisper reports them)
+            assert any(
+                s - 1e-3 <= before.start_s and after.end_s <= e + 1e-3 for s, e, _ in spans
+            ), (before, after)
+    for segment in transcript.segments:
+        assert 0 <= segment.start_s <= segment.end_s <= long_speech.duration_s
+        previous = segment.start_s
+        for word in segment.words:
+            assert segment.start_s <= previous <= word.start_s <= word.end_s <= segment.end_s
+            previous = word.start_s
+    assert transcript.language == "en"
+
+
+def test_a_window_length_that_is_not_positive_is_refused(tiny_model: Path) -> None:
+    with pytest.raises(ValueError, match="window_s"):
+        WhisperRecognizer(str(tiny_model), window_s=0)

@@ -71,6 +71,7 @@ def make_backend(settings: TranscriberSettings, aws: AwsClients) -> Transcriptio
                         vad=settings.whisper_vad,
                         temperature_fallback=settings.whisper_temperature_fallback,
                         download_root=settings.whisper_download_root,
+                        window_s=settings.window_s,
                         local_files_only=settings.whisper_local_files_only,
                     ),
                 )

@@ -53,6 +53,16 @@ class TranscriberSettings(ConsumerSettings):
     whisper_download_root: str = Field(
         default="", description="Where model names are downloaded to (empty: the HF cache)."
     )
+    window_s: float = Field(
+        default=600.0,
+        ge=30.0,
+        le=4 * 3600.0,
+        description=(
+            "whisper: the audio is read and transcribed in windows of about this many seconds "
+            "(cut at a pause near the end), so memory is bounded by the window (64 KB per "
+            "second), not by the video's length."
+        ),
+    )
     whisper_local_files_only: bool = Field(
         default=False,
         description="Never download: a model name must already be in the cache (offline runs).",

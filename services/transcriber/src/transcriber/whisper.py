@@ -4,29 +4,46 @@ language identification.
 The model is a directory holding a CTranslate2-converted Whisper model, or a name/hub id that
 faster-whisper downloads once into its cache. It is loaded on first use and kept; when it
 cannot be loaded (a missing directory, a name with no network) every video fails the stage
-with that reason instead of the service crash-looping. faster-whisper works through the audio
-in 30 s windows, so memory grows with the audio samples only (64 KB per second as float32).
+with that reason instead of the service crash-looping.
+
+faster-whisper holds all the audio it is given as float32 (64 KB per second: about 460 MB for
+two hours), so the WAV is read and transcribed in windows of ``window_s`` seconds cut at quiet
+points (:mod:`transcriber.audio_windows`): memory is bounded by the window, not the video.
+Times are shifted by each window's start; with ``language='auto'`` the language identified on
+the first window with speech is kept for the rest, so the transcript has one language.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+import wave
 from pathlib import Path
 from typing import Any
 
 from transcriber.audio import ExtractedAudio
+from transcriber.audio_windows import AudioWindow, read_windows
 from transcriber.backend import BackendUnavailableError, TranscriptionError
 from transcriber.timeline import RawSegment, RawWord, build_transcript
 from videosense_shared.messages import Transcript
 
 NAME = "whisper"
+DEFAULT_WINDOW_S = 600.0
 # How long a failed model load is trusted before the next video tries again.
 _RETRY_LOAD_AFTER_S = 300.0
 
+_log = logging.getLogger(__name__)
+
 
 class WhisperRecognizer:
-    """Transcribes with a faster-whisper model loaded once, shared by every call."""
+    """Transcribes with a faster-whisper model loaded once, shared by every call.
+
+    ``window_s`` is the longest stretch of audio given to the model at once.
+
+    Raises:
+        ValueError: ``window_s`` is not positive (at construction).
+    """
 
     def __init__(
         self,
@@ -40,7 +57,11 @@ class WhisperRecognizer:
         temperature_fallback: bool = True,
         download_root: str = "",
         local_files_only: bool = False,
+        window_s: float = DEFAULT_WINDOW_S,
     ) -> None:
+        if window_s <= 0:
+            raise ValueError(f"window_s must be positive, got {window_s}")
+        self._window_s = window_s
         self._model_name = model
         # Whisper knows two-letter codes: 'en-US' asks for English.
         self._language = None if language == "auto" else language.split("-")[0]
@@ -126,41 +147,86 @@ class WhisperRecognizer:
             ) from err
 
     def recognize(self, audio: ExtractedAudio) -> Transcript:
-        """Transcribe the WAV file (language identified unless one was configured).
+        """Transcribe the WAV file window by window (language identified unless configured).
 
         Raises:
             BackendUnavailableError: the model cannot be loaded.
-            TranscriptionError: the model failed on this audio.
+            TranscriptionError: the model failed on this audio, or the WAV cannot be read.
         """
         model = self.load()
+        language = self._language
+        raw: list[RawSegment] = []
+        first_detected: str | None = None
+        windows = 0
         try:
-            segments, info = model.transcribe(
-                str(audio.path),
-                language=self._language,
-                beam_size=self._beam_size,
-                vad_filter=self._vad,
-                temperature=list(self._temperatures),
-                word_timestamps=True,
-                condition_on_previous_text=False,
-            )
-            raw = [
-                RawSegment(
-                    start_s=float(seg.start),
-                    end_s=float(seg.end),
-                    text=seg.text,
-                    words=[
-                        RawWord(
-                            word=w.word,
-                            start_s=float(w.start),
-                            end_s=float(w.end),
-                            confidence=float(w.probability),
-                        )
-                        for w in seg.words or ()
-                    ],
+            for window in read_windows(audio.path, self._window_s):
+                segments, detected = self._transcribe_window(model, window, language)
+                windows += 1
+                raw.extend(segments)
+                first_detected = first_detected or detected
+                # Identification on a window with no speech is a guess on noise: keep asking
+                # until a window has something to say, then hold that language.
+                if language is None and segments:
+                    language = detected
+                _log.info(
+                    "whisper window %d: %.1f-%.1f s, %d segment(s)",
+                    window.index,
+                    window.start_s,
+                    window.start_s + window.duration_s,
+                    len(segments),
+                    extra={
+                        "window": window.index,
+                        "start_s": window.start_s,
+                        "end_s": window.start_s + window.duration_s,
+                        "segments": len(segments),
+                    },
                 )
-                # ``segments`` is a generator: decoding happens while iterating, window by window.
-                for seg in segments
-            ]
-        except (RuntimeError, ValueError) as err:
+                # This window's samples are released before the next one is read.
+                del window
+        except (RuntimeError, ValueError, EOFError, wave.Error) as err:
             raise TranscriptionError(f"whisper failed on the audio: {err}") from err
-        return build_transcript(info.language, raw, audio.duration_s)
+        if language is None:
+            # No window had speech: report what the model made of the first one.
+            language = first_detected
+        _log.info("whisper: %d window(s) of at most %g s", windows, self._window_s)
+        return build_transcript(language, raw, audio.duration_s)
+
+    def _transcribe_window(
+        self, model: Any, window: AudioWindow, language: str | None
+    ) -> tuple[list[RawSegment], str]:
+        segments, info = model.transcribe(
+            window.samples,
+            language=language,
+            beam_size=self._beam_size,
+            vad_filter=self._vad,
+            temperature=list(self._temperatures),
+            word_timestamps=True,
+            condition_on_previous_text=False,
+        )
+        offset = window.start_s
+        length = window.duration_s
+
+        def shift(t: float) -> float:
+            # Timestamp tokens can overshoot the window; clamping to it keeps windows disjoint,
+            # so segments of a later window never start before an earlier one ends.
+            return offset + min(max(float(t), 0.0), length)
+
+        raw = [
+            RawSegment(
+                start_s=shift(seg.start),
+                end_s=shift(seg.end),
+                text=seg.text,
+                words=[
+                    RawWord(
+                        word=w.word,
+                        start_s=shift(w.start),
+                        end_s=shift(w.end),
+                        confidence=float(w.probability),
+                    )
+                    for w in seg.words or ()
+                ],
+            )
+            # ``segments`` is a generator: decoding happens while iterating, 30 s at a time.
+            for seg in segments
+        ]
+        return raw, str(info.language)
