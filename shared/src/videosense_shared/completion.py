@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from videosense_shared.bus import Publisher, RetryableError
 from videosense_shared.ids import message_id_for
 from videosense_shared.logs import get_logger
-from videosense_shared.messages import DocumentRef, VideoCompleted, VideoStatus
+from videosense_shared.messages import DocumentRef, VideoCompleted
 from videosense_shared.store import DocumentStore
 from videosense_shared.topology import VIDEO_COMPLETED
 
@@ -59,10 +59,10 @@ class Completion:
                 sure it finished.
             DocumentNotFoundError: no such video.
         """
-        status = await self._store.finalize(video_id)
-        if status is None or status == VideoStatus.PROCESSING:
+        # finalize hands back the header it read: no second read on this hot path.
+        header = await self._store.finalize(video_id)
+        if header is None:
             return None
-        header = await self._store.header(video_id)
         if header.completion_published:
             return None
         if not await self._store.claim_completion(video_id, self._lease):

@@ -306,18 +306,18 @@ class DocumentStore:
 
     # -- completion outbox ----------------------------------------------------------------
 
-    async def finalize(self, video_id: str) -> VideoStatus | None:
+    async def finalize(self, video_id: str) -> Header | None:
         """Set the final status if every requested stage is terminal.
 
-        Returns the final status (whether this call or an earlier one set it), or ``None``
-        while stages are still running.
+        Returns the header once its status is final (whether this call or an earlier one set
+        it), or ``None`` while stages are still running.
 
         Raises:
             DocumentNotFoundError: no such video.
         """
         header = await self.header(video_id)
         if header.status != VideoStatus.PROCESSING:
-            return header.status
+            return header
         statuses = header.stage_statuses
         if not all(s.terminal for s in statuses.values()):
             return None
@@ -335,8 +335,8 @@ class DocumentStore:
             names,
             values,
         )
-        # Whoever won the race, the status is final now: read back the winner's value.
-        return (await self.header(video_id)).status
+        # Whoever won the race, the status is final now: read back the winner's header.
+        return await self.header(video_id)
 
     async def claim_completion(self, video_id: str, lease: timedelta) -> bool:
         """Claim the right to publish the completion event for ``lease``.
