@@ -20,16 +20,21 @@ from videosense_shared.bus.dead_letter import ERROR_ATTRIBUTE
 from videosense_shared.bus.envelope import Delivery, parse_typed, unwrap
 from videosense_shared.bus.errors import PoisonMessage, RetryableError, is_transient_aws_error
 from videosense_shared.bus.publisher import Publisher
+from videosense_shared.bus.stage_worker import Attempt, StageError, StageWorker, give_up_reason
 
 __all__ = [
     "ERROR_ATTRIBUTE",
+    "Attempt",
     "Consumer",
     "Delivery",
     "Handler",
     "PoisonMessage",
     "Publisher",
     "RetryableError",
+    "StageError",
+    "StageWorker",
     "install_stop_signals",
+    "give_up_reason",
     "is_transient_aws_error",
     "parse_typed",
     "queue_url",

@@ -203,8 +203,19 @@ class Consumer:
 
     # --------------------------------------------------------------------------- one message
 
+    async def _max_receives(self) -> int | None:
+        try:
+            return (await self._dlq.policy()).max_receive_count
+        except NoDeadLetterQueueError:
+            return None  # no redrive: SQS never dead-letters, so no delivery is the last
+        except Exception as exc:
+            # Unknown for now (SQS unreachable): handle as an ordinary delivery; the lookup is
+            # tried again with the next message.
+            self._log.warning("could not read the redrive policy", error=f"{exc}")
+            return None
+
     async def _process(self, message: MessageTypeDef, entry: _InFlight) -> None:
-        delivery = delivery_from_sqs(message)
+        delivery = delivery_from_sqs(message, max_receives=await self._max_receives())
         context = log_context(delivery.attributes)
         with bound(**context, sqs_message_id=delivery.sqs_message_id):
             try:

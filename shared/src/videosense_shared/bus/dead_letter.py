@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -25,34 +26,51 @@ class NoDeadLetterQueueError(LookupError):
     """The source queue has no ``RedrivePolicy``, so there is nowhere to send poison to."""
 
 
+@dataclass(frozen=True)
+class RedrivePolicy:
+    """A queue's redrive policy: where SQS moves a message, and after how many receives."""
+
+    dlq_url: str
+    max_receive_count: int
+
+
 class DeadLetterQueue:
     """The dead-letter queue of one source queue.
 
     It is found from the source queue's ``RedrivePolicy`` attribute (the same one SQS redrive
-    uses, so the DLQ is declared once, in the topology), then cached.
+    uses, so the DLQ and the receive limit are declared once, in the topology), then cached.
     """
 
     def __init__(self, sqs: SQSClient, source_queue_url: str) -> None:
         self._sqs = sqs
         self._source_queue_url = source_queue_url
-        self._url: str | None = None
+        self._policy: RedrivePolicy | None = None
         self._lock = asyncio.Lock()
 
-    async def url(self) -> str:
-        """Return the URL of the dead-letter queue.
+    async def policy(self) -> RedrivePolicy:
+        """Return the source queue's redrive policy.
 
         Raises:
             NoDeadLetterQueueError: the source queue has no usable redrive policy. Not cached, so
                 adding a redrive policy takes effect without a restart.
             botocore.exceptions.ClientError: SQS refused a lookup.
         """
-        if self._url is None:
+        if self._policy is None:
             async with self._lock:
-                if self._url is None:
-                    self._url = await self._lookup()
-        return self._url
+                if self._policy is None:
+                    self._policy = await self._lookup()
+        return self._policy
 
-    async def _lookup(self) -> str:
+    async def url(self) -> str:
+        """Return the URL of the dead-letter queue.
+
+        Raises:
+            NoDeadLetterQueueError: the source queue has no usable redrive policy.
+            botocore.exceptions.ClientError: SQS refused a lookup.
+        """
+        return (await self.policy()).dlq_url
+
+    async def _lookup(self) -> RedrivePolicy:
         response = await self._sqs.get_queue_attributes(
             QueueUrl=self._source_queue_url, AttributeNames=["RedrivePolicy"]
         )
@@ -60,7 +78,9 @@ class DeadLetterQueue:
         if not raw_policy:
             raise NoDeadLetterQueueError(f"{self._source_queue_url} has no RedrivePolicy")
         try:
-            arn = str(json.loads(raw_policy)["deadLetterTargetArn"])
+            policy = json.loads(raw_policy)
+            arn = str(policy["deadLetterTargetArn"])
+            max_receive_count = int(policy["maxReceiveCount"])
         except (ValueError, KeyError, TypeError) as exc:
             raise NoDeadLetterQueueError(
                 f"{self._source_queue_url} has an unreadable RedrivePolicy: {raw_policy!r}"
@@ -71,7 +91,7 @@ class DeadLetterQueue:
             raise NoDeadLetterQueueError(f"unexpected dead-letter queue ARN {arn!r}")
         account, name = parts[4], parts[5]
         found = await self._sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)
-        return found["QueueUrl"]
+        return RedrivePolicy(dlq_url=found["QueueUrl"], max_receive_count=max_receive_count)
 
     async def send(self, message: MessageTypeDef, reason: str) -> None:
         """Copy ``message`` (original body and attributes) to the DLQ with ``reason`` attached.

@@ -42,14 +42,27 @@ class Delivery:
     """One message as a handler sees it: the published body and its string attributes.
 
     ``body`` and ``attributes`` are already unwrapped from any SNS envelope. ``receive_count``
-    is SQS's ``ApproximateReceiveCount`` (1 on the first delivery). ``sqs_message_id`` is only
-    for logs: idempotency must be keyed on content or lineage, never on it.
+    is SQS's ``ApproximateReceiveCount`` (1 on the first delivery). ``max_receives`` is the
+    queue's redrive ``maxReceiveCount`` (``None`` when the queue has no dead-letter queue): SQS
+    moves the message to the dead-letter queue instead of delivering it again after that many
+    receives. ``sqs_message_id`` is only for logs: idempotency must be keyed on content or
+    lineage, never on it.
     """
 
     body: str
     attributes: dict[str, str]
     sqs_message_id: str
     receive_count: int
+    max_receives: int | None = None
+
+    @property
+    def is_last(self) -> bool:
+        """True on the last delivery SQS allows before it dead-letters the message.
+
+        A stage must not retry from here: whatever it does instead (give up with a reason) is
+        the only chance left to tell the video's document why the stage ended.
+        """
+        return self.max_receives is not None and self.receive_count >= self.max_receives
 
 
 def _sqs_attributes(message_attributes: Mapping[str, Mapping[str, object]]) -> dict[str, str]:
@@ -121,8 +134,9 @@ def unwrap(
     return str(notification["Message"]), attributes
 
 
-def delivery_from_sqs(message: MessageTypeDef) -> Delivery:
-    """Build the :class:`Delivery` a handler receives from one ``ReceiveMessage`` entry."""
+def delivery_from_sqs(message: MessageTypeDef, *, max_receives: int | None = None) -> Delivery:
+    """Build the :class:`Delivery` a handler receives from one ``ReceiveMessage`` entry
+    (``max_receives``: the queue's redrive ``maxReceiveCount``, if it has one)."""
     body, attributes = unwrap(message.get("Body", ""), message.get("MessageAttributes"))
     raw_count = message.get("Attributes", {}).get("ApproximateReceiveCount", "1")
     try:
@@ -134,6 +148,7 @@ def delivery_from_sqs(message: MessageTypeDef) -> Delivery:
         attributes=attributes,
         sqs_message_id=message.get("MessageId", ""),
         receive_count=receive_count,
+        max_receives=max_receives,
     )
 
 
