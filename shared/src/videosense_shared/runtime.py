@@ -4,7 +4,7 @@ in-process stack of ``videosense run``."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from videosense_shared.aws import AwsClients
@@ -16,16 +16,22 @@ from videosense_shared.settings import ConsumerSettings
 log = get_logger(__name__)
 
 
+Background = Callable[[AwsClients, asyncio.Event], Awaitable[None]]
+"""Periodic work a service runs beside its consumer until the stop event is set."""
+
+
 @dataclass(frozen=True)
 class ServiceSpec:
     """What a service is: its name, the queue it owns, its settings, how to build its handler,
-    and the analysis stage it provides (if any)."""
+    the analysis stage it provides (if any), and background work to run beside the consumer
+    (if any; it must return soon after ``stop`` is set)."""
 
     name: str
     queue: str
     settings: ConsumerSettings
     make_handler: Callable[[AwsClients], Handler]
     stage: Stage | None = None
+    background: Background | None = None
 
 
 async def serve(spec: ServiceSpec, aws: AwsClients, stop: asyncio.Event) -> None:
@@ -37,7 +43,10 @@ async def serve(spec: ServiceSpec, aws: AwsClients, stop: asyncio.Event) -> None
     url = await queue_url(aws.sqs, spec.settings.common, spec.queue)
     consumer = Consumer(aws.sqs, url, spec.make_handler(aws), spec.settings, name=spec.name)
     log.info("service started", service=spec.name, queue=url)
-    await consumer.run(stop)
+    if spec.background is None:
+        await consumer.run(stop)
+    else:
+        await asyncio.gather(consumer.run(stop), spec.background(aws, stop))
     log.info("service stopped", service=spec.name)
 
 
