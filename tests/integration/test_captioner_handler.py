@@ -156,12 +156,15 @@ def _chunk(
     )
 
 
-def _delivery(message: FramesExtracted, receive_count: int = 1) -> Delivery:
+def _delivery(
+    message: FramesExtracted, receive_count: int = 1, max_receives: int | None = None
+) -> Delivery:
     return Delivery(
         body=message.model_dump_json(),
         attributes={"type": "FramesExtracted"},
         sqs_message_id="sqs-1",
         receive_count=receive_count,
+        max_receives=max_receives,
     )
 
 
@@ -284,20 +287,20 @@ async def test_transient_trouble_is_retried_then_ends_the_stage(world: World) ->
     # GIVEN a backend that stays throttled
     images = [await world.put_image("frames/a.jpg", (320, 180))]
     backend = ScriptedBackend(fail=TransientCaptioningError("ThrottlingException: slow down"))
-    captioner, _ = world.captioner(backend, max_receives=3)
+    captioner, _ = world.captioner(backend)
     message = _chunk(images)
-    # WHEN the chunk is received twice
+    # WHEN the chunk is received twice from a queue that allows three receives
     for receive in (1, 2):
         # THEN each time it is handed back for a retry, with nothing published
         with pytest.raises(RetryableError, match="ThrottlingException"):
-            await captioner.handle(_delivery(message, receive_count=receive))
+            await captioner.handle(_delivery(message, receive, max_receives=3))
     assert await world.published() == []
     # WHEN it is received the last allowed time
-    await captioner.handle(_delivery(message, receive_count=3))
-    # THEN the stage fails with the reason instead of waiting on a dead-letter queue
+    await captioner.handle(_delivery(message, 3, max_receives=3))
+    # THEN the stage fails with the last reason instead of waiting on a dead-letter queue
     (published,) = await world.published()
     assert isinstance(published, StageFailed)
-    assert published.error == "ThrottlingException: slow down; still failing after 3 receives"
+    assert published.error == "gave up after 2 deliveries: ThrottlingException: slow down"
 
 
 async def test_captions_too_large_for_sns_travel_through_s3(world: World) -> None:

@@ -61,7 +61,7 @@ class World:
         async def transcribe_client() -> TranscribeServiceClient:
             return client
 
-        self.backend = AmazonTranscribeBackend(transcribe_client, aws.s3, settings, redrive_after=5)
+        self.backend = AmazonTranscribeBackend(transcribe_client, aws.s3, settings)
         publisher = Publisher(aws.sns, aws.sts, settings.common)
         self.transcriber = Transcriber(aws.s3, settings.common.bucket, publisher, self.backend)
         bucket = settings.common.bucket
@@ -92,6 +92,7 @@ class World:
                 attributes={},
                 sqs_message_id="m",
                 receive_count=receive_count,
+                max_receives=5,
             )
         )
 

@@ -7,29 +7,29 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import TypeAdapter
 
 from captioner.backend import CaptionBackend, CaptioningError, TransientCaptioningError
 from captioner.backends import BackendLoader
 from captioner.images import fit_image
 from captioner.settings import CaptionerSettings
 from videosense_shared.bus import (
+    Attempt,
     Delivery,
     Publisher,
     RetryableError,
+    StageError,
+    StageWorker,
     is_transient_aws_error,
-    parse_typed,
 )
 from videosense_shared.claimcheck import fit_for_sns
 from videosense_shared.ids import message_id_for
-from videosense_shared.logs import bound, get_logger
+from videosense_shared.logs import get_logger
 from videosense_shared.messages import (
     CaptionsReady,
     FramesExtracted,
     Keyframe,
     KeyframeCaption,
     Stage,
-    StageFailed,
     utc_now,
 )
 from videosense_shared.topology import STAGE_TOPICS
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-_INPUT: TypeAdapter[FramesExtracted] = TypeAdapter(FramesExtracted)
 TOPIC = STAGE_TOPICS[Stage.CAPTIONS.value]
 # Keyframe downloads in flight per chunk: S3 reads are cheap, but a 50-keyframe chunk should
 # not open 50 connections at once.
@@ -58,46 +57,44 @@ class Captioner:
         backends: BackendLoader,
     ) -> None:
         self._s3 = s3
-        self._publisher = publisher
         self._settings = settings
         self._backends = backends
+        self._worker = StageWorker(
+            stage=Stage.CAPTIONS,
+            topic=TOPIC,
+            input_type=FramesExtracted,
+            publisher=publisher,
+            process=self.process,
+            backend=settings.backend,
+        )
 
     async def handle(self, delivery: Delivery) -> None:
-        """Consume one ``FramesExtracted`` chunk.
+        """Consume one ``FramesExtracted`` chunk (the stage-worker shape: see
+        :class:`StageWorker`).
 
         Raises:
             PoisonMessage: not a valid ``FramesExtracted``.
-            RetryableError: the backend is throttled or unavailable for now (and this was not
-                yet the last allowed receive).
+            RetryableError: the backend is throttled or unavailable for now.
         """
-        message = parse_typed(delivery, _INPUT)
-        if Stage.CAPTIONS not in message.stages:
-            return
-        with bound(
-            video_id=message.video_id, trace_id=message.trace_id, chunk=str(message.chunk_index)
-        ):
-            await self.process(message, receive_count=delivery.receive_count)
+        await self._worker.handle(delivery)
 
-    async def process(self, message: FramesExtracted, *, receive_count: int = 1) -> None:
-        """Caption the chunk and publish the result; idempotent (same message ids on a
+    async def process(
+        self, message: FramesExtracted, attempt: Attempt | None = None
+    ) -> list[CaptionsReady]:
+        """Caption the chunk; return its ``CaptionsReady`` (idempotent: same message id on a
         redelivery).
 
         Raises:
-            RetryableError: transient trouble before the last allowed receive.
+            StageError: the backend cannot caption these keyframes.
+            RetryableError: transient trouble; the stage worker gives up at the queue's limit.
         """
         started = utc_now()
         try:
             backend = await self._backends.get()
             captions = await self._caption(message, backend)
         except CaptioningError as err:
-            await self._fail(message, err.reason)
-            return
+            raise StageError(err.reason) from err
         except TransientCaptioningError as err:
-            if receive_count >= self._settings.max_receives:
-                await self._fail(
-                    message, f"{err.reason}; still failing after {receive_count} receives"
-                )
-                return
             raise RetryableError(err.reason) from err
         result = CaptionsReady(
             message_id=message_id_for(message.message_id, "CaptionsReady"),
@@ -114,7 +111,6 @@ class Captioner:
         result = await fit_for_sns(
             self._s3, self._settings.common.bucket, result, "captions", "captions_ref"
         )
-        await self._publisher.publish(TOPIC, result)
         log.info(
             "captions ready",
             keyframes=len(captions),
@@ -122,6 +118,7 @@ class Captioner:
             model=backend.model,
             seconds=round((result.finished_at - started).total_seconds(), 2),
         )
+        return [result]
 
     async def _caption(
         self, message: FramesExtracted, backend: CaptionBackend
@@ -164,17 +161,3 @@ class Captioner:
             ):
                 raise CaptioningError(f"keyframe image {where} is missing") from err
             raise CaptioningError(f"cannot read keyframe image {where}: {err}") from err
-
-    async def _fail(self, message: FramesExtracted, reason: str) -> None:
-        log.warning("captions failed", reason=reason)
-        await self._publisher.publish(
-            TOPIC,
-            StageFailed(
-                message_id=message_id_for(message.message_id, "StageFailed", Stage.CAPTIONS.value),
-                video_id=message.video_id,
-                trace_id=message.trace_id,
-                stage=Stage.CAPTIONS,
-                error=reason,
-                backend=self._settings.backend,
-            ),
-        )

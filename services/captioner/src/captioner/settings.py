@@ -105,15 +105,6 @@ class CaptionerSettings(ConsumerSettings):
     retry_base_s: float = Field(
         default=0.5, ge=0, le=60, description="Remote backends: first backoff delay (doubles)."
     )
-    max_receives: int = Field(
-        default=4,
-        ge=1,
-        le=100,
-        description=(
-            "A chunk still failing transiently on this receive ends the stage as failed (keep "
-            "it below the queue's maxReceiveCount, so the video never waits on a DLQ)."
-        ),
-    )
 
     def resolved_model(self) -> str | None:
         """The configured model, or the backend's default (None if the backend has none)."""

@@ -12,20 +12,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
-from pydantic import TypeAdapter
 
 from frame_extractor.extraction import ExtractedKeyframe, ExtractionError, extract
 from frame_extractor.settings import FrameExtractorSettings
-from videosense_shared.bus import Delivery, Publisher, parse_typed
+from videosense_shared.bus import Attempt, Delivery, Publisher, StageError, StageWorker
 from videosense_shared.ids import message_id_for
-from videosense_shared.logs import bound, get_logger
+from videosense_shared.logs import get_logger
 from videosense_shared.messages import (
     FramesExtracted,
     ImageRef,
     Keyframe,
     Scene,
     Stage,
-    StageFailed,
     VideoIngested,
     utc_now,
 )
@@ -45,7 +43,6 @@ def backend_name(settings: FrameExtractorSettings) -> str:
 
 
 _DOWNLOAD_PART = 8 * 1024 * 1024
-_INPUT: TypeAdapter[VideoIngested] = TypeAdapter(VideoIngested)
 
 
 def keyframe_key(video_id: str, frame: int) -> str:
@@ -71,24 +68,33 @@ class FrameExtractor:
         self, s3: S3Client, publisher: Publisher, settings: FrameExtractorSettings
     ) -> None:
         self._s3 = s3
-        self._publisher = publisher
         self._settings = settings
+        self._worker = StageWorker(
+            stage=Stage.FRAMES,
+            topic=FRAMES_EXTRACTED,
+            input_type=VideoIngested,
+            publisher=publisher,
+            process=self.process,
+            backend=backend_name(settings),
+        )
 
     async def handle(self, delivery: Delivery) -> None:
-        """Consume one ``VideoIngested``.
+        """Consume one ``VideoIngested`` (the stage-worker shape: see :class:`StageWorker`).
 
         Raises:
             PoisonMessage: not a valid ``VideoIngested``.
         """
-        message = parse_typed(delivery, _INPUT)
-        if Stage.FRAMES not in message.stages:
-            return
-        with bound(video_id=message.video_id, trace_id=message.trace_id):
-            await self.process(message)
+        await self._worker.handle(delivery)
 
-    async def process(self, message: VideoIngested) -> None:
-        """Extract, upload and announce the frames of one video (idempotent: same keys, same
-        message ids on a redelivery)."""
+    async def process(
+        self, message: VideoIngested, attempt: Attempt | None = None
+    ) -> list[FramesExtracted]:
+        """Extract and upload the keyframes of one video; return the ``FramesExtracted`` chunks
+        (idempotent: same keys, same message ids on a redelivery).
+
+        Raises:
+            StageError: the upload is gone or cannot be decoded.
+        """
         started = utc_now()
         with tempfile.TemporaryDirectory(prefix="videosense-frames-") as tmp:
             path = Path(tmp) / "video"
@@ -97,8 +103,7 @@ class FrameExtractor:
             except ClientError as err:
                 if err.response["Error"]["Code"] not in ("NoSuchKey", "404"):
                     raise
-                await self._fail(message, "the uploaded object no longer exists")
-                return
+                raise StageError("the uploaded object no longer exists") from err
             loop = asyncio.get_running_loop()
             uploads: list[Future[ImageRef]] = []
 
@@ -112,8 +117,7 @@ class FrameExtractor:
                 result = await asyncio.to_thread(extract, path, self._settings, on_keyframe)
             except ExtractionError as err:
                 await asyncio.gather(*(asyncio.wrap_future(f) for f in uploads))
-                await self._fail(message, str(err))
-                return
+                raise StageError(str(err)) from err
             images = await asyncio.gather(*(asyncio.wrap_future(f) for f in uploads))
         by_frame = {image.key: image for image in images}
         keyframes = [
@@ -128,25 +132,24 @@ class FrameExtractor:
         ]
         finished = utc_now()
         parts = chunk(result.scenes, keyframes, self._settings.chunk_size)
-        for index, (scenes, kfs) in enumerate(parts):
-            await self._publisher.publish(
-                FRAMES_EXTRACTED,
-                FramesExtracted(
-                    message_id=message_id_for(message.message_id, "FramesExtracted", str(index)),
-                    video_id=message.video_id,
-                    trace_id=message.trace_id,
-                    stages=message.stages,
-                    chunk_index=index,
-                    chunk_count=len(parts),
-                    scene_count=len(result.scenes),
-                    keyframe_count=len(keyframes),
-                    scenes=scenes,
-                    keyframes=kfs,
-                    backend=backend_name(self._settings),
-                    started_at=started,
-                    finished_at=finished,
-                ),
+        outputs = [
+            FramesExtracted(
+                message_id=message_id_for(message.message_id, "FramesExtracted", str(index)),
+                video_id=message.video_id,
+                trace_id=message.trace_id,
+                stages=message.stages,
+                chunk_index=index,
+                chunk_count=len(parts),
+                scene_count=len(result.scenes),
+                keyframe_count=len(keyframes),
+                scenes=scenes,
+                keyframes=kfs,
+                backend=backend_name(self._settings),
+                started_at=started,
+                finished_at=finished,
             )
+            for index, (scenes, kfs) in enumerate(parts)
+        ]
         log.info(
             "frames extracted",
             scenes=len(result.scenes),
@@ -154,6 +157,7 @@ class FrameExtractor:
             chunks=len(parts),
             seconds=round((finished - started).total_seconds(), 2),
         )
+        return outputs
 
     async def _download(self, message: VideoIngested, path: Path) -> None:
         # Streamed to a temporary file in parts: never the whole video in memory.
@@ -170,18 +174,4 @@ class FrameExtractor:
         )
         return ImageRef(
             bucket=self._settings.common.bucket, key=key, width=kf.width, height=kf.height
-        )
-
-    async def _fail(self, message: VideoIngested, reason: str) -> None:
-        log.warning("frames failed", reason=reason)
-        await self._publisher.publish(
-            FRAMES_EXTRACTED,
-            StageFailed(
-                message_id=message_id_for(message.message_id, "StageFailed", Stage.FRAMES.value),
-                video_id=message.video_id,
-                trace_id=message.trace_id,
-                stage=Stage.FRAMES,
-                error=reason,
-                backend=backend_name(self._settings),
-            ),
         )

@@ -10,7 +10,13 @@ from botocore.exceptions import ClientError
 
 from ingest.notifications import MalformedNotification, UploadedObject, parse_s3_notification
 from ingest.settings import IngestSettings, requestable_stages
-from videosense_shared.bus import Delivery, PoisonMessage, Publisher
+from videosense_shared.bus import (
+    Delivery,
+    LastErrors,
+    PoisonMessage,
+    Publisher,
+    give_up_reason,
+)
 from videosense_shared.completion import Completion
 from videosense_shared.ids import message_id_for, trace_id_for, video_id_for
 from videosense_shared.logs import bound, get_logger
@@ -43,9 +49,13 @@ class Ingest:
         self._publisher = publisher
         self._completion = completion
         self._settings = settings
+        self._last_errors = LastErrors()
 
     async def handle(self, delivery: Delivery) -> None:
         """Consume one S3 notification (it may hold several records).
+
+        On the last delivery the queue allows, the uploads are not tried again: each gets a
+        ``failed`` document saying why (the give-up rule of the stage worker, for ingest).
 
         Raises:
             PoisonMessage: the body is not an S3 notification.
@@ -54,8 +64,45 @@ class Ingest:
             uploads = parse_s3_notification(delivery.body)
         except MalformedNotification as err:
             raise PoisonMessage(f"not an S3 notification: {err}") from err
-        for upload in uploads:
-            await self.ingest(upload)
+        key = delivery.sqs_message_id
+        if delivery.is_last:
+            reason = give_up_reason(delivery.receive_count - 1, self._last_errors.pop(key))
+            for upload in uploads:
+                await self.give_up(upload, reason)
+            return
+        try:
+            for upload in uploads:
+                await self.ingest(upload)
+        except Exception as err:
+            self._last_errors.remember(key, err)
+            raise
+        self._last_errors.pop(key)
+
+    async def give_up(self, upload: UploadedObject, reason: str) -> None:
+        """End an upload that keeps failing: a ``failed`` document with ``reason`` and its
+        ``VideoCompleted``, unless it was already ingested (then its stages carry on)."""
+        if not upload.key.startswith(self._settings.common.uploads_prefix):
+            return
+        video_id = video_id_for(upload.bucket, upload.key, upload.version_id or upload.etag)
+        trace_id = trace_id_for(video_id)
+        with bound(video_id=video_id, trace_id=trace_id):
+            source = SourceRef(
+                bucket=upload.bucket,
+                key=upload.key,
+                etag=upload.etag.strip('"'),
+                size_bytes=upload.size_bytes,
+            )
+            log.warning("ingest gave up", key=upload.key, reason=reason)
+            # An existing header (a crash after creating it) is left to the per-video deadline.
+            await self._store.create(
+                video_id=video_id,
+                trace_id=trace_id,
+                source=source,
+                media=None,
+                stages=(),
+                error=reason,
+            )
+            await self._completion.complete_if_due(video_id)
 
     async def ingest(self, upload: UploadedObject) -> None:
         """Accept or reject one uploaded object; idempotent per object version."""

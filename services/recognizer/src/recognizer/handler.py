@@ -7,7 +7,6 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
-from pydantic import TypeAdapter
 
 from recognizer.backend import (
     BackendUnavailable,
@@ -17,18 +16,24 @@ from recognizer.backend import (
 )
 from recognizer.features import Feature
 from recognizer.settings import RecognizerSettings
-from videosense_shared.bus import Delivery, Publisher, RetryableError, parse_typed
-from videosense_shared.bus.errors import is_transient_aws_error
+from videosense_shared.bus import (
+    Attempt,
+    Delivery,
+    Publisher,
+    RetryableError,
+    StageError,
+    StageWorker,
+    is_transient_aws_error,
+)
 from videosense_shared.claimcheck import fit_for_sns
 from videosense_shared.ids import message_id_for
-from videosense_shared.logs import bound, get_logger
+from videosense_shared.logs import get_logger
 from videosense_shared.messages import (
     FramesExtracted,
     Keyframe,
     KeyframeRecognition,
     RecognitionReady,
     Stage,
-    StageFailed,
     utc_now,
 )
 from videosense_shared.topology import RECOGNITION_READY
@@ -37,8 +42,6 @@ if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
 
 log = get_logger(__name__)
-
-_INPUT: TypeAdapter[FramesExtracted] = TypeAdapter(FramesExtracted)
 
 
 class Recognizer:
@@ -56,28 +59,35 @@ class Recognizer:
         settings: RecognizerSettings,
     ) -> None:
         self._s3 = s3
-        self._publisher = publisher
         self._backend = backend
         self._settings = settings
         self._features = settings.requested_features()
+        self._worker = StageWorker(
+            stage=Stage.RECOGNITION,
+            topic=RECOGNITION_READY,
+            input_type=FramesExtracted,
+            publisher=publisher,
+            process=self.process,
+            backend=backend.name,
+        )
 
     async def handle(self, delivery: Delivery) -> None:
-        """Consume one ``FramesExtracted`` chunk; skip videos that did not ask for recognition.
+        """Consume one ``FramesExtracted`` chunk (the stage-worker shape: see
+        :class:`StageWorker`).
 
         Raises:
             PoisonMessage: not a valid ``FramesExtracted``.
             RetryableError: S3, SNS or the backend had transient trouble.
         """
-        message = parse_typed(delivery, _INPUT)
-        if Stage.RECOGNITION not in message.stages:
-            return
-        with bound(video_id=message.video_id, trace_id=message.trace_id):
-            await self.process(message)
+        await self._worker.handle(delivery)
 
-    async def process(self, message: FramesExtracted) -> None:
-        """Recognise the chunk's keyframes and publish the result (or the reason it failed).
+    async def process(
+        self, message: FramesExtracted, attempt: Attempt | None = None
+    ) -> list[RecognitionReady]:
+        """Recognise the chunk's keyframes; return its ``RecognitionReady``.
 
         Raises:
+            StageError: the backend cannot run, or a keyframe cannot be recognised.
             RetryableError: transient trouble; the chunk should be tried again later.
         """
         started = utc_now()
@@ -86,8 +96,7 @@ class Recognizer:
             await self._backend.check(features)
             results = await self._recognise_all(message.keyframes, features)
         except (BackendUnavailable, RecognitionFailed) as err:
-            await self._fail(message, err.reason)
-            return
+            raise StageError(err.reason) from err
         ready = RecognitionReady(
             message_id=message_id_for(
                 message.message_id, "RecognitionReady", str(message.chunk_index)
@@ -111,7 +120,6 @@ class Recognizer:
             if is_transient_aws_error(err):
                 raise RetryableError(f"storing the recognition results failed: {err}") from err
             raise
-        await self._publisher.publish(RECOGNITION_READY, ready)
         log.info(
             "keyframes recognised",
             chunk=message.chunk_index,
@@ -121,6 +129,7 @@ class Recognizer:
             text=sum(len(r.text) for r in results),
             seconds=round((utc_now() - started).total_seconds(), 2),
         )
+        return [ready]
 
     async def _recognise_all(
         self, keyframes: tuple[Keyframe, ...], features: frozenset[Feature]
@@ -164,19 +173,3 @@ class Recognizer:
             if is_transient_aws_error(err):
                 raise RetryableError(f"reading keyframe {ref.key} failed: {err}") from err
             raise
-
-    async def _fail(self, message: FramesExtracted, reason: str) -> None:
-        log.warning("recognition failed", reason=reason, backend=self._backend.name)
-        await self._publisher.publish(
-            RECOGNITION_READY,
-            StageFailed(
-                message_id=message_id_for(
-                    message.message_id, "StageFailed", Stage.RECOGNITION.value
-                ),
-                video_id=message.video_id,
-                trace_id=message.trace_id,
-                stage=Stage.RECOGNITION,
-                error=reason,
-                backend=self._backend.name,
-            ),
-        )

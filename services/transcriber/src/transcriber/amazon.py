@@ -106,12 +106,9 @@ class AmazonTranscribeBackend:
         client: Callable[[], Awaitable[TranscribeServiceClient]],
         s3: S3Client,
         settings: TranscriberSettings,
-        *,
-        redrive_after: int = 5,
     ) -> None:
         """``client`` gives the Transcribe client (created on first use, so a worker that is not
-        configured for Transcribe never builds one); ``redrive_after``: the queue's
-        ``maxReceiveCount``.
+        configured for Transcribe never builds one).
 
         Raises:
             BackendUnavailableError: the language setting is not one Transcribe accepts.
@@ -120,7 +117,6 @@ class AmazonTranscribeBackend:
         self._client = client
         self._s3 = s3
         self._settings = settings
-        self._redrive_after = redrive_after
 
     @property
     def name(self) -> str:
@@ -156,14 +152,15 @@ class AmazonTranscribeBackend:
                     reason = job.get("FailureReason") or "no reason given"
                     raise TranscriptionError(f"the Amazon Transcribe job failed: {reason}")
                 self._check_age(job)
-                delay = self._poll_delay(request.receive_count)
-                if request.receive_count < self._redrive_after - 1:
+                delay = self._poll_delay(request.attempt.number)
+                left = request.attempt.left
+                if left is None or left > 0:
                     raise TranscriptionPendingError(
                         f"Transcribe job {job.get('TranscriptionJobName')} is {status}",
                         retry_after_s=delay,
                     )
-                # Last receive before the redrive limit: wait here, the heartbeat keeps the
-                # message invisible meanwhile.
+                # The last delivery that may still run the work (the one after it only gives
+                # up): wait here, the heartbeat keeps the message invisible meanwhile.
                 await asyncio.sleep(delay)
                 job = await self._get(request.video_id)
                 if job is None:

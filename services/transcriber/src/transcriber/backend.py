@@ -13,10 +13,11 @@ Protocol and the exceptions below, which it maps onto the stage's outcome:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from videosense_shared.bus import Attempt
 from videosense_shared.messages import SourceRef, Transcript
 
 
@@ -24,14 +25,14 @@ from videosense_shared.messages import SourceRef, Transcript
 class TranscriptionRequest:
     """One video to transcribe.
 
-    ``receive_count`` is how many times the message was delivered (1 on the first delivery):
-    an asynchronous backend uses it to pace its polling within the queue's redrive limit.
+    ``attempt`` says which delivery of the message this is and how many may still run the
+    work: an asynchronous backend uses it to pace its polling within the queue's redrive limit.
     """
 
     video_id: str
     source: SourceRef
     duration_s: float
-    receive_count: int = 1
+    attempt: Attempt = field(default_factory=lambda: Attempt(1, None))
 
 
 @dataclass(frozen=True)

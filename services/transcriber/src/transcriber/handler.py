@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pydantic import TypeAdapter
-
 from transcriber.backend import (
     NoAudioError,
     TranscriptionBackend,
@@ -14,13 +12,19 @@ from transcriber.backend import (
     TranscriptionPendingError,
     TranscriptionRequest,
 )
-from videosense_shared.bus import Delivery, Publisher, RetryableError, parse_typed
+from videosense_shared.bus import (
+    Attempt,
+    Delivery,
+    Publisher,
+    RetryableError,
+    StageError,
+    StageWorker,
+)
 from videosense_shared.claimcheck import fit_for_sns
 from videosense_shared.ids import message_id_for
-from videosense_shared.logs import bound, get_logger
+from videosense_shared.logs import get_logger
 from videosense_shared.messages import (
     Stage,
-    StageFailed,
     TranscriptReady,
     VideoIngested,
     utc_now,
@@ -33,7 +37,6 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 NO_AUDIO = "the video has no audio track"
-_INPUT: TypeAdapter[VideoIngested] = TypeAdapter(VideoIngested)
 _TOPIC = STAGE_TOPICS[Stage.TRANSCRIPT.value]
 
 
@@ -45,49 +48,54 @@ class Transcriber:
     ) -> None:
         self._s3 = s3
         self._bucket = bucket
-        self._publisher = publisher
         self._backend = backend
+        self._worker = StageWorker(
+            stage=Stage.TRANSCRIPT,
+            topic=_TOPIC,
+            input_type=VideoIngested,
+            publisher=publisher,
+            process=self.process,
+            backend=backend.name,
+        )
 
     async def handle(self, delivery: Delivery) -> None:
-        """Consume one ``VideoIngested``.
+        """Consume one ``VideoIngested`` (the stage-worker shape: see :class:`StageWorker`).
 
         Raises:
             PoisonMessage: not a valid ``VideoIngested``.
             RetryableError: an asynchronous job is still running (comes back later).
         """
-        message = parse_typed(delivery, _INPUT)
-        if Stage.TRANSCRIPT not in message.stages:
-            return
-        with bound(video_id=message.video_id, trace_id=message.trace_id):
-            await self.process(message, receive_count=delivery.receive_count)
+        await self._worker.handle(delivery)
 
-    async def process(self, message: VideoIngested, *, receive_count: int = 1) -> None:
-        """Transcribe one video and publish the outcome (idempotent: same ids on redelivery).
+    async def process(
+        self, message: VideoIngested, attempt: Attempt | None = None
+    ) -> list[TranscriptReady]:
+        """Transcribe one video; return its ``TranscriptReady`` (idempotent: same ids on a
+        redelivery).
 
         Raises:
+            StageError: no audio (skipped) or the backend cannot transcribe it (failed).
             RetryableError: an asynchronous job is still running.
             botocore.exceptions.ClientError: a transient AWS failure (retried by the consumer).
         """
+        attempt = attempt or Attempt(1, None)
         if not message.media.has_audio:
-            await self._fail(message, NO_AUDIO, skipped=True)
-            return
+            raise StageError(NO_AUDIO, skipped=True)
         started = utc_now()
         request = TranscriptionRequest(
             video_id=message.video_id,
             source=message.source,
             duration_s=message.media.duration_s,
-            receive_count=receive_count,
+            attempt=attempt,
         )
         try:
             result = await self._backend.transcribe(request)
         except TranscriptionPendingError as pending:
             raise RetryableError(pending.reason, retry_after_s=pending.retry_after_s) from pending
-        except NoAudioError:
-            await self._fail(message, NO_AUDIO, skipped=True)
-            return
+        except NoAudioError as err:
+            raise StageError(NO_AUDIO, skipped=True) from err
         except TranscriptionError as err:
-            await self._fail(message, err.reason)
-            return
+            raise StageError(err.reason) from err
         ready = TranscriptReady(
             message_id=message_id_for(message.message_id, "TranscriptReady"),
             video_id=message.video_id,
@@ -99,7 +107,6 @@ class Transcriber:
             finished_at=utc_now(),
         )
         ready = await fit_for_sns(self._s3, self._bucket, ready, "transcript", "transcript_ref")
-        await self._publisher.publish(_TOPIC, ready)
         log.info(
             "transcript ready",
             backend=self._backend.name,
@@ -107,20 +114,4 @@ class Transcriber:
             segments=len(result.transcript.segments),
             offloaded=ready.transcript_ref is not None,
         )
-
-    async def _fail(self, message: VideoIngested, reason: str, *, skipped: bool = False) -> None:
-        log.warning("transcript skipped" if skipped else "transcript failed", reason=reason)
-        await self._publisher.publish(
-            _TOPIC,
-            StageFailed(
-                message_id=message_id_for(
-                    message.message_id, "StageFailed", Stage.TRANSCRIPT.value
-                ),
-                video_id=message.video_id,
-                trace_id=message.trace_id,
-                stage=Stage.TRANSCRIPT,
-                error=reason,
-                backend=self._backend.name,
-                skipped=skipped,
-            ),
-        )
+        return [ready]

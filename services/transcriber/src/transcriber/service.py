@@ -17,7 +17,7 @@ from videosense_shared.aws import AwsClients
 from videosense_shared.bus import Handler, Publisher
 from videosense_shared.messages import Stage
 from videosense_shared.runtime import ServiceSpec
-from videosense_shared.topology import TOPOLOGY, TRANSCRIBER
+from videosense_shared.topology import TRANSCRIBER
 
 
 class UnavailableBackend:
@@ -79,12 +79,7 @@ def make_backend(settings: TranscriberSettings, aws: AwsClients) -> Transcriptio
                 from transcriber.amazon import AmazonTranscribeBackend, check_settings
 
                 check_settings(settings)
-                return AmazonTranscribeBackend(
-                    aws.transcribe,
-                    aws.s3,
-                    settings,
-                    redrive_after=TOPOLOGY.queue(TRANSCRIBER).max_receive_count,
-                )
+                return AmazonTranscribeBackend(aws.transcribe, aws.s3, settings)
     except BackendUnavailableError as err:
         return UnavailableBackend(settings.backend, err.reason)
 

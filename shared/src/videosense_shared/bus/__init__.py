@@ -20,7 +20,13 @@ from videosense_shared.bus.dead_letter import ERROR_ATTRIBUTE
 from videosense_shared.bus.envelope import Delivery, parse_typed, unwrap
 from videosense_shared.bus.errors import PoisonMessage, RetryableError, is_transient_aws_error
 from videosense_shared.bus.publisher import Publisher
-from videosense_shared.bus.stage_worker import Attempt, StageError, StageWorker, give_up_reason
+from videosense_shared.bus.stage_worker import (
+    Attempt,
+    LastErrors,
+    StageError,
+    StageWorker,
+    give_up_reason,
+)
 
 __all__ = [
     "ERROR_ATTRIBUTE",
@@ -28,13 +34,14 @@ __all__ = [
     "Consumer",
     "Delivery",
     "Handler",
+    "LastErrors",
     "PoisonMessage",
     "Publisher",
     "RetryableError",
     "StageError",
     "StageWorker",
-    "install_stop_signals",
     "give_up_reason",
+    "install_stop_signals",
     "is_transient_aws_error",
     "parse_typed",
     "queue_url",

@@ -96,6 +96,30 @@ def give_up_reason(failed_deliveries: int, last_error: str | None) -> str:
     return f"gave up after {failed_deliveries} deliveries: {last_error or CRASHED}"
 
 
+class LastErrors:
+    """The last error seen per message, so a give-up can say what kept failing.
+
+    Kept in memory: after a crash there is no error to tell anyway (:data:`CRASHED` says so),
+    and a worker that saw the error itself usually gets the message again.
+    """
+
+    def __init__(self, capacity: int = _REMEMBERED_ERRORS) -> None:
+        self._capacity = capacity
+        self._errors: OrderedDict[str, str] = OrderedDict()
+
+    def remember(self, key: str, err: BaseException) -> None:
+        """Record ``err`` as the latest failure of the message ``key``."""
+        text = str(err) or type(err).__name__
+        self._errors[key] = text[:_MAX_ERROR_CHARS]
+        self._errors.move_to_end(key)
+        while len(self._errors) > self._capacity:
+            self._errors.popitem(last=False)
+
+    def pop(self, key: str) -> str | None:
+        """Forget the message ``key``; return its last error if one was recorded."""
+        return self._errors.pop(key, None)
+
+
 class StageWorker(Generic[In]):
     """Runs one stage's ``process`` for every delivery of its input messages.
 
@@ -119,7 +143,7 @@ class StageWorker(Generic[In]):
         self._publisher = publisher
         self._process = process
         self._backend = backend
-        self._last_errors: OrderedDict[str, str] = OrderedDict()
+        self._last_errors = LastErrors()
 
     async def handle(self, delivery: Delivery) -> None:
         """Consume one delivery of the stage's input.
@@ -138,21 +162,22 @@ class StageWorker(Generic[In]):
             context["chunk"] = str(chunk)
         with bound(**context):
             if delivery.is_last:
-                last = self._last_errors.pop(message.message_id, None)
+                last = self._last_errors.pop(message.message_id)
                 await self.fail(message, give_up_reason(delivery.receive_count - 1, last))
                 return
             attempt = Attempt(delivery.receive_count, delivery.max_receives)
             try:
-                outputs = await self._process(message, attempt)
-            except StageError as err:
-                await self.fail(message, err.reason, skipped=err.skipped)
-                return
+                try:
+                    outputs = await self._process(message, attempt)
+                except StageError as err:
+                    await self.fail(message, err.reason, skipped=err.skipped)
+                else:
+                    for output in outputs:
+                        await self._publisher.publish(self._topic, output)
             except Exception as err:
-                self._remember(message.message_id, err)
+                self._last_errors.remember(message.message_id, err)
                 raise
-            self._last_errors.pop(message.message_id, None)
-            for output in outputs:
-                await self._publisher.publish(self._topic, output)
+            self._last_errors.pop(message.message_id)
 
     async def fail(self, message: In, reason: str, *, skipped: bool = False) -> None:
         """Publish the stage's ``StageFailed`` for ``message`` (deterministic id: a repeat is a
@@ -173,10 +198,3 @@ class StageWorker(Generic[In]):
                 skipped=skipped,
             ),
         )
-
-    def _remember(self, message_id: str, err: Exception) -> None:
-        text = str(err) or type(err).__name__
-        self._last_errors[message_id] = text[:_MAX_ERROR_CHARS]
-        self._last_errors.move_to_end(message_id)
-        while len(self._last_errors) > _REMEMBERED_ERRORS:
-            self._last_errors.popitem(last=False)
