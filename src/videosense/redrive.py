@@ -4,7 +4,8 @@ SQS's own message-move task is used where the endpoint has it: SQS moves the mes
 at its pace, and reports progress. Where the endpoint does not support it (some emulators), or
 when only some messages should move, messages are moved one by one: sent to the work queue
 first, deleted from the dead-letter queue second, so an interruption can duplicate a message
-(which every consumer tolerates, being idempotent) but never lose one.
+(which every consumer tolerates, being idempotent) but never lose one. Those carry the run's id
+in :data:`REDRIVE_ATTRIBUTE`, so one that fails again while the run goes on is left in place.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import TYPE_CHECKING, Literal
 
 from botocore.exceptions import ClientError
 
-from videosense.dead_letters import DeadLetterQueue, queue_url, release
+from videosense.dead_letter_queues import DeadLetterQueue, queue_url
+from videosense.dead_letters import release
 from videosense_shared.aws import AwsClients
 from videosense_shared.bus import ERROR_ATTRIBUTE
 

@@ -21,7 +21,7 @@ from ingest.notifications import parse_s3_notification
 from tests.waiting import eventually, receive_all
 from videosense.cli import main
 from videosense.commands.dlq import list_depths, move_back, show
-from videosense.dead_letters import dead_letter_queues, resolve
+from videosense.dead_letter_queues import dead_letter_queues, resolve
 from videosense.redrive import REDRIVE_ATTRIBUTE, is_unsupported, redrive
 from videosense_shared.aws import AwsClients
 from videosense_shared.bus import ERROR_ATTRIBUTE, Consumer, Delivery, PoisonMessage, parse_typed

@@ -10,7 +10,7 @@ import pytest
 from aiobotocore.stub import AioStubber
 from botocore.exceptions import ClientError
 
-from videosense.dead_letters import DeadLetterQueue
+from videosense.dead_letter_queues import DeadLetterQueue
 from videosense.redrive import RedriveError, is_unsupported, redrive
 from videosense_shared.aws import AwsClients
 

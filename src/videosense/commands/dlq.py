@@ -17,19 +17,17 @@ from pydantic import ValidationError
 
 from videosense.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error
 from videosense.commands.endpoint import point_at
-from videosense.dead_letters import (
-    PEEK_HOLD_S,
-    DeadLetter,
+from videosense.dead_letter_queues import (
     DeadLetterQueue,
     Depth,
     QueueMissingError,
     UnknownQueueError,
     dead_letter_queues,
     depth,
-    peek,
     queue_url,
     resolve,
 )
+from videosense.dead_letters import PEEK_HOLD_S, DeadLetter, peek
 from videosense.redrive import RedriveError, RedriveResult, redrive
 from videosense_shared.aws import AwsClients
 from videosense_shared.settings import CommonSettings
