@@ -1,4 +1,4 @@
-"""The ``videosense`` command line: ``run``, ``up``, ``extract``, ``find`` and ``faces``.
+"""The ``videosense`` command line: ``run``, ``up``, ``extract``, ``find``, ``faces`` and ``dlq``.
 
 Exit codes: 0 complete or partial, 1 failed (or timed out), 2 usage error.
 """
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ingest.settings import requestable_stages
+from videosense.commands import dlq as dlq_command
 from videosense.commands import faces as faces_command
 from videosense.commands import find as find_command
 from videosense.report import print_document, print_extraction
@@ -66,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
 
     find_command.add_parser(sub)
     faces_command.add_parser(sub)
+    dlq_command.add_parser(sub)
     return parser
 
 
@@ -83,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return find_command.run(args)
         if args.command == "faces":
             return faces_command.run(args)
+        if args.command == "dlq":
+            return dlq_command.run(args)
         return _extract(args)
     except UsageError as err:
         print(f"videosense: error: {err}", file=sys.stderr)

@@ -83,7 +83,7 @@ class AwsClients:
                     connect_timeout=10,
                     read_timeout=read_timeout_s,
                 )
-                # The typed overloads want a literal service name; ours is one of four above.
+                # The typed overloads want a literal service name; ours is one of those below.
                 context = self._session.create_client(  # type: ignore[call-overload]
                     service, region_name=self._region, config=config
                 )
@@ -125,6 +125,17 @@ class AwsClients:
         client: TranscribeServiceClient = await self._client(
             "transcribe", max_attempts, read_timeout_s
         )
+        return client
+
+    async def sqs_with_retries(
+        self, *, max_attempts: int, read_timeout_s: float = 70.0
+    ) -> SQSClient:
+        """An SQS client with its own retry budget (created on first use).
+
+        For a call whose failure the caller handles itself: e.g. ``max_attempts=1`` to learn at
+        once that an endpoint does not support an action, instead of after botocore's retries.
+        """
+        client: SQSClient = await self._client("sqs", max_attempts, read_timeout_s)
         return client
 
     async def __aexit__(
