@@ -26,6 +26,7 @@ from tests.clips import (
     truncate,
     with_rotation,
 )
+from tests.hostile_media import endless_tiny_video, huge_frame_video, size_switching_video
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
 
@@ -293,3 +294,67 @@ def test_files_that_are_not_decodable_videos_fail_with_a_readable_reason(
     # WHEN extracted THEN ExtractionError says why in words
     with pytest.raises(ExtractionError, match=reason):
         extract(path, FrameExtractorSettings())
+
+
+# --- hostile inputs: frames over the size limit, endless videos ----------------------------
+
+
+def test_a_frame_size_over_the_limit_fails_before_anything_is_decoded(cut_clip: Path) -> None:
+    # GIVEN a 320x240 clip and a limit one pixel smaller
+    settings = FrameExtractorSettings(max_frame_pixels=320 * 240 - 1)
+    delivered: list[ExtractedKeyframe] = []
+    # WHEN extracted THEN it fails naming the size, the limit and the setting, with no keyframe
+    with pytest.raises(ExtractionError) as caught:
+        extract(cut_clip, settings, delivered.append)
+    assert str(caught.value) == (
+        "frame size 320x240 (76800 px) exceeds the limit of 76799 px per frame"
+        " (VIDEOSENSE_FRAME_EXTRACTOR_MAX_FRAME_PIXELS)"
+    )
+    assert delivered == []
+    # AND at exactly the limit the clip is extracted
+    assert extract(cut_clip, FrameExtractorSettings(max_frame_pixels=320 * 240)).frame_count
+
+
+def test_a_header_that_lies_about_the_frame_size_is_caught_while_decoding(clips: Path) -> None:
+    # GIVEN a video whose header says 32x32 (its first 100 frames) and whose last frames are
+    # 128x128, and a limit between the two
+    path = size_switching_video(clips / "switching.mkv", small=32, large=128)
+    settings = FrameExtractorSettings(max_frame_pixels=64 * 64)
+    # WHEN extracted THEN the first large frame fails it with the readable reason
+    with pytest.raises(ExtractionError) as caught:
+        extract(path, settings)
+    assert str(caught.value) == (
+        "frame size 128x128 (16384 px) exceeds the limit of 4096 px per frame"
+        " (VIDEOSENSE_FRAME_EXTRACTOR_MAX_FRAME_PIXELS)"
+    )
+    # AND under the default limit the same video is extracted whole
+    assert extract(path, FrameExtractorSettings()).frame_count == 105
+
+
+def test_a_16384_square_video_fails_on_its_header_without_decoding(clips: Path) -> None:
+    # GIVEN a 16384x16384 video (FFmpeg itself refuses to decode frames that large)
+    path = huge_frame_video(clips / "huge.mov")
+    # WHEN extracted with the default limit THEN the reason names the size the header declares
+    with pytest.raises(ExtractionError) as caught:
+        extract(path, FrameExtractorSettings())
+    assert str(caught.value) == (
+        "frame size 16384x16384 (268.4 Mpx) exceeds the limit of 35.4 Mpx per frame"
+        " (VIDEOSENSE_FRAME_EXTRACTOR_MAX_FRAME_PIXELS)"
+    )
+
+
+def test_a_ten_hour_video_of_tiny_still_frames_ends_with_one_scene_and_one_keyframe(
+    clips: Path,
+) -> None:
+    # GIVEN 10 hours of one flat 2x2 colour, a frame every 10 s (3600 frames, a few hundred KB)
+    path = endless_tiny_video(clips / "ten-hours.mp4", hours=10, frame_period_s=10)
+    # WHEN extracted
+    result = extract(path, FrameExtractorSettings())
+    # THEN it finishes with every frame in one scene and a single keyframe: nothing grows with
+    # the length of a static video (scenes, keyframes and held frames are bounded)
+    assert result.frame_count == 3600
+    assert (result.width, result.height) == (2, 2)
+    assert result.duration_s == pytest.approx(36_000)
+    assert [(s.start_frame, s.end_frame) for s in result.scenes] == [(0, 3600)]
+    assert len(result.keyframes) == 1
+    assert decode_jpeg(result.keyframes[0]).shape[:2] == (2, 2)

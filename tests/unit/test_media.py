@@ -24,10 +24,19 @@ import boto3  # no boto3-stubs in the venv
 import pytest
 from moto.server import ThreadedMotoServer
 
+from ingest.settings import IngestSettings
+from tests.hostile_media import (
+    endless_tiny_video,
+    huge_frame_video,
+    jpeg_named,
+    text_named,
+    wav_named,
+)
 from videosense_shared.media import (
-    MAX_DIMENSION_PX,
-    MAX_DURATION_S,
+    DEFAULT_MAX_DURATION_S,
+    DEFAULT_MAX_FRAME_PIXELS,
     MediaProbeError,
+    ProbeLimits,
     RangedHttpReader,
     RangeRequestError,
     probe_file,
@@ -54,7 +63,8 @@ RECIPES: dict[str, str] = {
     # The mp4 muxer writes moov at the end unless told otherwise.
     "large_moov_at_end.mp4": f"{NOISY} {SINE} -t 3 {H264} -qp 18 -c:a aac",
     "still.png": f"{TESTSRC} -frames:v 1",
-    "too_wide.mp4": f"-f lavfi -i color=size=8200x16:rate=25 -frames:v 2 {H264}",
+    # 8192x4352 is 1 Mpx over the default limit (8192x4320); two flat frames encode at once.
+    "too_big.mp4": f"-f lavfi -i color=size=8192x4352:rate=25 -frames:v 2 {H264}",
     # One frame every 10 minutes: a 7 h video in a few kilobytes.
     "too_long.mp4": f"-f lavfi -i color=size=16x16:rate=1/600 -t 25200 {H264}",
 }
@@ -107,6 +117,16 @@ DERIVED: dict[str, tuple[str | None, Callable[[bytes], bytes]]] = {
 }
 
 
+# Hostile files made in Python (tests.hostile_media), some under an extension that lies.
+MADE: dict[str, Callable[[Path], Path]] = {
+    "huge_16384.mov": huge_frame_video,
+    "ten_hours_2x2.mp4": endless_tiny_video,
+    "photo_named.mp4": jpeg_named,
+    "sound_named.mov": wav_named,
+    "text_named.mkv": text_named,
+}
+
+
 class Clips:
     """Makes each clip on first use, once per test module."""
 
@@ -117,7 +137,9 @@ class Clips:
         path = self.root / name
         if path.exists():
             return path
-        if name in RECIPES:
+        if name in MADE:
+            MADE[name](path)
+        elif name in RECIPES:
             _ffmpeg(*RECIPES[name].split(), str(path))
         elif name in REMUXED:
             source, options = REMUXED[name]
@@ -329,10 +351,35 @@ def test_a_stream_is_probed_from_any_position_and_left_open(clips: Clips) -> Non
             id="intact-headers-undecodable-frames",
         ),
         pytest.param(
-            "too_wide.mp4", r"resolution 8200x16 exceeds the 8192 px limit", id="wider-than-8192"
+            "too_big.mp4",
+            r"frame size 8192x4352 \(35\.7 Mpx\) exceeds the limit of 35\.4 Mpx per frame"
+            r" \(VIDEOSENSE_INGEST_MAX_FRAME_PIXELS\)",
+            id="over-8192x4320",
         ),
         pytest.param(
-            "too_long.mp4", r"duration 25200 s exceeds the 6 h limit", id="longer-than-6h"
+            "huge_16384.mov",
+            r"frame size 16384x16384 \(268\.4 Mpx\) exceeds the limit of 35\.4 Mpx per frame"
+            r" \(VIDEOSENSE_INGEST_MAX_FRAME_PIXELS\)",
+            id="16384x16384-too-large-even-for-ffmpeg",
+        ),
+        pytest.param(
+            "too_long.mp4",
+            r"duration 7:00:00 exceeds the limit of 6:00:00 \(VIDEOSENSE_INGEST_MAX_DURATION_S\)",
+            id="longer-than-6h",
+        ),
+        pytest.param(
+            "ten_hours_2x2.mp4",
+            r"duration 10:00:00 exceeds the limit of 6:00:00 \(VIDEOSENSE_INGEST_MAX_DURATION_S\)",
+            id="ten-hours-of-2x2",
+        ),
+        pytest.param(
+            "photo_named.mp4", r"not a video: still image \(jpeg_pipe\)", id="jpeg-named-mp4"
+        ),
+        pytest.param("sound_named.mov", r"no video stream \(audio only\)", id="wav-named-mov"),
+        pytest.param(
+            "text_named.mkv",
+            r"not a video: Invalid data found when processing input",
+            id="text-named-mkv",
         ),
     ],
 )
@@ -351,9 +398,47 @@ def test_a_bad_video_fails_with_a_short_readable_reason(
     assert "Traceback" not in message
 
 
-def test_the_limits_are_module_constants() -> None:
-    assert MAX_DIMENSION_PX == 8192
-    assert MAX_DURATION_S == 6 * 3600
+def test_the_default_limits_are_8k_frames_and_six_hours() -> None:
+    # GIVEN no configuration WHEN ingest's probe limits are read THEN they are the defaults,
+    # named after ingest's own settings
+    limits = IngestSettings().probe_limits
+    assert limits == ProbeLimits()
+    assert limits.max_frame_pixels == DEFAULT_MAX_FRAME_PIXELS == 8192 * 4320
+    assert limits.max_duration_s == DEFAULT_MAX_DURATION_S == 6 * 3600
+    assert limits.frame_pixels_setting == "VIDEOSENSE_INGEST_MAX_FRAME_PIXELS"
+    assert limits.duration_setting == "VIDEOSENSE_INGEST_MAX_DURATION_S"
+
+
+def test_the_limits_follow_ingest_settings(clips: Clips, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN ingest configured for small frames and short videos through its environment
+    monkeypatch.setenv("VIDEOSENSE_INGEST_MAX_FRAME_PIXELS", str(160 * 120 - 1))
+    monkeypatch.setenv("VIDEOSENSE_INGEST_MAX_DURATION_S", "0.5")
+    limits = IngestSettings().probe_limits
+
+    # WHEN a 160x120 clip of 1 s is probed with them THEN the frame size is refused first,
+    # naming the limit and the setting
+    with pytest.raises(MediaProbeError) as caught:
+        probe_file(clips("h264_silent.mp4"), limits)
+    assert str(caught.value) == (
+        "frame size 160x120 (19200 px) exceeds the limit of 19199 px per frame"
+        " (VIDEOSENSE_INGEST_MAX_FRAME_PIXELS)"
+    )
+
+    # AND with frames allowed, the duration is refused, naming its setting
+    roomy = ProbeLimits(
+        max_frame_pixels=160 * 120,
+        max_duration_s=limits.max_duration_s,
+        duration_setting=limits.duration_setting,
+    )
+    with pytest.raises(MediaProbeError) as caught:
+        probe_file(clips("h264_silent.mp4"), roomy)
+    assert str(caught.value) == (
+        "duration 0:00:01 exceeds the limit of 0:00:00 (VIDEOSENSE_INGEST_MAX_DURATION_S)"
+    )
+
+    # AND exactly at the limits the clip is accepted
+    exact = ProbeLimits(max_frame_pixels=160 * 120, max_duration_s=1.0)
+    assert probe_file(clips("h264_silent.mp4"), exact).width == 160
 
 
 def test_an_empty_object_is_rejected_without_any_request(http_files: FileServer) -> None:

@@ -13,6 +13,7 @@ stay ``OSError`` so that consumers retry them.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -31,23 +32,34 @@ from videosense_shared.media_http import RangedHttpReader, RangeRequestError
 from videosense_shared.messages import MediaFacts
 
 __all__ = [
-    "MAX_DIMENSION_PX",
-    "MAX_DURATION_S",
+    "DEFAULT_MAX_DURATION_S",
+    "DEFAULT_MAX_FRAME_PIXELS",
     "MediaProbeError",
+    "ProbeLimits",
     "RangeRequestError",
     "RangedHttpReader",
     "SeekableBinary",
+    "declared_frame_size",
+    "decoder_max_pixels",
+    "describe_duration",
+    "frame_size_error",
     "probe_file",
     "probe_stream",
     "probe_url",
 ]
 
-MAX_DIMENSION_PX = 8192
-"""Largest accepted width or height. Larger frames are decompression bombs more often than
-videos (8K UHD is 7680x4320), and every later stage would have to hold them in memory."""
+DEFAULT_MAX_FRAME_PIXELS = 8192 * 4320
+"""Largest accepted frame, in pixels: DCI 8K (8192x4320, 35.4 Mpx), which also admits 8K UHD
+(7680x4320) in either orientation. The frame extractor holds up to about 30 decoded frames at
+once (decoder references and threads, the cut detector's look-ahead, the keyframe candidates);
+at 1.5 bytes per pixel (YUV 4:2:0, 53 MB a frame here) that bounds it near 1.6 GB, within its
+2 GB task (a 40-frame 8192x4320 H.264 clip peaked at 1.06 GB with two decoder threads). A
+larger frame is a decompression bomb more often than a video. FFmpeg itself refuses frames
+over about 268 Mpx (16384x16384 is already too large for it)."""
 
-MAX_DURATION_S = 6 * 3600.0
-"""Longest accepted duration: six hours bounds the cost any one upload can cause."""
+DEFAULT_MAX_DURATION_S = 6 * 3600.0
+"""Longest accepted duration: six hours bounds the cost any one upload can cause (the frame
+extractor decodes every frame, the transcriber hears every second)."""
 
 MAX_PROBE_PACKETS = 64
 """Video packets demuxed, at most, while looking for the first decodable frame. A healthy
@@ -57,13 +69,28 @@ not produced one after this many is broken."""
 _EMPTY = "empty file (0 bytes)"
 
 
+@dataclass(frozen=True)
+class ProbeLimits:
+    """What the probe accepts, and the settings that change it (named in the reasons).
+
+    The defaults are ingest's defaults: ingest is where uploads are probed.
+    """
+
+    max_frame_pixels: int = DEFAULT_MAX_FRAME_PIXELS
+    max_duration_s: float = DEFAULT_MAX_DURATION_S
+    frame_pixels_setting: str = "VIDEOSENSE_INGEST_MAX_FRAME_PIXELS"
+    duration_setting: str = "VIDEOSENSE_INGEST_MAX_DURATION_S"
+
+
 class MediaProbeError(Exception):
     """The file is not a video this pipeline can process.
 
     ``str(error)`` (also ``error.reason``) is one short readable line, meant for a ``failed``
     video document. It starts with ``"empty file"``, ``"not a video:"``, ``"no video
-    stream"`` or ``"truncated or corrupt:"``, or names the exceeded limit (``"resolution
-    9000x5000 exceeds the 8192 px limit"``, ``"duration 25200 s exceeds the 6 h limit"``).
+    stream"`` or ``"truncated or corrupt:"``, or names the exceeded limit and the setting that
+    changes it (``"frame size 16384x16384 (268.4 Mpx) exceeds the limit of 35.4 Mpx per frame
+    (VIDEOSENSE_INGEST_MAX_FRAME_PIXELS)"``, ``"duration 10:00:00 exceeds the limit of 6:00:00
+    (VIDEOSENSE_INGEST_MAX_DURATION_S)"``).
     """
 
     def __init__(self, reason: str) -> None:
@@ -71,8 +98,41 @@ class MediaProbeError(Exception):
         self.reason = reason
 
 
-def probe_file(path: Path) -> MediaFacts:
-    """Probe a local file.
+def _pixels(count: int) -> str:
+    return f"{count / 1e6:.1f} Mpx" if count >= 100_000 else f"{count} px"
+
+
+def frame_size_error(width: int, height: int, limit: int, setting: str) -> str:
+    """The reason given for a frame over the pixel limit, naming the setting that changes it.
+
+    Shared with the frame extractor, which checks the limit again as it decodes.
+    """
+    return (
+        f"frame size {width}x{height} ({_pixels(width * height)}) exceeds the limit of "
+        f"{_pixels(limit)} per frame ({setting})"
+    )
+
+
+def decoder_max_pixels(limit: int) -> int:
+    """FFmpeg's ``max_pixels`` option for a frame limit of ``limit`` pixels.
+
+    FFmpeg counts the frame as allocated: coded sizes rounded up to whole macroblocks and
+    strides to 64 bytes, so a 160x120 H.264 frame counts as at least 160x128. Twice the limit
+    (and a megapixel) leaves room for that padding, so the exact, readable limit is the
+    caller's own check on the dimensions, while the decoder still refuses to allocate a frame
+    far over it (a decompression bomb behind a header that lies).
+    """
+    return 2 * limit + (1 << 20)
+
+
+def describe_duration(seconds: float) -> str:
+    """``H:MM:SS`` (rounded down to the second), e.g. ``10:00:00``."""
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+def probe_file(path: Path, limits: ProbeLimits | None = None) -> MediaFacts:
+    """Probe a local file (``limits``: the defaults of :class:`ProbeLimits` unless given).
 
     The file is read through a Python file object, exactly as a URL is, so a file probed
     locally yields the same facts (and the same errors) as the same object probed in S3.
@@ -86,15 +146,16 @@ def probe_file(path: Path) -> MediaFacts:
         # "Invalid data found when processing input".
         raise MediaProbeError(_EMPTY)
     with path.open("rb") as reader:
-        return probe_stream(reader)
+        return probe_stream(reader, limits)
 
 
-def probe_url(url: str, size: int) -> MediaFacts:
+def probe_url(url: str, size: int, limits: ProbeLimits | None = None) -> MediaFacts:
     """Probe an object over HTTP (a presigned S3 ``GET`` URL), fetching only what is needed.
 
     Args:
         url: a URL that honours ``Range`` requests.
         size: the object's size in bytes, as the upload notification reported it.
+        limits: what is accepted (the defaults of :class:`ProbeLimits` unless given).
 
     Raises:
         MediaProbeError: the object is empty, not a video, damaged, or over a limit.
@@ -103,11 +164,13 @@ def probe_url(url: str, size: int) -> MediaFacts:
     if size == 0:
         raise MediaProbeError(_EMPTY)
     with RangedHttpReader(url, size) as reader:
-        return probe_stream(reader)
+        return probe_stream(reader, limits)
 
 
-def probe_stream(reader: SeekableBinary) -> MediaFacts:
+def probe_stream(reader: SeekableBinary, limits: ProbeLimits | None = None) -> MediaFacts:
     """Probe a seekable binary file object positioned anywhere; the caller keeps it open.
+
+    ``limits``: what is accepted (the defaults of :class:`ProbeLimits` unless given).
 
     Raises:
         MediaProbeError: the content is empty, not a video, damaged, or over a limit.
@@ -117,7 +180,7 @@ def probe_stream(reader: SeekableBinary) -> MediaFacts:
     """
     watched = _WatchedReader(reader)
     try:
-        facts = _probe(watched)
+        facts = _probe(watched, limits or ProbeLimits())
     except MediaProbeError:
         if watched.error is not None:
             raise watched.error from None
@@ -169,7 +232,7 @@ class _WatchedReader:
         return self._inner.tell()
 
 
-def _probe(reader: _WatchedReader) -> MediaFacts:
+def _probe(reader: _WatchedReader, limits: ProbeLimits) -> MediaFacts:
     size = reader.seek(0, io.SEEK_END)
     if size == 0:
         raise MediaProbeError(_EMPTY)
@@ -182,7 +245,14 @@ def _probe(reader: _WatchedReader) -> MediaFacts:
     reader.seek(0)
     try:
         # metadata_errors="replace": a title tag in a legacy encoding must not reject a video.
-        container = av.open(reader, mode="r", metadata_errors="replace")
+        # max_pixels reaches the decoders that stream discovery opens: a frame over the limit
+        # is refused by FFmpeg before it is allocated, not after (a decompression bomb).
+        container = av.open(
+            reader,
+            mode="r",
+            metadata_errors="replace",
+            options={"max_pixels": str(decoder_max_pixels(limits.max_frame_pixels))},
+        )
     except av.error.FFmpegError as exc:
         said = _ffmpeg_said(exc)
         if family is None:
@@ -190,12 +260,12 @@ def _probe(reader: _WatchedReader) -> MediaFacts:
         raise MediaProbeError(f"truncated or corrupt: {family} unreadable ({said})") from exc
     with container:
         try:
-            return _facts(container)
+            return _facts(container, reader, limits)
         except av.error.FFmpegError as exc:
             raise MediaProbeError(f"truncated or corrupt: {_ffmpeg_said(exc)}") from exc
 
 
-def _facts(container: InputContainer) -> MediaFacts:
+def _facts(container: InputContainer, reader: _WatchedReader, limits: ProbeLimits) -> MediaFacts:
     if container.format.name == "image2" or container.format.name.endswith("_pipe"):
         # FFmpeg opens a PNG or JPEG as a one-frame "video"; it is not one.
         raise MediaProbeError(f"not a video: still image ({container.format.name})")
@@ -209,11 +279,16 @@ def _facts(container: InputContainer) -> MediaFacts:
     # describe the same pixel grid. A phone video shot upright reads as e.g. 1920x1080.
     width, height = context.width, context.height
     if width <= 0 or height <= 0:
-        raise MediaProbeError("truncated or corrupt: the video stream has no dimensions")
-    if width > MAX_DIMENSION_PX or height > MAX_DIMENSION_PX:
+        # A decoder that refused the frame size (ours or FFmpeg's own) leaves no dimensions.
+        declared = declared_frame_size(reader, stream.index)
+        if declared is not None and declared[0] * declared[1] > limits.max_frame_pixels:
+            width, height = declared
+        else:
+            raise MediaProbeError("truncated or corrupt: the video stream has no dimensions")
+    if width * height > limits.max_frame_pixels:
         # Checked before decoding anything: a huge frame is how a decompression bomb works.
         raise MediaProbeError(
-            f"resolution {width}x{height} exceeds the {MAX_DIMENSION_PX} px limit"
+            frame_size_error(width, height, limits.max_frame_pixels, limits.frame_pixels_setting)
         )
 
     stream_duration_s = (
@@ -221,13 +296,14 @@ def _facts(container: InputContainer) -> MediaFacts:
     )
     fps = _frame_rate(stream, stream_duration_s)
     duration_s = _duration(container, stream, stream_duration_s, fps)
-    if duration_s > MAX_DURATION_S:
+    if duration_s > limits.max_duration_s:
         raise MediaProbeError(
-            f"duration {duration_s:.0f} s exceeds the {MAX_DURATION_S / 3600:g} h limit"
+            f"duration {describe_duration(duration_s)} exceeds the limit of "
+            f"{describe_duration(limits.max_duration_s)} ({limits.duration_setting})"
         )
     frame_count = stream.frames or round((stream_duration_s or duration_s) * fps)
 
-    _decode_first_frame(container, stream)
+    _decode_first_frame(container, stream, limits.max_frame_pixels)
     return MediaFacts(
         duration_s=duration_s,
         fps=fps,
@@ -238,6 +314,34 @@ def _facts(container: InputContainer) -> MediaFacts:
         video_codec=stream.codec.canonical_name,
         has_audio=bool(container.streams.audio),
     )
+
+
+def declared_frame_size(source: str | SeekableBinary, index: int) -> tuple[int, int] | None:
+    """The frame size a container header declares for stream ``index``, decoding nothing.
+
+    ``source`` is a path or a seekable binary file object (read from its start). Stream
+    discovery decodes a frame when the header leaves something out (a PNG's pixel format),
+    and a decoder that refuses the frame size (over ``max_pixels``, or over FFmpeg's own limit
+    of about 268 Mpx) leaves the stream with no dimensions; with no decoder allowed
+    (``codec_whitelist``) the header's own numbers stay. ``None`` when the header has none or
+    cannot be read this way.
+    """
+    if not isinstance(source, str):
+        source.seek(0)
+    try:
+        with av.open(
+            source,
+            mode="r",
+            metadata_errors="replace",
+            container_options={"codec_whitelist": "none"},
+        ) as bare:
+            stream = bare.streams[index] if index < len(bare.streams) else None
+            if not isinstance(stream, VideoStream) or stream.codec_context is None:
+                return None
+            width, height = stream.codec_context.width, stream.codec_context.height
+            return (width, height) if width > 0 and height > 0 else None
+    except (av.error.FFmpegError, OSError):
+        return None
 
 
 def _main_video_stream(container: InputContainer) -> VideoStream | None:
@@ -277,11 +381,13 @@ def _duration(
     raise MediaProbeError("truncated or corrupt: unknown duration")
 
 
-def _decode_first_frame(container: InputContainer, stream: VideoStream) -> None:
+def _decode_first_frame(container: InputContainer, stream: VideoStream, max_pixels: int) -> None:
     """Prove the video stream decodes by decoding its first frame (and nothing more)."""
     # Frame threading holds frames back until every thread has one: decode single-threaded
     # so the first packet's frame comes out at once.
     stream.codec_context.thread_count = 1
+    # The header may lie about the size: the decoder itself refuses a frame over the limit.
+    stream.codec_context.options = {"max_pixels": str(decoder_max_pixels(max_pixels))}
     last_error: av.error.FFmpegError | None = None
     for index, packet in enumerate(container.demux(stream)):
         if index >= MAX_PROBE_PACKETS:

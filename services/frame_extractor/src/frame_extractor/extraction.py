@@ -44,9 +44,15 @@ from frame_extractor.keyframes import (
 )
 from frame_extractor.settings import FrameExtractorSettings
 from frame_extractor.thumbnails import FrameSampler, Thumb
+from videosense_shared.media import declared_frame_size, decoder_max_pixels, frame_size_error
 from videosense_shared.messages import Scene
 
 log = logging.getLogger(__name__)
+
+# Named in the reason a frame over the limit gives, so that whoever reads it knows what to change.
+_MAX_FRAME_PIXELS_SETTING = (
+    f"{FrameExtractorSettings.model_config.get('env_prefix', '')}MAX_FRAME_PIXELS"
+)
 
 
 @dataclass(frozen=True)
@@ -103,7 +109,9 @@ def extract(
 
     Raises:
         ExtractionError: the file is missing or empty, not a media container, has no video
-            stream, or no frame of it can be decoded.
+            stream, no frame of it can be decoded, or a frame is larger than
+            ``settings.max_frame_pixels`` (checked on the header before decoding, and again as
+            frames are decoded, since the header can lie).
     """
     try:
         size = path.stat().st_size
@@ -111,8 +119,13 @@ def extract(
         raise ExtractionError(f"cannot read the file: {err.strerror or err}") from err
     if size == 0:
         raise ExtractionError("the file is empty (0 bytes)")
+    limit = settings.max_frame_pixels
     try:
-        container = av.open(str(path), mode="r")
+        # max_pixels reaches the decoders that stream discovery opens: a frame over the limit
+        # is refused before it is allocated.
+        container = av.open(
+            str(path), mode="r", options={"max_pixels": str(decoder_max_pixels(limit))}
+        )
     except av.error.FFmpegError as err:
         raise ExtractionError(
             f"not a readable video: the file is truncated, corrupt or not a video ({_reason(err)})"
@@ -121,17 +134,27 @@ def extract(
         raise ExtractionError(f"cannot read the file: {err}") from err
     with container:
         stream = _video_stream(container)
+        # What the header declares, checked before anything is decoded. No dimensions means a
+        # decoder refused the frame size during stream discovery: ask the header alone.
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if width <= 0 or height <= 0:
+            width, height = declared_frame_size(str(path), stream.index) or (0, 0)
+        _check_frame_size(width, height, limit)
         stream.thread_type = "AUTO"  # frame + slice threads: decoding is the bottleneck
         stream.thread_count = settings.decode_threads
+        # Applied when the decoder opens (on the first packet). max_pixels: the header can lie
+        # (or the size change mid-stream), so the decoder itself refuses a frame far larger
+        # before allocating it; _decode checks the exact limit and gives the readable reason.
+        options = {"max_pixels": str(decoder_max_pixels(limit))}
         if settings.skip_loop_filter:
-            # Applied when the decoder opens (on the first packet).
-            stream.codec_context.options = {"skip_loop_filter": "all"}
+            options["skip_loop_filter"] = "all"
+        stream.codec_context.options = options
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="jpeg") as encoder:
             run = _Run(
                 settings, _expected_duration(container, stream), stream, on_keyframe, encoder
             )
             try:
-                for frame in _decode(container, stream, settings.max_bad_packets):
+                for frame in _decode(container, stream, settings.max_bad_packets, limit):
                     run.push(frame)
                 return run.finish()
             except BaseException:
@@ -149,15 +172,20 @@ def _video_stream(container: av.container.InputContainer) -> av.VideoStream:
 
 
 def _decode(
-    container: av.container.InputContainer, stream: av.VideoStream, max_bad_packets: int
+    container: av.container.InputContainer,
+    stream: av.VideoStream,
+    max_bad_packets: int,
+    max_pixels: int,
 ) -> Iterator[av.VideoFrame]:
     """Decoded frames in presentation order; tolerate a few corrupt packets, stop at a cut-off end.
 
     Raises:
-        ExtractionError: more than ``max_bad_packets`` packets could not be decoded.
+        ExtractionError: more than ``max_bad_packets`` packets could not be decoded, or a frame
+            is larger than ``max_pixels``.
     """
     bad = 0
     packets = container.demux(stream)
+    context = stream.codec_context
     while True:
         try:
             packet = next(packets)
@@ -168,15 +196,37 @@ def _decode(
             log.warning("video ends early: %s", _reason(err))
             break
         try:
-            yield from packet.decode()
+            frames = packet.decode()
         except av.error.FFmpegError as err:
+            # A decoder that refused a frame over max_pixels has taken the new size from the
+            # bitstream (H.264/HEVC parameter sets): that is the reason, not a corrupt packet.
+            _check_frame_size(context.width, context.height, max_pixels)
             bad += 1
             if bad > max_bad_packets:
                 raise ExtractionError(f"too many undecodable packets ({_reason(err)})") from err
+            continue
+        for frame in frames:
+            # For a decoder that does not honour max_pixels: no larger frame goes further.
+            _check_frame_size(frame.width, frame.height, max_pixels)
+            yield frame
     try:
-        yield from stream.decode(None)
+        for frame in stream.decode(None):
+            _check_frame_size(frame.width, frame.height, max_pixels)
+            yield frame
     except av.error.FFmpegError as err:
         log.warning("could not flush the decoder: %s", _reason(err))
+
+
+def _check_frame_size(width: int, height: int, max_pixels: int) -> None:
+    """Raise the readable reason if a ``width`` x ``height`` frame is over ``max_pixels``.
+
+    Raises:
+        ExtractionError: the frame is larger than the limit.
+    """
+    if width * height > max_pixels:
+        raise ExtractionError(
+            frame_size_error(width, height, max_pixels, _MAX_FRAME_PIXELS_SETTING)
+        )
 
 
 def _expected_duration(

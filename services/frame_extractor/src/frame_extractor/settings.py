@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from videosense_shared.media import DEFAULT_MAX_FRAME_PIXELS
 from videosense_shared.settings import ConsumerSettings
 
 
@@ -159,6 +160,14 @@ class FrameExtractorSettings(ConsumerSettings):
             "Skip the decoder's in-loop deblocking filter (H.264/HEVC): ~15% less decode CPU "
             "with cuts still exact on the benchmark clip, but keyframe JPEGs keep the codec's "
             "block edges, so it is off by default."
+        ),
+    )
+    max_frame_pixels: int = Field(
+        default=DEFAULT_MAX_FRAME_PIXELS,
+        ge=1,
+        description=(
+            "Largest frame decoded, in pixels (default 8192x4320): a larger one fails the "
+            "stage, whatever the container header claimed, before it is allocated."
         ),
     )
     max_bad_packets: int = Field(

@@ -7,6 +7,7 @@ from typing import Self
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from videosense_shared.media import DEFAULT_MAX_DURATION_S, DEFAULT_MAX_FRAME_PIXELS, ProbeLimits
 from videosense_shared.messages import Stage
 from videosense_shared.settings import ConsumerSettings, parse_stages
 
@@ -52,6 +53,16 @@ class IngestSettings(ConsumerSettings):
         description="Stages whose services run in this deployment.",
     )
     presign_expiry_s: int = Field(default=900, ge=60, le=43_200)
+    max_frame_pixels: int = Field(
+        default=DEFAULT_MAX_FRAME_PIXELS,
+        ge=1,
+        description="Largest accepted frame in pixels (default 8192x4320); larger uploads fail.",
+    )
+    max_duration_s: float = Field(
+        default=DEFAULT_MAX_DURATION_S,
+        gt=0,
+        description="Longest accepted video in seconds (default 6 h); longer uploads fail.",
+    )
 
     @field_validator("available_stages")
     @classmethod
@@ -63,6 +74,17 @@ class IngestSettings(ConsumerSettings):
     def _check_stages(self) -> Self:
         requestable_stages(self.stages, self.available)
         return self
+
+    @property
+    def probe_limits(self) -> ProbeLimits:
+        """What the probe of an upload accepts, naming these settings in its reasons."""
+        prefix = self.model_config.get("env_prefix", "")
+        return ProbeLimits(
+            max_frame_pixels=self.max_frame_pixels,
+            max_duration_s=self.max_duration_s,
+            frame_pixels_setting=f"{prefix}MAX_FRAME_PIXELS",
+            duration_setting=f"{prefix}MAX_DURATION_S",
+        )
 
     @property
     def available(self) -> tuple[Stage, ...]:
