@@ -178,11 +178,16 @@ class Keyframe(Model):
     image: ImageRef
 
 
+# Ids are short hex digests (see ids.py); a bound makes a message with absurd ids poison at
+# once instead of an error deep inside a stage (an S3 key too long, a log line of 64 KB).
+_Id = Annotated[str, Field(min_length=1, max_length=128)]
+
+
 class _Envelope(Model):
     schema_version: Literal[1] = SCHEMA_VERSION
-    message_id: str
-    video_id: str
-    trace_id: str
+    message_id: _Id
+    video_id: _Id
+    trace_id: _Id
     occurred_at: datetime = Field(default_factory=utc_now)
 
 

@@ -211,4 +211,4 @@ class Ingest:
         url = await self._s3.generate_presigned_url(
             "get_object", Params=params, ExpiresIn=self._settings.presign_expiry_s
         )
-        return await asyncio.to_thread(probe_url, url, size)
+        return await asyncio.to_thread(probe_url, url, size, self._settings.probe_limits)
