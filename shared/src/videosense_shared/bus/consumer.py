@@ -1,6 +1,6 @@
 """The SQS consumer runtime every service runs: receive, dispatch, heartbeat, settle, drain.
 
-Delivery semantics (see DESIGN.md): a message is deleted only after its handler returned (and so
+Delivery semantics (docs/architecture.md, "Delivery semantics"): a message is deleted only after its handler returned (and so
 after the handler published its outputs); long work keeps the message invisible with a
 heartbeat; transient failures come back after a jittered exponential backoff and SQS redrive
 bounds them; poison goes to the dead-letter queue at once. Stopping is graceful when asked via
