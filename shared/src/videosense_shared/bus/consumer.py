@@ -1,9 +1,10 @@
 """The SQS consumer runtime every service runs: receive, dispatch, heartbeat, settle, drain.
 
-Delivery semantics (docs/architecture.md, "Delivery semantics"): a message is deleted only after its handler returned (and so
-after the handler published its outputs); long work keeps the message invisible with a
-heartbeat; transient failures come back after a jittered exponential backoff and SQS redrive
-bounds them; poison goes to the dead-letter queue at once. Stopping is graceful when asked via
+Delivery semantics (docs/architecture.md): a message is deleted only after its handler returned
+(and so after the handler published its outputs); long work keeps the message invisible with a
+heartbeat; transient failures come back after a jittered exponential backoff, and the handler is
+told which delivery is the last before redrive (the stage worker gives up there with a reason);
+poison goes to the dead-letter queue at once. Stopping is graceful when asked via
 the ``stop`` event (stop receiving, drain, release what is left) and abrupt when the ``run``
 task is cancelled (what is in flight reappears after its visibility timeout, exactly as after a
 crash).
