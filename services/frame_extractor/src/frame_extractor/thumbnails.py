@@ -1,9 +1,10 @@
 """Cheap, small views of decoded frames: what scene detection and keyframe scoring look at.
 
-Decoding is the frame stage's bottleneck, so the per-frame work added on top of it must be close to free. Asking swscale to shrink every frame to a small image
-costs 13% to 30% more CPU than decoding alone (measured on 1080p H.264, depending on the
-filter). Instead we read the decoder's own planes through numpy views and take every n-th pixel:
-a strided copy of ~30 k samples per plane, well under a millisecond.
+Decoding is the frame stage's bottleneck, so the per-frame work added on top of it must be close
+to free. Asking swscale to shrink every frame to a small image costs 13% to 30% more CPU than
+decoding alone (measured on 1080p H.264, depending on the filter). Instead we read the decoder's
+own planes through numpy views and take every n-th pixel: a strided copy of ~30 k samples per
+plane, well under a millisecond.
 Aliasing from point sampling slightly raises the frame-to-frame difference under motion, which
 the detector's adaptive test absorbs; hard cuts and colour changes are unaffected.
 
