@@ -46,7 +46,7 @@ from videosense_shared.messages import (
 )
 from videosense_shared.provision import Provisioned, provision, subscribe_queue
 from videosense_shared.settings import CommonSettings
-from videosense_shared.store import DocumentStore
+from videosense_shared.store import DynamoDocumentStore
 from videosense_shared.topology import VIDEO_COMPLETED
 
 pytestmark = pytest.mark.integration
@@ -58,7 +58,7 @@ class World:
     def __init__(self, aws: AwsClients, common: CommonSettings, provisioned: Provisioned) -> None:
         self.aws = aws
         self.common = common
-        self.store = DocumentStore(aws.dynamodb, common.table_name)
+        self.store = DynamoDocumentStore(aws.dynamodb, common.table_name)
         publisher = Publisher(aws.sns, aws.sts, common)
         completion = Completion(
             self.store, aws.s3, publisher, common.bucket, lease=timedelta(seconds=2)
