@@ -6,15 +6,31 @@ stack generated from the same :data:`~videosense_shared.topology.TOPOLOGY`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from videosense_shared.aws import AwsClients
 from videosense_shared.logs import get_logger
 from videosense_shared.settings import CommonSettings
-from videosense_shared.topology import PARTITION_KEY, SORT_KEY, TOPOLOGY, Topology
+from videosense_shared.topology import (
+    DUE_INDEX,
+    DUE_PARTITION_KEY,
+    DUE_SORT_KEY,
+    PARTITION_KEY,
+    SORT_KEY,
+    TOPOLOGY,
+    Topology,
+)
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb.type_defs import (
+        AttributeDefinitionTypeDef,
+        GlobalSecondaryIndexTypeDef,
+    )
 
 log = get_logger(__name__)
 
@@ -39,6 +55,7 @@ async def provision(
 
     Raises:
         botocore.exceptions.ClientError: the endpoint refused a call for another reason.
+        TimeoutError: the table's index, added to an older table, did not become active.
     """
     out = Provisioned(bucket=common.bucket, table=common.table_name)
     await _bucket(aws, common.bucket)
@@ -126,6 +143,20 @@ async def _bucket(aws: AwsClients, bucket: str) -> None:
             raise
 
 
+_DUE_INDEX: GlobalSecondaryIndexTypeDef = {
+    "IndexName": DUE_INDEX,
+    "KeySchema": [
+        {"AttributeName": DUE_PARTITION_KEY, "KeyType": "HASH"},
+        {"AttributeName": DUE_SORT_KEY, "KeyType": "RANGE"},
+    ],
+    "Projection": {"ProjectionType": "KEYS_ONLY"},
+}
+_DUE_ATTRIBUTES: list[AttributeDefinitionTypeDef] = [
+    {"AttributeName": DUE_PARTITION_KEY, "AttributeType": "S"},
+    {"AttributeName": DUE_SORT_KEY, "AttributeType": "S"},
+]
+
+
 async def _table(aws: AwsClients, table: str) -> None:
     try:
         await aws.dynamodb.create_table(
@@ -133,11 +164,13 @@ async def _table(aws: AwsClients, table: str) -> None:
             AttributeDefinitions=[
                 {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
                 {"AttributeName": SORT_KEY, "AttributeType": "S"},
+                *_DUE_ATTRIBUTES,
             ],
             KeySchema=[
                 {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
                 {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
             ],
+            GlobalSecondaryIndexes=[_DUE_INDEX],
             BillingMode="PAY_PER_REQUEST",
         )
     except ClientError as err:
@@ -145,6 +178,27 @@ async def _table(aws: AwsClients, table: str) -> None:
             raise
     waiter = aws.dynamodb.get_waiter("table_exists")
     await waiter.wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    await _due_index(aws, table)
+
+
+async def _due_index(aws: AwsClients, table: str) -> None:
+    # A table provisioned by an older version has no "due" index: add it in place, so upgrading
+    # keeps the documents (DynamoDB backfills the index from the existing headers).
+    for _ in range(120):
+        described = (await aws.dynamodb.describe_table(TableName=table))["Table"]
+        indexes = {i["IndexName"]: i for i in described.get("GlobalSecondaryIndexes", [])}
+        index = indexes.get(DUE_INDEX)
+        if index is None:
+            log.info("adding the due index", table=table)
+            await aws.dynamodb.update_table(
+                TableName=table,
+                AttributeDefinitions=_DUE_ATTRIBUTES,
+                GlobalSecondaryIndexUpdates=[{"Create": {**_DUE_INDEX}}],
+            )
+        elif index.get("IndexStatus", "ACTIVE") == "ACTIVE":
+            return
+        await asyncio.sleep(1)
+    raise TimeoutError(f"the {DUE_INDEX!r} index of {table} did not become active")
 
 
 async def _queue(aws: AwsClients, name: str, attributes: dict[str, str]) -> str:
@@ -191,8 +245,6 @@ async def _notification(
 def main() -> None:
     """``python -m videosense_shared.provision``: provision on the configured endpoint (the
     compose init step, or any AWS account for a quick trial)."""
-    import asyncio
-
     from videosense_shared.logs import configure_logging
 
     common = CommonSettings()
