@@ -31,7 +31,15 @@ from constructs import Construct
 
 from videosense_deploy.environment import Deployment, service_environment
 from videosense_deploy.services import UPLOADS, ServiceDef, repo_root
-from videosense_shared.topology import PARTITION_KEY, SORT_KEY, TOPOLOGY, Topology
+from videosense_shared.topology import (
+    DUE_INDEX,
+    DUE_PARTITION_KEY,
+    DUE_SORT_KEY,
+    PARTITION_KEY,
+    SORT_KEY,
+    TOPOLOGY,
+    Topology,
+)
 
 
 def context_excludes(service: ServiceDef) -> list[str]:
@@ -210,6 +218,15 @@ class VideosenseStack(cdk.Stack):
             ),
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        # Sparse, keys only: the aggregator's deadline sweep queries it (see topology.DUE_INDEX).
+        self.table.add_global_secondary_index(
+            index_name=DUE_INDEX,
+            partition_key=dynamodb.Attribute(
+                name=DUE_PARTITION_KEY, type=dynamodb.AttributeType.STRING
+            ),
+            sort_key=dynamodb.Attribute(name=DUE_SORT_KEY, type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
         skip_checks(
             self.table,
@@ -503,7 +520,7 @@ class VideosenseStack(cdk.Stack):
                 iam.PolicyStatement(
                     sid="DocumentTable",
                     actions=list(service.table_actions),
-                    resources=[self.table.table_arn],
+                    resources=[self.table.table_arn, f"{self.table.table_arn}/index/*"],
                 )
             )
         backend = self.config.backend_for(service)

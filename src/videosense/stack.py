@@ -26,7 +26,7 @@ from videosense_shared.messages import Stage, VideoCompleted
 from videosense_shared.provision import Provisioned, provision, subscribe_queue
 from videosense_shared.runtime import ServiceSpec, serve
 from videosense_shared.settings import CommonSettings
-from videosense_shared.store import DocumentStore
+from videosense_shared.store import DynamoDocumentStore
 from videosense_shared.topology import VIDEO_COMPLETED
 
 _UPLOAD_PART = 8 * 1024 * 1024
@@ -109,7 +109,7 @@ class EmbeddedStack:
         self.common = CommonSettings()
         self.aws = await self._exit.enter_async_context(AwsClients(self.common.region, pool=64))
         self.provisioned = await provision(self.aws, self.common)
-        self.store = DocumentStore(self.aws.dynamodb, self.common.table_name)
+        self.store = DynamoDocumentStore(self.aws.dynamodb, self.common.table_name)
         # A private queue on the completion topic: how this process learns a video is done.
         name = self.common.queue_name("cli-completed")
         self.completion_queue_url = (await self.aws.sqs.create_queue(QueueName=name))["QueueUrl"]

@@ -10,7 +10,13 @@ from aws_cdk.assertions import Match, Template
 
 from tests.deploy.conftest import Synthesized
 from videosense_deploy.services import SERVICES, TRANSCRIPTS, UPLOADS, ServiceDef
-from videosense_shared.topology import TOPOLOGY, Queue
+from videosense_shared.topology import (
+    DUE_INDEX,
+    DUE_PARTITION_KEY,
+    DUE_SORT_KEY,
+    TOPOLOGY,
+    Queue,
+)
 
 QUEUE_IDS = [pytest.param(q, id=q.name) for q in TOPOLOGY.queues]
 SERVICE_IDS = [pytest.param(s, id=s.name) for s in SERVICES]
@@ -29,6 +35,11 @@ def _topic_id(stack: Synthesized, logical: str) -> str:
         if res["Properties"]["TopicName"] == physical:
             return name
     raise AssertionError(f"no topic named {physical}")
+
+
+def _table_id(stack: Synthesized) -> str:
+    (name,) = stack.resources("AWS::DynamoDB::Table")
+    return name
 
 
 def _role_statements(stack: Synthesized, service: str) -> list[dict[str, Any]]:
@@ -203,12 +214,40 @@ def test_table_is_on_demand_with_pitr(deployed: Synthesized) -> None:
                 {"AttributeName": "video_id", "KeyType": "HASH"},
                 {"AttributeName": "sk", "KeyType": "RANGE"},
             ],
-            "AttributeDefinitions": [
-                {"AttributeName": "video_id", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
+            "AttributeDefinitions": Match.array_with(
+                [
+                    {"AttributeName": "video_id", "AttributeType": "S"},
+                    {"AttributeName": "sk", "AttributeType": "S"},
+                ]
+            ),
             "BillingMode": "PAY_PER_REQUEST",
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        },
+    )
+
+
+def test_table_has_the_sparse_due_index(deployed: Synthesized) -> None:
+    # GIVEN the document table WHEN synthesized THEN it has the keys-only "due" index the
+    # aggregator's deadline sweep queries, on the attributes the store writes.
+    Template.from_json(deployed.template).has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "AttributeDefinitions": Match.array_with(
+                [
+                    {"AttributeName": DUE_PARTITION_KEY, "AttributeType": "S"},
+                    {"AttributeName": DUE_SORT_KEY, "AttributeType": "S"},
+                ]
+            ),
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": DUE_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": DUE_PARTITION_KEY, "KeyType": "HASH"},
+                        {"AttributeName": DUE_SORT_KEY, "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                }
+            ],
         },
     )
 
@@ -438,6 +477,13 @@ def test_task_role_is_least_privilege(every: Synthesized, service: ServiceDef) -
         _actions(statements["DocumentTable"]) if "DocumentTable" in statements else set()
     )
     assert table_actions == {f"dynamodb:{a}" for a in expected["dynamodb"]}
+    if table_actions:
+        # The table and its indexes (the deadline sweep queries the "due" index), nothing else.
+        table = _table_id(every)
+        assert _resources(statements["DocumentTable"]) == [
+            {"Fn::GetAtt": [table, "Arn"]},
+            {"Fn::Join": ["", [{"Fn::GetAtt": [table, "Arn"]}, "/index/*"]]},
+        ]
     s3_and_more = [s for sid, s in statements.items() if sid.startswith("Backend")]
     for statement in s3_and_more:
         assert not any(

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from aggregator.handler import Aggregator
 from tests.waiting import receive_all
@@ -29,6 +30,7 @@ from videosense_shared.messages import (
     KeyframeRecognition,
     MediaFacts,
     Model,
+    ObjectRef,
     RecognitionReady,
     Scene,
     Segment,
@@ -46,7 +48,7 @@ from videosense_shared.messages import (
 )
 from videosense_shared.provision import Provisioned, provision, subscribe_queue
 from videosense_shared.settings import CommonSettings
-from videosense_shared.store import DocumentStore
+from videosense_shared.store import DynamoDocumentStore
 from videosense_shared.topology import VIDEO_COMPLETED
 
 pytestmark = pytest.mark.integration
@@ -58,7 +60,7 @@ class World:
     def __init__(self, aws: AwsClients, common: CommonSettings, provisioned: Provisioned) -> None:
         self.aws = aws
         self.common = common
-        self.store = DocumentStore(aws.dynamodb, common.table_name)
+        self.store = DynamoDocumentStore(aws.dynamodb, common.table_name)
         publisher = Publisher(aws.sns, aws.sts, common)
         completion = Completion(
             self.store, aws.s3, publisher, common.bucket, lease=timedelta(seconds=2)
@@ -385,3 +387,81 @@ async def test_frames_failure_skips_keyframe_stages(world: World) -> None:
     assert document.stages[Stage.CAPTIONS].status == StageStatus.SKIPPED
     assert document.stages[Stage.TRANSCRIPT].status == StageStatus.SKIPPED
     assert document.status == VideoStatus.FAILED
+
+
+async def test_the_last_delivery_fails_the_stage_and_completes(world: World) -> None:
+    # GIVEN captions whose claim-checked payload is gone from the bucket
+    ingested, chunks = _video(world.common, "uploads/payload gone.mp4", chunks=1)
+    ingested = ingested.model_copy(update={"stages": (Stage.FRAMES, Stage.CAPTIONS)})
+    await _create(world, ingested)
+    captions = CaptionsReady(
+        message_id="c-gone",
+        video_id=ingested.video_id,
+        trace_id=ingested.trace_id,
+        chunk_index=0,
+        chunk_count=1,
+        backend="local",
+        captions_ref=ObjectRef(bucket=world.common.bucket, key="messages/gone.json"),
+        **_stamp(),
+    )
+    for message in (ingested, chunks[0]):
+        await world.deliver(message)
+
+    async def deliver(receive_count: int) -> None:
+        await world.aggregator.handle(
+            Delivery(
+                body=captions.model_dump_json(),
+                attributes={},
+                sqs_message_id="x",
+                receive_count=receive_count,
+                max_receives=5,
+            )
+        )
+
+    # WHEN every delivery fails until the last one SQS allows
+    for receive_count in range(1, 5):
+        with pytest.raises(ClientError):
+            await deliver(receive_count)
+    await deliver(5)
+    # THEN the captions stage failed with why, and the video completed partial, once
+    document = await world.store.read(ingested.video_id)
+    error = document.stages[Stage.CAPTIONS].error or ""
+    assert error.startswith("its result could not be stored: gave up after 4 deliveries:")
+    assert "NoSuchKey" in error or "does not exist" in error
+    assert document.status == VideoStatus.PARTIAL
+    events = await receive_all(world.aws.sqs, world.tap)
+    assert [json.loads(e["Body"])["status"] for e in events] == ["partial"]
+
+
+async def test_a_message_without_document_dead_letters_on_its_last_delivery(world: World) -> None:
+    from videosense_shared.bus import PoisonMessage
+
+    _, chunks = _video(world.common, "uploads/never-ingested-last.mp4", chunks=1)
+    with pytest.raises(PoisonMessage, match=f"no document for video {chunks[0].video_id}"):
+        await world.aggregator.handle(
+            Delivery(
+                body=chunks[0].model_dump_json(),
+                attributes={},
+                sqs_message_id="x",
+                receive_count=5,
+                max_receives=5,
+            )
+        )
+
+
+@pytest.mark.parametrize("ingested_first", [True, False], ids=["ingested-first", "result-first"])
+async def test_a_stage_started_when_its_worker_did(world: World, ingested_first: bool) -> None:
+    # GIVEN a video queued a minute ago whose frames worker started 40 s later
+    ingested, chunks = _video(world.common, f"uploads/timed {ingested_first}.mp4", chunks=1)
+    queued = utc_now() - timedelta(seconds=60)
+    ingested = ingested.model_copy(update={"occurred_at": queued})
+    started = queued + timedelta(seconds=40)
+    frames = chunks[0].model_copy(update={"started_at": started})
+    await _create(world, ingested)
+    # WHEN VideoIngested is folded before or after the result
+    for message in (ingested, frames) if ingested_first else (frames, ingested):
+        await world.deliver(message)
+    # THEN the stage started when its worker did, whatever the order
+    info = (await world.store.read(ingested.video_id)).stages[Stage.FRAMES]
+    assert info.started_at == started
+    assert info.queued_at == (queued if ingested_first else None)

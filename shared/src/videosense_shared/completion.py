@@ -10,19 +10,35 @@ repeat (a crash after publishing, before marking) repeats the same id for subscr
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from videosense_shared.bus import Publisher, RetryableError
+from pydantic import BaseModel
+
+from videosense_shared.bus import RetryableError
 from videosense_shared.ids import message_id_for
 from videosense_shared.logs import get_logger
 from videosense_shared.messages import DocumentRef, VideoCompleted
 from videosense_shared.store import DocumentStore
 from videosense_shared.topology import VIDEO_COMPLETED
 
-if TYPE_CHECKING:
-    from types_aiobotocore_s3 import S3Client
-
 log = get_logger(__name__)
+
+
+class ObjectWriter(Protocol):
+    """Where the assembled document is written: an S3 client (or anything with its
+    ``put_object``)."""
+
+    async def put_object(self, *, Bucket: str, Key: str, Body: bytes, ContentType: str) -> object:  # noqa: N803 (S3's parameter names)
+        """Store ``Body`` under ``Key`` in ``Bucket``."""
+        ...
+
+
+class EventPublisher(Protocol):
+    """Where ``VideoCompleted`` goes: a :class:`~videosense_shared.bus.Publisher`."""
+
+    async def publish(self, topic: str, message: BaseModel) -> None:
+        """Publish ``message`` on the logical ``topic``."""
+        ...
 
 
 def document_key(video_id: str) -> str:
@@ -36,8 +52,8 @@ class Completion:
     def __init__(
         self,
         store: DocumentStore,
-        s3: S3Client,
-        publisher: Publisher,
+        s3: ObjectWriter,
+        publisher: EventPublisher,
         bucket: str,
         *,
         lease: timedelta = timedelta(seconds=30),

@@ -1,12 +1,14 @@
 """The video document (schema v1): the JSON users and tools read.
 
-Field names are a stable contract (see DESIGN.md). DynamoDB holds the document as an item
-collection (see :mod:`videosense_shared.store`); :func:`~videosense_shared.store.DocumentStore.read`
-assembles it into a :class:`VideoDocument`.
+Field names are a stable contract (see docs/architecture.md): fields are only ever added, as
+optional ones, within a schema version. DynamoDB holds the document as an item collection (see
+:mod:`videosense_shared.store`); ``DocumentStore.read`` assembles it into a
+:class:`VideoDocument`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal
 
@@ -35,6 +37,7 @@ __all__ = [
     "TextDetection",
     "Transcript",
     "VideoDocument",
+    "decide_final_status",
     "final_status",
 ]
 
@@ -56,12 +59,19 @@ class DocumentKeyframe(Model):
 
 
 class StageInfo(Model):
-    """Status and timings of one stage."""
+    """Status and timings of one stage.
+
+    ``queued_at`` is when the video was handed to the stage (its ``VideoIngested``);
+    ``started_at`` is when the stage's worker started the work (the earliest start its results
+    report), so ``finished_at - started_at`` is the work itself, not the wait in the queue.
+    A stage that ended without a result (``StageFailed``, a time-out) has no ``started_at``.
+    """
 
     status: StageStatus
     backend: str | None = None
     model: str | None = None
     features: tuple[str, ...] | None = None
+    queued_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: str | None = None
@@ -96,3 +106,14 @@ def final_status(stages: dict[Stage, StageStatus]) -> VideoStatus:
     if not any(s == StageStatus.COMPLETE for s in statuses):
         return VideoStatus.FAILED
     return VideoStatus.PARTIAL
+
+
+def decide_final_status(stages: Mapping[Stage, StageStatus]) -> VideoStatus | None:
+    """The video's final status, or ``None`` while a requested stage is not terminal.
+
+    The rule of :func:`final_status` once every stage is terminal. Pure: finalising a document
+    is this decision plus one conditional write.
+    """
+    if not all(s.terminal for s in stages.values()):
+        return None
+    return final_status(dict(stages))

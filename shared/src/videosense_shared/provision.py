@@ -8,13 +8,28 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from videosense_shared.aws import AwsClients
 from videosense_shared.logs import get_logger
 from videosense_shared.settings import CommonSettings
-from videosense_shared.topology import PARTITION_KEY, SORT_KEY, TOPOLOGY, Topology
+from videosense_shared.topology import (
+    DUE_INDEX,
+    DUE_PARTITION_KEY,
+    DUE_SORT_KEY,
+    PARTITION_KEY,
+    SORT_KEY,
+    TOPOLOGY,
+    Topology,
+)
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb.type_defs import (
+        AttributeDefinitionTypeDef,
+        GlobalSecondaryIndexTypeDef,
+    )
 
 log = get_logger(__name__)
 
@@ -126,6 +141,20 @@ async def _bucket(aws: AwsClients, bucket: str) -> None:
             raise
 
 
+_DUE_INDEX: GlobalSecondaryIndexTypeDef = {
+    "IndexName": DUE_INDEX,
+    "KeySchema": [
+        {"AttributeName": DUE_PARTITION_KEY, "KeyType": "HASH"},
+        {"AttributeName": DUE_SORT_KEY, "KeyType": "RANGE"},
+    ],
+    "Projection": {"ProjectionType": "KEYS_ONLY"},
+}
+_DUE_ATTRIBUTES: list[AttributeDefinitionTypeDef] = [
+    {"AttributeName": DUE_PARTITION_KEY, "AttributeType": "S"},
+    {"AttributeName": DUE_SORT_KEY, "AttributeType": "S"},
+]
+
+
 async def _table(aws: AwsClients, table: str) -> None:
     try:
         await aws.dynamodb.create_table(
@@ -133,11 +162,13 @@ async def _table(aws: AwsClients, table: str) -> None:
             AttributeDefinitions=[
                 {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
                 {"AttributeName": SORT_KEY, "AttributeType": "S"},
+                *_DUE_ATTRIBUTES,
             ],
             KeySchema=[
                 {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
                 {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
             ],
+            GlobalSecondaryIndexes=[_DUE_INDEX],
             BillingMode="PAY_PER_REQUEST",
         )
     except ClientError as err:
@@ -145,6 +176,23 @@ async def _table(aws: AwsClients, table: str) -> None:
             raise
     waiter = aws.dynamodb.get_waiter("table_exists")
     await waiter.wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    await _due_index(aws, table)
+
+
+async def _due_index(aws: AwsClients, table: str) -> None:
+    # A table provisioned by an older version has no "due" index: add it in place, so upgrading
+    # keeps the documents. DynamoDB backfills it from the existing headers; until it is active
+    # the deadline sweep's queries fail, are logged, and are tried again at the next sweep, so
+    # nothing waits for it here.
+    described = (await aws.dynamodb.describe_table(TableName=table))["Table"]
+    if any(i["IndexName"] == DUE_INDEX for i in described.get("GlobalSecondaryIndexes", [])):
+        return
+    log.info("adding the due index", table=table)
+    await aws.dynamodb.update_table(
+        TableName=table,
+        AttributeDefinitions=_DUE_ATTRIBUTES,
+        GlobalSecondaryIndexUpdates=[{"Create": {**_DUE_INDEX}}],
+    )
 
 
 async def _queue(aws: AwsClients, name: str, attributes: dict[str, str]) -> str:

@@ -31,6 +31,14 @@ AGGREGATOR = "aggregator"
 PARTITION_KEY = "video_id"
 SORT_KEY = "sk"
 
+# The table's one global secondary index: "due", sparse. A video's header carries its key
+# attributes until the video's completion is published, so the aggregator's deadline sweep finds
+# the videos to look at with a query, never a scan (docs/architecture.md, "Deadlines"). Keys only:
+# the sweep reads the header itself, strongly consistent, before acting.
+DUE_INDEX = "due"
+DUE_PARTITION_KEY = "due_shard"  # one constant value: see videosense_shared.store.keys.DUE_SHARD
+DUE_SORT_KEY = "due_at"  # ISO-8601 UTC, fixed width, so string order is time order
+
 
 @dataclass(frozen=True)
 class Subscription:

@@ -1,33 +1,34 @@
-"""The aggregator's unit of work: fold one stage message into the video document.
+"""The aggregator's unit of work: fold one stage message into the video document, then
+complete the video if every stage is terminal.
 
 Every step is idempotent or conditional, so duplicates and any delivery order are harmless;
 after every message the completion check runs, which also finishes a completion that a crashed
 worker left half-done.
+
+The give-up rule (the same as the stage workers'): on the last delivery SQS allows before
+dead-lettering, the message is not folded again. The stage it reports on ends ``failed`` with
+the reason, and completion runs, so the video completes instead of waiting for a result that
+cannot be stored.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-from pydantic import Field, TypeAdapter
+from pydantic import TypeAdapter
 
-from videosense_shared.bus import Delivery, PoisonMessage, RetryableError, parse_typed
-from videosense_shared.claimcheck import load_payload
+from aggregator.fold import AggregatorInput, Fold, stage_of
+from aggregator.last_errors import LastErrors
+from videosense_shared.bus import (
+    Delivery,
+    PoisonMessage,
+    RetryableError,
+    give_up_reason,
+    parse_typed,
+)
 from videosense_shared.completion import Completion
 from videosense_shared.logs import bound, get_logger
-from videosense_shared.messages import (
-    CaptionsReady,
-    FramesExtracted,
-    KeyframeCaption,
-    KeyframeRecognition,
-    RecognitionReady,
-    Stage,
-    StageFailed,
-    StageStatus,
-    Transcript,
-    TranscriptReady,
-    VideoIngested,
-)
+from videosense_shared.messages import utc_now
 from videosense_shared.store import DocumentNotFoundError, DocumentStore
 
 if TYPE_CHECKING:
@@ -35,23 +36,6 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-AggregatorInput = Annotated[
-    VideoIngested
-    | FramesExtracted
-    | CaptionsReady
-    | RecognitionReady
-    | TranscriptReady
-    | StageFailed,
-    Field(discriminator="type"),
-]
-_CAPTIONS: TypeAdapter[tuple[KeyframeCaption, ...]] = TypeAdapter(tuple[KeyframeCaption, ...])
-_RESULTS: TypeAdapter[tuple[KeyframeRecognition, ...]] = TypeAdapter(
-    tuple[KeyframeRecognition, ...]
-)
-_TRANSCRIPT: TypeAdapter[Transcript] = TypeAdapter(Transcript)
-
-#: Stages that work on keyframes: without frames they have nothing to do.
-KEYFRAME_STAGES = (Stage.CAPTIONS, Stage.RECOGNITION)  # same rule as ingest's stage parsing
 _INPUT: TypeAdapter[AggregatorInput] = TypeAdapter(AggregatorInput)
 
 
@@ -59,136 +43,53 @@ class Aggregator:
     """Folds stage outputs into documents and completes them."""
 
     def __init__(self, store: DocumentStore, completion: Completion, s3: S3Client) -> None:
-        self._store = store
+        self._fold = Fold(store, s3)
         self._completion = completion
-        self._s3 = s3
+        self._last_errors = LastErrors()
 
     async def handle(self, delivery: Delivery) -> None:
         """Consume one message from the aggregator queue.
 
         Raises:
-            PoisonMessage: not a message the aggregator understands.
+            PoisonMessage: not a message the aggregator understands, or the video has no
+                document on the last delivery.
             RetryableError: the document does not exist (yet), or a completion is in flight.
+            Exception: anything else folding raised; the message comes back.
         """
         message = parse_typed(delivery, _INPUT)
         with bound(video_id=message.video_id, trace_id=message.trace_id):
             try:
-                await self.fold(message)
-                await self._completion.complete_if_due(message.video_id)
+                if delivery.is_last:
+                    await self._give_up(message, delivery.receive_count - 1)
+                else:
+                    await self._fold_and_complete(message)
             except DocumentNotFoundError as err:
                 # The header is written before any stage message exists, so this is a lagging
-                # read or a message for a document that was deleted: retry, then DLQ.
-                raise RetryableError(f"no document for video {message.video_id}") from err
+                # read or a message for a document that was deleted: retry, then dead-letter.
+                reason = f"no document for video {message.video_id}"
+                if delivery.is_last:
+                    raise PoisonMessage(reason) from err
+                raise RetryableError(reason) from err
 
-    async def fold(self, message: AggregatorInput) -> None:
-        """Apply one message to the document (idempotent)."""
-        store = self._store
-        match message:
-            case VideoIngested():
-                for stage in message.stages:
-                    await store.mark_stage_started(message.video_id, stage, at=message.occurred_at)
-            case FramesExtracted():
-                await store.put_scenes(message.video_id, message.scenes)
-                await store.put_keyframes(message.video_id, message.keyframes)
-                await self._count_chunk(message, Stage.FRAMES, backend=message.backend)
-            case CaptionsReady():
-                captions = message.captions
-                if message.captions_ref is not None:
-                    captions = await load_payload(self._s3, message.captions_ref, _CAPTIONS)
-                await store.put_captions(message.video_id, captions)
-                await self._count_chunk(
-                    message, Stage.CAPTIONS, backend=message.backend, model=message.model
-                )
-            case RecognitionReady():
-                results = message.results
-                if message.results_ref is not None:
-                    results = await load_payload(self._s3, message.results_ref, _RESULTS)
-                await store.put_recognition(message.video_id, results)
-                await self._count_chunk(
-                    message,
-                    Stage.RECOGNITION,
-                    backend=message.backend,
-                    features=message.features,
-                )
-            case TranscriptReady():
-                transcript = message.transcript
-                if message.transcript_ref is not None:
-                    transcript = await load_payload(self._s3, message.transcript_ref, _TRANSCRIPT)
-                if transcript is None:
-                    raise PoisonMessage("TranscriptReady carries neither a transcript nor a ref")
-                await store.put_transcript(message.video_id, transcript)
-                await store.finish_stage(
-                    message.video_id,
-                    Stage.TRANSCRIPT,
-                    StageStatus.COMPLETE,
-                    started_at=message.started_at,
-                    finished_at=message.finished_at,
-                    backend=message.backend,
-                    model=message.model,
-                )
-            case StageFailed():
-                status = StageStatus.SKIPPED if message.skipped else StageStatus.FAILED
-                await store.finish_stage(
-                    message.video_id,
-                    message.stage,
-                    status,
-                    started_at=None,
-                    finished_at=message.occurred_at,
-                    backend=message.backend,
-                    error=message.error,
-                )
-                log.warning(
-                    "stage ended without result",
-                    stage=message.stage.value,
-                    status=status.value,
-                    error=message.error,
-                )
-                if message.stage == Stage.FRAMES:
-                    # No keyframes will come: stages that work on keyframes cannot run.
-                    for stage in KEYFRAME_STAGES:
-                        await store.finish_stage(
-                            message.video_id,
-                            stage,
-                            StageStatus.SKIPPED,
-                            started_at=None,
-                            finished_at=message.occurred_at,
-                            backend=None,
-                            error="no keyframes: the frames stage did not complete",
-                        )
+    async def _fold_and_complete(self, message: AggregatorInput) -> None:
+        try:
+            await self._fold.apply(message)
+            await self._completion.complete_if_due(message.video_id)
+        except Exception as err:
+            self._last_errors.remember(message.message_id, err)
+            raise
+        self._last_errors.pop(message.message_id)
 
-    async def _count_chunk(
-        self,
-        message: FramesExtracted | CaptionsReady | RecognitionReady,
-        stage: Stage,
-        *,
-        backend: str,
-        model: str | None = None,
-        features: tuple[str, ...] | None = None,
-    ) -> None:
-        # The chunk is counted once (marker + counter in one transaction); the stage completes
-        # when every chunk is in, whichever order they came in.
-        store = self._store
-        counted = await store.record_chunk(
-            message.video_id, stage, message.chunk_index, message.chunk_count
-        )
-        header = await store.header(message.video_id)
-        done = header.chunks_done.get(stage, 0)
-        log.info(
-            "chunk folded",
-            stage=stage.value,
-            chunk=message.chunk_index,
-            chunks=message.chunk_count,
-            done=done,
-            duplicate=not counted,
-        )
-        if done >= message.chunk_count:
-            await store.finish_stage(
-                message.video_id,
-                stage,
-                StageStatus.COMPLETE,
-                started_at=message.started_at,
-                finished_at=message.finished_at,
-                backend=backend,
-                model=model,
-                features=features,
-            )
+    async def _give_up(self, message: AggregatorInput, failed_deliveries: int) -> None:
+        stage = stage_of(message)
+        if stage is not None:
+            last = self._last_errors.pop(message.message_id)
+            reason = f"its result could not be stored: {give_up_reason(failed_deliveries, last)}"
+            log.error("aggregator gave up on a message", stage=stage.value, reason=reason)
+            await self._fold.end_stage(message.video_id, stage, reason, at=utc_now())
+        try:
+            await self._completion.complete_if_due(message.video_id)
+        except RetryableError as err:
+            # Another worker holds the completion lease and publishes; should it die, the
+            # deadline sweep finishes the completion (the video stays in the "due" index).
+            log.warning("completion left to the worker publishing it", error=str(err))

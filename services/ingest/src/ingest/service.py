@@ -9,7 +9,7 @@ from videosense_shared.bus import Handler, Publisher
 from videosense_shared.completion import Completion
 from videosense_shared.messages import Stage
 from videosense_shared.runtime import ServiceSpec
-from videosense_shared.store import DocumentStore
+from videosense_shared.store import DynamoDocumentStore
 from videosense_shared.topology import INGEST
 
 
@@ -19,7 +19,7 @@ def service(settings: IngestSettings | None = None) -> ServiceSpec:
 
     def make_handler(aws: AwsClients) -> Handler:
         common = cfg.common
-        store = DocumentStore(aws.dynamodb, common.table_name)
+        store = DynamoDocumentStore(aws.dynamodb, common.table_name)
         publisher = Publisher(aws.sns, aws.sts, common)
         completion = Completion(store, aws.s3, publisher, common.bucket)
         return Ingest(aws.s3, store, publisher, completion, cfg).handle
