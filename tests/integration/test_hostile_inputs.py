@@ -244,13 +244,6 @@ async def _delete_document(stack: EmbeddedStack, video_id: str) -> None:
             await stack.aws.dynamodb.delete_item(TableName=table, Key=item)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the aggregator retries a message whose document is gone until SQS redrive moves it, "
-        "without a videosense-error reason; its give-up on the last delivery is being built"
-    ),
-)
 async def test_a_stage_result_for_a_deleted_document_is_dead_lettered_with_a_reason(
     stack: EmbeddedStack, tmp_path: Path
 ) -> None:

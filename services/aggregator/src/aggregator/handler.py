@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 from pydantic import TypeAdapter
 
 from aggregator.fold import AggregatorInput, Fold, stage_of
-from aggregator.last_errors import LastErrors
 from videosense_shared.bus import (
     Delivery,
+    LastErrors,
     PoisonMessage,
     RetryableError,
     give_up_reason,
