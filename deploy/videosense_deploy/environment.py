@@ -19,7 +19,7 @@ class Deployment:
 
     prefix: str
     bucket: str
-    table: str
+    table: str  # empty: the services name it from the prefix (CommonSettings.table_name)
     region: str
     uploads_prefix: str = "uploads/"
     log_level: str = "INFO"

@@ -1,9 +1,9 @@
 """The AWS stack: bucket, topics, queues, table and one Fargate service per service.
 
 Generated from :data:`videosense_shared.topology.TOPOLOGY` and the service table, like the
-local provisioner and docker compose. Physical names follow
-:class:`videosense_shared.settings.CommonSettings` (``<prefix>-<logical>``), because the services
-find their queue and topics by name.
+local provisioner and docker compose. Physical names follow the services' own rule,
+:func:`videosense_shared.settings.physical_name` (``<prefix>-<logical>``), because the services
+find their queue, topics and table by name.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from constructs import Construct
 
 from videosense_deploy.environment import Deployment, service_environment
 from videosense_deploy.services import UPLOADS, ServiceDef, repo_root
+from videosense_shared.settings import DOCUMENT_TABLE, physical_name
 from videosense_shared.topology import PARTITION_KEY, SORT_KEY, TOPOLOGY, Topology
 
 
@@ -136,7 +137,7 @@ class VideosenseStack(cdk.Stack):
         self.alarm_topic = sns.Topic(
             self,
             "Alarms",
-            topic_name=f"{prefix}-alarms",
+            topic_name=physical_name(prefix, "alarms"),
             master_key=self._sns_key(),
             enforce_ssl=True,
         )
@@ -144,7 +145,7 @@ class VideosenseStack(cdk.Stack):
             name: sns.Topic(
                 self,
                 f"Topic-{name}",
-                topic_name=f"{prefix}-{name}",
+                topic_name=physical_name(prefix, name),
                 master_key=self._sns_key(),
                 enforce_ssl=True,
             )
@@ -156,7 +157,7 @@ class VideosenseStack(cdk.Stack):
             dlq = sqs.Queue(
                 self,
                 f"Dlq-{spec.name}",
-                queue_name=f"{prefix}-{spec.dlq_name}",
+                queue_name=physical_name(prefix, spec.dlq_name),
                 encryption=sqs.QueueEncryption.SQS_MANAGED,
                 enforce_ssl=True,
                 retention_period=cdk.Duration.days(14),
@@ -164,7 +165,7 @@ class VideosenseStack(cdk.Stack):
             queue = sqs.Queue(
                 self,
                 f"Queue-{spec.name}",
-                queue_name=f"{prefix}-{spec.name}",
+                queue_name=physical_name(prefix, spec.name),
                 encryption=sqs.QueueEncryption.SQS_MANAGED,
                 enforce_ssl=True,
                 visibility_timeout=cdk.Duration.seconds(spec.visibility_timeout_s),
@@ -194,12 +195,14 @@ class VideosenseStack(cdk.Stack):
             self.queues[spec.name] = queue
             self.dead_letter_queues[spec.name] = dlq
 
-        self.bucket_name = f"{prefix}-media-{cdk.Aws.ACCOUNT_ID}-{cdk.Aws.REGION}"
+        # Bucket names are global: the account and region make this one unique.
+        self.bucket_name = physical_name(prefix, f"media-{cdk.Aws.ACCOUNT_ID}-{cdk.Aws.REGION}")
         self.bucket = self._bucket(topology)
+        table_name = physical_name(prefix, DOCUMENT_TABLE)
         self.table = dynamodb.Table(
             self,
             "Videos",
-            table_name=f"{prefix}-videos",
+            table_name=table_name,
             partition_key=dynamodb.Attribute(
                 name=PARTITION_KEY, type=dynamodb.AttributeType.STRING
             ),
@@ -219,7 +222,7 @@ class VideosenseStack(cdk.Stack):
         self.deployment = Deployment(
             prefix=prefix,
             bucket=self.bucket_name,
-            table=f"{prefix}-videos",
+            table=table_name,
             region=cdk.Aws.REGION,
             uploads_prefix=config.uploads_prefix,
         )
@@ -362,7 +365,7 @@ class VideosenseStack(cdk.Stack):
             self,
             "Cluster",
             vpc=vpc,
-            cluster_name=f"{self.config.prefix}",
+            cluster_name=self.config.prefix,
             container_insights_v2=ecs.ContainerInsights.ENABLED,
             enable_fargate_capacity_providers=True,
         )
@@ -386,7 +389,7 @@ class VideosenseStack(cdk.Stack):
         task = ecs.FargateTaskDefinition(
             self,
             f"Task-{name}",
-            family=f"{config.prefix}-{name}",
+            family=physical_name(config.prefix, name),
             cpu=service.cpu,
             memory_limit_mib=service.memory_mib,
             task_role=role,
@@ -565,7 +568,7 @@ class VideosenseStack(cdk.Stack):
         depth = cloudwatch.Alarm(
             self,
             f"DlqDepth-{service.name}",
-            alarm_name=f"{self.config.prefix}-{service.name}-dlq-depth",
+            alarm_name=physical_name(self.config.prefix, f"{service.name}-dlq-depth"),
             alarm_description=f"Messages {service.name} could not process are in its DLQ.",
             metric=dlq.metric_approximate_number_of_messages_visible(
                 period=cdk.Duration.minutes(5), statistic="Maximum"
@@ -578,7 +581,7 @@ class VideosenseStack(cdk.Stack):
         age = cloudwatch.Alarm(
             self,
             f"OldestMessage-{service.name}",
-            alarm_name=f"{self.config.prefix}-{service.name}-oldest-message",
+            alarm_name=physical_name(self.config.prefix, f"{service.name}-oldest-message"),
             alarm_description=f"{service.name} is not keeping up with its queue.",
             metric=queue.metric_approximate_age_of_oldest_message(
                 period=cdk.Duration.minutes(5), statistic="Maximum"

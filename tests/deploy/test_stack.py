@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from aws_cdk.assertions import Match, Template
 
 from tests.deploy.conftest import Synthesized
 from videosense_deploy.services import SERVICES, TRANSCRIPTS, UPLOADS, ServiceDef
+from videosense_shared.settings import CommonSettings
 from videosense_shared.topology import TOPOLOGY, Queue
 
 QUEUE_IDS = [pytest.param(q, id=q.name) for q in TOPOLOGY.queues]
@@ -121,6 +123,25 @@ def test_subscriptions_are_raw_and_filtered_as_the_topology_says(
             "FilterPolicy": sub.filter_policy() or Match.absent(),
         },
     )
+
+
+def test_resources_are_named_as_the_services_look_them_up(
+    deployed: Synthesized, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the settings a service of this stack reads (prefix only; nothing else set)
+    for key in [k for k in os.environ if k.startswith("VIDEOSENSE_")]:
+        monkeypatch.delenv(key)
+    common = CommonSettings(prefix=deployed.config.prefix)
+    # WHEN the stack's queues, topics and table are listed THEN each is named by the services'
+    # own rule, so every lookup by name finds it
+    queues = {r["Properties"]["QueueName"] for r in deployed.resources("AWS::SQS::Queue").values()}
+    assert queues == {
+        common.queue_name(name) for q in TOPOLOGY.queues for name in (q.name, q.dlq_name)
+    }
+    topics = {r["Properties"]["TopicName"] for r in deployed.resources("AWS::SNS::Topic").values()}
+    assert topics == {common.topic_name(t) for t in (*TOPOLOGY.topics, "alarms")}
+    (table,) = deployed.resources("AWS::DynamoDB::Table").values()
+    assert table["Properties"]["TableName"] == common.table_name
 
 
 def test_topics_are_encrypted(deployed: Synthesized) -> None:
