@@ -63,6 +63,8 @@ class StackConfig:
     uploads_prefix: str = "uploads/"
     frames_expire_days: int = 30
     messages_expire_days: int = 14
+    # How long an overwritten or deleted object (an upload, a document) stays recoverable.
+    old_versions_expire_days: int = 7
     oldest_message_alarm_s: int = 900
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
 
@@ -194,6 +196,7 @@ class VideosenseStack(cdk.Stack):
                 skip_checks(resource, [_SSE_SQS])
             self.queues[spec.name] = queue
             self.dead_letter_queues[spec.name] = dlq
+            self._dead_letter_alarm(spec.name, dlq)
 
         # Bucket names are global: the account and region make this one unique.
         self.bucket_name = physical_name(prefix, f"media-{cdk.Aws.ACCOUNT_ID}-{cdk.Aws.REGION}")
@@ -256,6 +259,8 @@ class VideosenseStack(cdk.Stack):
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
+            # Versioned: an upload overwritten or deleted by mistake (or a document rewritten)
+            # stays recoverable for old_versions_expire_days, so no video is lost to one call.
             versioned=True,
             removal_policy=cdk.RemovalPolicy.RETAIN,
             lifecycle_rules=[
@@ -269,9 +274,15 @@ class VideosenseStack(cdk.Stack):
                     prefix="messages/",
                     expiration=cdk.Duration.days(config.messages_expire_days),
                 ),
+                # Without this rule versioning keeps every overwritten and expired object
+                # forever: storage would only grow.
                 s3.LifecycleRule(
                     id="expire-old-versions",
-                    noncurrent_version_expiration=cdk.Duration.days(7),
+                    noncurrent_version_expiration=cdk.Duration.days(
+                        config.old_versions_expire_days
+                    ),
+                    # Delete markers left alone once their old versions are gone.
+                    expired_object_delete_marker=True,
                     abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
                 ),
             ],
@@ -561,15 +572,14 @@ class VideosenseStack(cdk.Stack):
             cooldown=cdk.Duration.minutes(1),
         )
 
-    def _alarms(self, service: ServiceDef) -> None:
-        action = cw_actions.SnsAction(self.alarm_topic)
-        dlq = self.dead_letter_queues[service.queue]
-        queue = self.queues[service.queue]
+    def _dead_letter_alarm(self, queue_name: str, dlq: sqs.Queue) -> None:
+        # One per topology queue, whether or not its service is deployed here: a dead letter
+        # is a video that needs an operator, wherever it comes from.
         depth = cloudwatch.Alarm(
             self,
-            f"DlqDepth-{service.name}",
-            alarm_name=physical_name(self.config.prefix, f"{service.name}-dlq-depth"),
-            alarm_description=f"Messages {service.name} could not process are in its DLQ.",
+            f"DlqDepth-{queue_name}",
+            alarm_name=physical_name(self.config.prefix, f"{queue_name}-dlq-depth"),
+            alarm_description=f"Messages of the {queue_name} queue were dead-lettered.",
             metric=dlq.metric_approximate_number_of_messages_visible(
                 period=cdk.Duration.minutes(5), statistic="Maximum"
             ),
@@ -578,6 +588,10 @@ class VideosenseStack(cdk.Stack):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
+        depth.add_alarm_action(cw_actions.SnsAction(self.alarm_topic))
+
+    def _alarms(self, service: ServiceDef) -> None:
+        queue = self.queues[service.queue]
         age = cloudwatch.Alarm(
             self,
             f"OldestMessage-{service.name}",
@@ -591,8 +605,7 @@ class VideosenseStack(cdk.Stack):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        for alarm in (depth, age):
-            alarm.add_alarm_action(action)
+        age.add_alarm_action(cw_actions.SnsAction(self.alarm_topic))
 
 
 def backlog_steps(min_tasks: int, max_tasks: int) -> list[autoscaling.ScalingInterval]:
