@@ -16,6 +16,7 @@ import yaml
 
 from videosense_deploy.environment import Deployment, common_environment, service_environment
 from videosense_deploy.services import SERVICES, ServiceDef, deployable, repo_root
+from videosense_shared.settings import CommonSettings
 
 #: Community LocalStack tag that needs no auth token (newer tags need LOCALSTACK_AUTH_TOKEN).
 LOCALSTACK_IMAGE = "localstack/localstack:4.14.0"
@@ -36,13 +37,22 @@ HEADER = """\
 # Newer LocalStack tags need LOCALSTACK_AUTH_TOKEN: it is passed through when set.
 """
 
+
+def _overridable(name: str) -> str:
+    """``${VIDEOSENSE_<NAME>:-<default>}``: the host's variable, else the settings' default."""
+    default = CommonSettings.model_fields[name].default
+    return f"${{VIDEOSENSE_{name.upper()}:-{default}}}"
+
+
+# The table defaults to empty: CommonSettings then names it from the prefix (<prefix>-videos),
+# the same rule as the topics and queues, so VIDEOSENSE_PREFIX alone renames everything.
 LOCAL = Deployment(
-    prefix="${VIDEOSENSE_PREFIX:-videosense}",
-    bucket="${VIDEOSENSE_BUCKET:-videosense-media}",
-    table="${VIDEOSENSE_TABLE:-videosense-videos}",
+    prefix=_overridable("prefix"),
+    bucket=_overridable("bucket"),
+    table=_overridable("table"),
     region="us-east-1",
-    log_level="${VIDEOSENSE_LOG_LEVEL:-INFO}",
-    log_format="${VIDEOSENSE_LOG_FORMAT:-json}",
+    log_level=_overridable("log_level"),
+    log_format=_overridable("log_format"),
 )
 
 # Any credentials do for the emulators; the standard variable points botocore at them.

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from videosense_deploy.services import ServiceDef, available_stages
+from videosense_deploy.services import ServiceDef
+from videosense_shared.services import INGEST_SERVICE
+from videosense_shared.stages import available_stages
 
 
 @dataclass(frozen=True)
@@ -19,7 +21,7 @@ class Deployment:
 
     prefix: str
     bucket: str
-    table: str
+    table: str  # empty: the services name it from the prefix (CommonSettings.table_name)
     region: str
     uploads_prefix: str = "uploads/"
     log_level: str = "INFO"
@@ -67,9 +69,9 @@ def service_environment(
         env[f"{own}BACKEND"] = service.backend(backend).name
     elif backend is not None:
         raise ValueError(f"{service.name} has no backend setting")
-    if service.name == "ingest":
+    if service.info == INGEST_SERVICE:
         # Ingest accepts exactly the stages whose services run next to it.
-        stages = ",".join(s.value for s in available_stages(deployed))
+        stages = ",".join(s.value for s in available_stages(d.stage for d in deployed))
         env[f"{own}AVAILABLE_STAGES"] = stages
         env[f"{own}STAGES"] = stages
     env.update(service.extra_env)

@@ -1,9 +1,11 @@
-"""The service table: what each service runs, consumes, publishes and touches.
+"""The service table: what each service publishes and touches, and how it runs.
 
-docker compose and the CDK stack are both generated from this table plus
-:data:`videosense_shared.topology.TOPOLOGY`, so adding a service is one entry here (and its
-``services/<package>/Dockerfile``). Only services whose Dockerfile exists are deployed, so a
-service that is still being written is never half-deployed.
+Who a service is (name, package, queue, stage) comes from the shared registry,
+:mod:`videosense_shared.services`, which the services' own specs use too; this table adds what
+only the deployment needs. docker compose and the CDK stack are both generated from it plus
+:data:`videosense_shared.topology.TOPOLOGY`, so deploying a registered service is one entry here
+(and its ``services/<package>/Dockerfile``). Only services whose Dockerfile exists are deployed,
+so a service that is still being written is never half-deployed.
 
 The permissions listed here are what the code calls (see the ``Raises``/calls of the shared
 store, completion, claim check and publisher): the CDK stack turns them into one task role per
@@ -18,17 +20,20 @@ from pathlib import Path
 from types import MappingProxyType
 
 from videosense_shared.messages import Stage
+from videosense_shared.services import (
+    AGGREGATOR_SERVICE,
+    CAPTIONER_SERVICE,
+    FRAME_EXTRACTOR_SERVICE,
+    INGEST_SERVICE,
+    RECOGNIZER_SERVICE,
+    TRANSCRIBER_SERVICE,
+    ServiceInfo,
+)
 from videosense_shared.topology import (
-    AGGREGATOR,
-    CAPTIONER,
     CAPTIONS_READY,
-    FRAME_EXTRACTOR,
     FRAMES_EXTRACTED,
-    INGEST,
     RECOGNITION_READY,
-    RECOGNIZER,
     TOPOLOGY,
-    TRANSCRIBER,
     TRANSCRIPT_READY,
     VIDEO_COMPLETED,
     VIDEO_INGESTED,
@@ -70,16 +75,13 @@ class Backend:
 
 @dataclass(frozen=True)
 class ServiceDef:
-    """One service: its package, its queue, what it publishes and touches, how it runs."""
+    """One deployed service: its registry entry, what it publishes and touches, how it runs."""
 
-    name: str  # compose service and ECS service name
-    package: str  # `python -m <package>`; lives in services/<package>/
-    queue: str  # the one queue it consumes (a TOPOLOGY queue)
+    info: ServiceInfo  # name, package, queue and stage, from the shared registry
     publishes: tuple[str, ...]  # topics
     reads: tuple[str, ...] = ()  # bucket areas it reads
     writes: tuple[str, ...] = ()  # bucket areas it writes
     table_actions: tuple[str, ...] = ()
-    stage: Stage | None = None  # the analysis stage it provides (ingest accepts it)
     backends: tuple[Backend, ...] = ()  # empty: no backend setting
     local_backend: str | None = None  # docker compose (offline)
     cloud_backend: str | None = None  # the CDK stack's default
@@ -88,6 +90,26 @@ class ServiceDef:
     concurrency: int = 4  # messages one task handles at once
     stop_grace_s: int = 60  # SIGTERM to SIGKILL; the consumer drains in between
     extra_env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def name(self) -> str:
+        """Its compose service and ECS service name."""
+        return self.info.name
+
+    @property
+    def package(self) -> str:
+        """Its package (``python -m <package>``), in ``services/<package>/``."""
+        return self.info.package
+
+    @property
+    def queue(self) -> str:
+        """The one TOPOLOGY queue it consumes."""
+        return self.info.queue
+
+    @property
+    def stage(self) -> Stage | None:
+        """The analysis stage it provides (ingest accepts it), if any."""
+        return self.info.stage
 
     @property
     def directory(self) -> str:
@@ -151,9 +173,7 @@ _WRITABLE_MODEL_CACHE = {"HF_HOME": "/tmp/huggingface"}
 
 SERVICES: tuple[ServiceDef, ...] = (
     ServiceDef(
-        name="ingest",
-        package="ingest",
-        queue=INGEST,
+        INGEST_SERVICE,
         # A rejected upload completes at once, so ingest also writes the document and
         # publishes VideoCompleted (videosense_shared.completion).
         publishes=(VIDEO_INGESTED, VIDEO_COMPLETED),
@@ -162,13 +182,10 @@ SERVICES: tuple[ServiceDef, ...] = (
         table_actions=(*_STORE_READ, *_STORE_WRITE),
     ),
     ServiceDef(
-        name="frame-extractor",
-        package="frame_extractor",
-        queue=FRAME_EXTRACTOR,
+        FRAME_EXTRACTOR_SERVICE,
         publishes=(FRAMES_EXTRACTED,),
         reads=(UPLOADS,),
         writes=(FRAMES,),
-        stage=Stage.FRAMES,
         # Decoding is CPU-bound: one video per task, and more tasks for more videos.
         cpu=1024,
         memory_mib=2048,
@@ -176,14 +193,11 @@ SERVICES: tuple[ServiceDef, ...] = (
         stop_grace_s=120,
     ),
     ServiceDef(
-        name="transcriber",
-        package="transcriber",
-        queue=TRANSCRIBER,
+        TRANSCRIBER_SERVICE,
         publishes=(TRANSCRIPT_READY,),
         # Transcribe reads the media and writes its result with the caller's permissions.
         reads=(UPLOADS, TRANSCRIPTS),
         writes=(MESSAGES, TRANSCRIPTS),
-        stage=Stage.TRANSCRIPT,
         backends=(
             Backend("pocketsphinx"),
             Backend("whisper"),
@@ -214,13 +228,10 @@ SERVICES: tuple[ServiceDef, ...] = (
         stop_grace_s=120,
     ),
     ServiceDef(
-        name="captioner",
-        package="captioner",
-        queue=CAPTIONER,
+        CAPTIONER_SERVICE,
         publishes=(CAPTIONS_READY,),
         reads=(FRAMES, MESSAGES),
         writes=(MESSAGES,),
-        stage=Stage.CAPTIONS,
         backends=(
             Backend("local"),
             Backend("openai"),
@@ -256,13 +267,10 @@ SERVICES: tuple[ServiceDef, ...] = (
         stop_grace_s=120,
     ),
     ServiceDef(
-        name="recognizer",
-        package="recognizer",
-        queue=RECOGNIZER,
+        RECOGNIZER_SERVICE,
         publishes=(RECOGNITION_READY,),
         reads=(FRAMES, MESSAGES),
         writes=(MESSAGES,),
-        stage=Stage.RECOGNITION,
         backends=(
             Backend("local"),
             Backend("rekognition", (_REKOGNITION_DETECT, _REKOGNITION_SEARCH)),
@@ -275,9 +283,7 @@ SERVICES: tuple[ServiceDef, ...] = (
         stop_grace_s=120,
     ),
     ServiceDef(
-        name="aggregator",
-        package="aggregator",
-        queue=AGGREGATOR,
+        AGGREGATOR_SERVICE,
         publishes=(VIDEO_COMPLETED,),
         reads=(MESSAGES,),  # claim-checked results
         writes=(DOCUMENTS,),
@@ -295,12 +301,6 @@ def deployable(
 ) -> tuple[ServiceDef, ...]:
     """The services of ``services`` whose Dockerfile exists under ``repo_root``."""
     return tuple(s for s in services if (repo_root / s.dockerfile).is_file())
-
-
-def available_stages(services: tuple[ServiceDef, ...]) -> tuple[Stage, ...]:
-    """Stages provided by ``services``, in the order of :class:`Stage`."""
-    provided = {s.stage for s in services if s.stage is not None}
-    return tuple(stage for stage in Stage if stage in provided)
 
 
 def repo_root() -> Path:

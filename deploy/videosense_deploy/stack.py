@@ -1,9 +1,9 @@
 """The AWS stack: bucket, topics, queues, table and one Fargate service per service.
 
 Generated from :data:`videosense_shared.topology.TOPOLOGY` and the service table, like the
-local provisioner and docker compose. Physical names follow
-:class:`videosense_shared.settings.CommonSettings` (``<prefix>-<logical>``), because the services
-find their queue and topics by name.
+local provisioner and docker compose. Physical names follow the services' own rule,
+:func:`videosense_shared.settings.physical_name` (``<prefix>-<logical>``), because the services
+find their queue, topics and table by name.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from constructs import Construct
 
 from videosense_deploy.environment import Deployment, service_environment
 from videosense_deploy.services import UPLOADS, ServiceDef, repo_root
+from videosense_shared.settings import DOCUMENT_TABLE, physical_name
 from videosense_shared.topology import (
     DUE_INDEX,
     DUE_PARTITION_KEY,
@@ -70,6 +71,8 @@ class StackConfig:
     uploads_prefix: str = "uploads/"
     frames_expire_days: int = 30
     messages_expire_days: int = 14
+    # How long an overwritten or deleted object (an upload, a document) stays recoverable.
+    old_versions_expire_days: int = 7
     oldest_message_alarm_s: int = 900
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
 
@@ -144,7 +147,7 @@ class VideosenseStack(cdk.Stack):
         self.alarm_topic = sns.Topic(
             self,
             "Alarms",
-            topic_name=f"{prefix}-alarms",
+            topic_name=physical_name(prefix, "alarms"),
             master_key=self._sns_key(),
             enforce_ssl=True,
         )
@@ -152,7 +155,7 @@ class VideosenseStack(cdk.Stack):
             name: sns.Topic(
                 self,
                 f"Topic-{name}",
-                topic_name=f"{prefix}-{name}",
+                topic_name=physical_name(prefix, name),
                 master_key=self._sns_key(),
                 enforce_ssl=True,
             )
@@ -164,7 +167,7 @@ class VideosenseStack(cdk.Stack):
             dlq = sqs.Queue(
                 self,
                 f"Dlq-{spec.name}",
-                queue_name=f"{prefix}-{spec.dlq_name}",
+                queue_name=physical_name(prefix, spec.dlq_name),
                 encryption=sqs.QueueEncryption.SQS_MANAGED,
                 enforce_ssl=True,
                 retention_period=cdk.Duration.days(14),
@@ -172,7 +175,7 @@ class VideosenseStack(cdk.Stack):
             queue = sqs.Queue(
                 self,
                 f"Queue-{spec.name}",
-                queue_name=f"{prefix}-{spec.name}",
+                queue_name=physical_name(prefix, spec.name),
                 encryption=sqs.QueueEncryption.SQS_MANAGED,
                 enforce_ssl=True,
                 visibility_timeout=cdk.Duration.seconds(spec.visibility_timeout_s),
@@ -201,13 +204,16 @@ class VideosenseStack(cdk.Stack):
                 skip_checks(resource, [_SSE_SQS])
             self.queues[spec.name] = queue
             self.dead_letter_queues[spec.name] = dlq
+            self._dead_letter_alarm(spec.name, dlq)
 
-        self.bucket_name = f"{prefix}-media-{cdk.Aws.ACCOUNT_ID}-{cdk.Aws.REGION}"
+        # Bucket names are global: the account and region make this one unique.
+        self.bucket_name = physical_name(prefix, f"media-{cdk.Aws.ACCOUNT_ID}-{cdk.Aws.REGION}")
         self.bucket = self._bucket(topology)
+        table_name = physical_name(prefix, DOCUMENT_TABLE)
         self.table = dynamodb.Table(
             self,
             "Videos",
-            table_name=f"{prefix}-videos",
+            table_name=table_name,
             partition_key=dynamodb.Attribute(
                 name=PARTITION_KEY, type=dynamodb.AttributeType.STRING
             ),
@@ -236,7 +242,7 @@ class VideosenseStack(cdk.Stack):
         self.deployment = Deployment(
             prefix=prefix,
             bucket=self.bucket_name,
-            table=f"{prefix}-videos",
+            table=table_name,
             region=cdk.Aws.REGION,
             uploads_prefix=config.uploads_prefix,
         )
@@ -270,6 +276,8 @@ class VideosenseStack(cdk.Stack):
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
+            # Versioned: an upload overwritten or deleted by mistake (or a document rewritten)
+            # stays recoverable for old_versions_expire_days, so no video is lost to one call.
             versioned=True,
             removal_policy=cdk.RemovalPolicy.RETAIN,
             lifecycle_rules=[
@@ -283,9 +291,15 @@ class VideosenseStack(cdk.Stack):
                     prefix="messages/",
                     expiration=cdk.Duration.days(config.messages_expire_days),
                 ),
+                # Without this rule versioning keeps every overwritten and expired object
+                # forever: storage would only grow.
                 s3.LifecycleRule(
                     id="expire-old-versions",
-                    noncurrent_version_expiration=cdk.Duration.days(7),
+                    noncurrent_version_expiration=cdk.Duration.days(
+                        config.old_versions_expire_days
+                    ),
+                    # Delete markers left alone once their old versions are gone.
+                    expired_object_delete_marker=True,
                     abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
                 ),
             ],
@@ -379,7 +393,7 @@ class VideosenseStack(cdk.Stack):
             self,
             "Cluster",
             vpc=vpc,
-            cluster_name=f"{self.config.prefix}",
+            cluster_name=self.config.prefix,
             container_insights_v2=ecs.ContainerInsights.ENABLED,
             enable_fargate_capacity_providers=True,
         )
@@ -403,7 +417,7 @@ class VideosenseStack(cdk.Stack):
         task = ecs.FargateTaskDefinition(
             self,
             f"Task-{name}",
-            family=f"{config.prefix}-{name}",
+            family=physical_name(config.prefix, name),
             cpu=service.cpu,
             memory_limit_mib=service.memory_mib,
             task_role=role,
@@ -575,15 +589,14 @@ class VideosenseStack(cdk.Stack):
             cooldown=cdk.Duration.minutes(1),
         )
 
-    def _alarms(self, service: ServiceDef) -> None:
-        action = cw_actions.SnsAction(self.alarm_topic)
-        dlq = self.dead_letter_queues[service.queue]
-        queue = self.queues[service.queue]
+    def _dead_letter_alarm(self, queue_name: str, dlq: sqs.Queue) -> None:
+        # One per topology queue, whether or not its service is deployed here: a dead letter
+        # is a video that needs an operator, wherever it comes from.
         depth = cloudwatch.Alarm(
             self,
-            f"DlqDepth-{service.name}",
-            alarm_name=f"{self.config.prefix}-{service.name}-dlq-depth",
-            alarm_description=f"Messages {service.name} could not process are in its DLQ.",
+            f"DlqDepth-{queue_name}",
+            alarm_name=physical_name(self.config.prefix, f"{queue_name}-dlq-depth"),
+            alarm_description=f"Messages of the {queue_name} queue were dead-lettered.",
             metric=dlq.metric_approximate_number_of_messages_visible(
                 period=cdk.Duration.minutes(5), statistic="Maximum"
             ),
@@ -592,10 +605,14 @@ class VideosenseStack(cdk.Stack):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
+        depth.add_alarm_action(cw_actions.SnsAction(self.alarm_topic))
+
+    def _alarms(self, service: ServiceDef) -> None:
+        queue = self.queues[service.queue]
         age = cloudwatch.Alarm(
             self,
             f"OldestMessage-{service.name}",
-            alarm_name=f"{self.config.prefix}-{service.name}-oldest-message",
+            alarm_name=physical_name(self.config.prefix, f"{service.name}-oldest-message"),
             alarm_description=f"{service.name} is not keeping up with its queue.",
             metric=queue.metric_approximate_age_of_oldest_message(
                 period=cdk.Duration.minutes(5), statistic="Maximum"
@@ -605,8 +622,7 @@ class VideosenseStack(cdk.Stack):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        for alarm in (depth, age):
-            alarm.add_alarm_action(action)
+        age.add_alarm_action(cw_actions.SnsAction(self.alarm_topic))
 
 
 def backlog_steps(min_tasks: int, max_tasks: int) -> list[autoscaling.ScalingInterval]:

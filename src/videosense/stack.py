@@ -20,6 +20,7 @@ from ingest.service import service_for as ingest_service_for
 from recognizer.service import service as recognizer_service
 from transcriber.service import service as transcriber_service
 from videosense.emulator import Emulator
+from videosense_shared import stages as stage_rules
 from videosense_shared.aws import AwsClients
 from videosense_shared.ids import video_id_for
 from videosense_shared.messages import Stage, VideoCompleted
@@ -45,7 +46,7 @@ def stage_services() -> list[ServiceSpec]:
 def available_stages(services: Sequence[ServiceSpec] | None = None) -> tuple[Stage, ...]:
     """Stages provided by ``services`` (default: every built stage service)."""
     specs = stage_services() if services is None else services
-    return tuple(spec.stage for spec in specs if spec.stage is not None)
+    return stage_rules.available_stages(spec.stage for spec in specs)
 
 
 def all_services(extra: Sequence[ServiceSpec] = ()) -> list[ServiceSpec]:

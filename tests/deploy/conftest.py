@@ -54,7 +54,8 @@ class Synthesized:
         }
 
 
-def _registry_image(service: ServiceDef) -> ecs.ContainerImage:
+def registry_image(service: ServiceDef) -> ecs.ContainerImage:
+    """A prebuilt image: synthesis stages no Dockerfile build."""
     return ecs.ContainerImage.from_registry(f"registry.example/videosense/{service.package}:1.0")
 
 
@@ -67,7 +68,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synthesiz
     deployed_config = StackConfig()
     VideosenseStack(app, "videosense-dev", config=deployed_config, services=deployed_services)
     VideosenseStack(
-        app, "videosense-ci", config=EVERY_CONFIG, services=SERVICES, image_for=_registry_image
+        app, "videosense-ci", config=EVERY_CONFIG, services=SERVICES, image_for=registry_image
     )
     app.synth()
     out = {}

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from videosense_deploy.app import _context_args, config_from_context
 from videosense_deploy.services import SERVICES
 from videosense_deploy.stack import StackConfig, backlog_steps
+from videosense_shared.services import REGISTRY
 
 
 def test_context_options_reach_the_config() -> None:
@@ -68,3 +72,23 @@ def test_backlog_steps(
     # least one task, a large backlog max, never decreasing.
     steps = [(s.lower, s.upper, s.change) for s in backlog_steps(min_tasks, max_tasks)]
     assert steps == expected
+
+
+def test_the_table_deploys_exactly_the_registered_services() -> None:
+    # GIVEN the shared registry WHEN the deployment's table is read THEN one row per registered
+    # service, each carrying that entry (name, package, queue and stage are not restated).
+    assert [s.info for s in SERVICES] == list(REGISTRY)
+
+
+def test_the_deployment_imports_no_service_package() -> None:
+    # GIVEN a fresh interpreter WHEN the CDK app module is imported THEN no service package (nor
+    # what they load: models, PyAV) comes with it: synthesis needs only the shared registry.
+    heavy = [info.package for info in REGISTRY] + ["torch", "av", "transformers"]
+    probe = (
+        "import sys, videosense_deploy.app; "
+        f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.strip() == ""

@@ -51,9 +51,10 @@ def _compose_spec_schema() -> dict[str, Any]:
     return schema
 
 
-def _interpolate(value: str) -> str:
-    # ${VAR:-default} -> default, as compose does when VAR is unset.
-    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+def _interpolate(value: str, host: dict[str, str] | None = None) -> str:
+    # ${VAR:-default} -> the host's VAR if set, else default, as compose does.
+    given = host or {}
+    return re.sub(r"\$\{([A-Z_]+):-([^}]*)\}", lambda m: given.get(m.group(1), m.group(2)), value)
 
 
 def test_compose_file_is_generated_from_the_table() -> None:
@@ -223,6 +224,23 @@ def test_all_services_and_the_provisioner_agree_on_names(compose: dict[str, Any]
         n: tuple(compose["services"][n]["environment"][k] for k in shared) for n in containers
     }
     assert len(set(values.values())) == 1, values
+
+
+def test_the_prefix_alone_renames_every_resource(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the provisioner's environment with only VIDEOSENSE_PREFIX set on the host
+    env = compose["services"]["provision"]["environment"]
+    host = {"VIDEOSENSE_PREFIX": "demo"}
+    for key in [k for k in os.environ if k.startswith("VIDEOSENSE_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, _interpolate(str(value), host))
+    # WHEN the shared settings read it
+    common = CommonSettings()
+    # THEN the table follows the prefix like the queues and topics (one naming rule)
+    assert common.queue_name("ingest") == "demo-ingest"
+    assert common.table_name == "demo-videos"
 
 
 def test_ingest_accepts_exactly_the_deployed_stages(compose: dict[str, Any]) -> None:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from tests.deploy.conftest import Synthesized
+from tests.deploy.conftest import Synthesized, registry_image
 from videosense_deploy.services import SERVICES, TRANSCRIPTS, UPLOADS, ServiceDef
+from videosense_deploy.stack import StackConfig, VideosenseStack
+from videosense_shared.settings import CommonSettings
 from videosense_shared.topology import (
     DUE_INDEX,
     DUE_PARTITION_KEY,
@@ -134,6 +138,25 @@ def test_subscriptions_are_raw_and_filtered_as_the_topology_says(
     )
 
 
+def test_resources_are_named_as_the_services_look_them_up(
+    deployed: Synthesized, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the settings a service of this stack reads (prefix only; nothing else set)
+    for key in [k for k in os.environ if k.startswith("VIDEOSENSE_")]:
+        monkeypatch.delenv(key)
+    common = CommonSettings(prefix=deployed.config.prefix)
+    # WHEN the stack's queues, topics and table are listed THEN each is named by the services'
+    # own rule, so every lookup by name finds it
+    queues = {r["Properties"]["QueueName"] for r in deployed.resources("AWS::SQS::Queue").values()}
+    assert queues == {
+        common.queue_name(name) for q in TOPOLOGY.queues for name in (q.name, q.dlq_name)
+    }
+    topics = {r["Properties"]["TopicName"] for r in deployed.resources("AWS::SNS::Topic").values()}
+    assert topics == {common.topic_name(t) for t in (*TOPOLOGY.topics, "alarms")}
+    (table,) = deployed.resources("AWS::DynamoDB::Table").values()
+    assert table["Properties"]["TableName"] == common.table_name
+
+
 def test_topics_are_encrypted(deployed: Synthesized) -> None:
     # GIVEN every topic WHEN synthesized THEN SSE with the AWS managed SNS key.
     for topic in deployed.resources("AWS::SNS::Topic").values():
@@ -164,6 +187,25 @@ def test_bucket_is_private_encrypted_and_notifies_ingest_of_uploads(deployed: Sy
     policy_ids = bucket["DependsOn"]
     policies = [deployed.template["Resources"][p] for p in policy_ids]
     assert any({"Ref": ingest_id} in p["Properties"]["Queues"] for p in policies)
+
+
+def test_bucket_keeps_old_versions_for_a_while_only(deployed: Synthesized) -> None:
+    # GIVEN the media bucket WHEN synthesized THEN versioning is on (an overwritten or deleted
+    # upload is recoverable), and old versions, orphan delete markers and abandoned multipart
+    # uploads expire, so storage does not grow forever.
+    (bucket,) = deployed.resources("AWS::S3::Bucket").values()
+    props = bucket["Properties"]
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
+    old = rules["expire-old-versions"]
+    assert old["Status"] == "Enabled"
+    assert "Prefix" not in old  # the whole bucket
+    assert old["NoncurrentVersionExpiration"] == {
+        "NoncurrentDays": deployed.config.old_versions_expire_days
+    }
+    assert old["ExpiredObjectDeleteMarker"] is True
+    assert old["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    assert rules["expire-messages"]["ExpirationInDays"] == deployed.config.messages_expire_days
 
 
 def test_bucket_policy_refuses_plain_http(deployed: Synthesized) -> None:
@@ -341,6 +383,40 @@ def test_each_service_has_dlq_and_age_alarms(every: Synthesized, service: Servic
     assert age["MetricName"] == "ApproximateAgeOfOldestMessage"
     assert age["Threshold"] == every.config.oldest_message_alarm_s
     assert depth["AlarmActions"] == age["AlarmActions"] == [{"Ref": _topic_id(every, "alarms")}]
+
+
+@pytest.fixture(scope="module")
+def ingest_only(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """A stack that runs ingest alone: the other queues exist with no service behind them."""
+    outdir = tmp_path_factory.mktemp("cdk.partial")
+    app = cdk.App(outdir=str(outdir))
+    services = tuple(s for s in SERVICES if s.name == "ingest")
+    config = StackConfig(env_name="partial")
+    VideosenseStack(
+        app, "videosense-partial", config=config, services=services, image_for=registry_image
+    )
+    app.synth()
+    template = json.loads((outdir / "videosense-partial.template.json").read_text())
+    return Synthesized(template, services, config, outdir, "videosense-partial")
+
+
+@pytest.mark.parametrize("stack_key", ["deployed", "every", "ingest_only"])
+def test_every_dead_letter_queue_of_the_topology_raises_an_alarm(
+    synthesized: dict[str, Synthesized], ingest_only: Synthesized, stack_key: str
+) -> None:
+    # GIVEN a stack (whichever services it runs) WHEN synthesized THEN each topology DLQ has a
+    # depth alarm notifying the alarm topic, and no DLQ goes unwatched.
+    stack = {**synthesized, "ingest_only": ingest_only}[stack_key]
+    watched = {
+        a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]: a["Properties"]
+        for a in stack.resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
+    }
+    dlqs = {_queue_id(stack, f"{stack.config.prefix}-{q.dlq_name}") for q in TOPOLOGY.queues}
+    assert set(watched) == dlqs
+    for alarm in watched.values():
+        assert alarm["Threshold"] == 1
+        assert alarm["AlarmActions"] == [{"Ref": _topic_id(stack, "alarms")}]
 
 
 @pytest.mark.parametrize("service", SERVICE_IDS)

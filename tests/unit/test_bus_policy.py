@@ -12,7 +12,12 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from videosense_shared.bus import PoisonMessage, RetryableError, install_stop_signals
-from videosense_shared.bus.backoff import SQS_MAX_VISIBILITY_S, retry_delay_s
+from videosense_shared.bus.backoff import (
+    SQS_MAX_VISIBILITY_S,
+    jittered_delay_s,
+    nominal_delay_s,
+    retry_delay_s,
+)
 from videosense_shared.bus.errors import is_transient_aws_error
 from videosense_shared.bus.publisher import message_attributes
 from videosense_shared.messages import Model, StageFailed
@@ -61,6 +66,37 @@ def test_retry_delay_never_exceeds_what_sqs_accepts() -> None:
 def test_retry_delay_rejects_negative_settings() -> None:
     with pytest.raises(ValueError, match="negative"):
         retry_delay_s(1, base_s=-1, cap_s=10)
+
+
+def test_nominal_delay_doubles_from_the_base_up_to_the_cap() -> None:
+    # GIVEN a 15 s base capped at 120 s WHEN attempts 0..6 THEN 15, 15, 30, 60, 120, 120, 120.
+    delays = [nominal_delay_s(n, base_s=15, cap_s=120) for n in range(7)]
+    assert delays == [15, 15, 30, 60, 120, 120, 120]
+
+
+def test_jittered_delay_keeps_fractions_within_half_and_whole_nominal() -> None:
+    # GIVEN sub-second delays (an API retried between two calls) WHEN drawn THEN float seconds
+    # in [nominal / 2, nominal], spread, and never above the cap.
+    for attempt, nominal in ((1, 0.5), (2, 1.0), (3, 2.0), (9, 30.0)):
+        delays = {
+            jittered_delay_s(attempt, base_s=0.5, cap_s=30, rng=random.Random(seed))
+            for seed in range(100)
+        }
+        assert nominal / 2 <= min(delays) <= max(delays) <= nominal
+        assert any(d != round(d) for d in delays), "fractions must survive"
+
+
+def test_whole_second_retry_delay_is_the_rounded_jittered_delay() -> None:
+    # GIVEN the same seed WHEN both views are drawn THEN the SQS delay is the float one rounded.
+    for attempt in range(1, 10):
+        exact = jittered_delay_s(attempt, base_s=2, cap_s=300, rng=random.Random(attempt))
+        whole = retry_delay_s(attempt, base_s=2, cap_s=300, rng=random.Random(attempt))
+        assert whole == round(exact)
+
+
+def test_jittered_delay_rejects_negative_settings() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        jittered_delay_s(1, base_s=1, cap_s=-1)
 
 
 # ----------------------------------------------------------------------------- error classes

@@ -11,6 +11,7 @@ from videosense_shared.aws import AwsClients
 from videosense_shared.bus import Consumer, Handler, install_stop_signals, queue_url
 from videosense_shared.logs import configure_logging, get_logger
 from videosense_shared.messages import Stage
+from videosense_shared.services import ServiceInfo, service_info
 from videosense_shared.settings import ConsumerSettings
 
 log = get_logger(__name__)
@@ -24,7 +25,14 @@ Background = Callable[[AwsClients, asyncio.Event], Awaitable[None]]
 class ServiceSpec:
     """What a service is: its name, the queue it owns, its settings, how to build its handler,
     the analysis stage it provides (if any), and background work to run beside the consumer
-    (if any; it must return soon after ``stop`` is set)."""
+    (if any; it must return soon after ``stop`` is set).
+
+    Build it with :meth:`of` from the service's registry entry
+    (:mod:`videosense_shared.services`): name, queue and stage are declared there once.
+
+    Raises:
+        ValueError: the name is registered with another queue or stage.
+    """
 
     name: str
     queue: str
@@ -32,6 +40,38 @@ class ServiceSpec:
     make_handler: Callable[[AwsClients], Handler]
     stage: Stage | None = None
     background: Background | None = None
+
+    def __post_init__(self) -> None:
+        # A service not in the registry (an experiment run beside the built-in ones) declares its
+        # own; a registered one may not contradict its entry.
+        try:
+            info = service_info(self.name)
+        except KeyError:
+            return
+        if (self.queue, self.stage) != (info.queue, info.stage):
+            raise ValueError(
+                f"service {self.name!r}: queue {self.queue!r} and stage {self.stage} contradict "
+                f"the registry (queue {info.queue!r}, stage {info.stage})"
+            )
+
+    @classmethod
+    def of(
+        cls,
+        info: ServiceInfo,
+        *,
+        settings: ConsumerSettings,
+        make_handler: Callable[[AwsClients], Handler],
+        background: Background | None = None,
+    ) -> ServiceSpec:
+        """The spec of the registered service ``info``."""
+        return cls(
+            name=info.name,
+            queue=info.queue,
+            settings=settings,
+            make_handler=make_handler,
+            stage=info.stage,
+            background=background,
+        )
 
 
 async def serve(spec: ServiceSpec, aws: AwsClients, stop: asyncio.Event) -> None:

@@ -12,6 +12,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from videosense_shared.messages import Stage
 
+#: Logical name of the document table; its physical name is ``<prefix>-videos``.
+DOCUMENT_TABLE = "videos"
+
+
+def physical_name(prefix: str, logical: str) -> str:
+    """The one naming rule of the deployed resources: ``<prefix>-<logical>``.
+
+    Topics, queues, dead-letter queues and the table are all named so, by the local provisioner,
+    the services (which find their queue and topics by name) and the CDK stack alike.
+    """
+    return f"{prefix}-{logical}"
+
 
 class CommonSettings(BaseSettings):
     """Settings every service shares."""
@@ -35,16 +47,16 @@ class CommonSettings(BaseSettings):
 
     @property
     def table_name(self) -> str:
-        """The DynamoDB table name."""
-        return self.table or f"{self.prefix}-videos"
+        """The DynamoDB table name: ``table``, or ``<prefix>-videos`` when it is empty."""
+        return self.table or physical_name(self.prefix, DOCUMENT_TABLE)
 
     def topic_name(self, logical: str) -> str:
         """Physical name of a topic, e.g. ``video-ingested`` -> ``videosense-video-ingested``."""
-        return f"{self.prefix}-{logical}"
+        return physical_name(self.prefix, logical)
 
     def queue_name(self, logical: str) -> str:
         """Physical name of a queue, e.g. ``ingest`` -> ``videosense-ingest``."""
-        return f"{self.prefix}-{logical}"
+        return physical_name(self.prefix, logical)
 
 
 class ConsumerSettings(BaseSettings):

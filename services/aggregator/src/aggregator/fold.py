@@ -27,6 +27,7 @@ from videosense_shared.messages import (
     TranscriptReady,
     VideoIngested,
 )
+from videosense_shared.stages import KEYFRAME_STAGES
 from videosense_shared.store import DocumentStore
 
 if TYPE_CHECKING:
@@ -46,7 +47,6 @@ AggregatorInput = Annotated[
 ChunkMessage = FramesExtracted | CaptionsReady | RecognitionReady
 
 #: Stages that work on keyframes: without frames they have nothing to do.
-KEYFRAME_STAGES = (Stage.CAPTIONS, Stage.RECOGNITION)  # same rule as ingest's stage parsing
 
 _CAPTIONS: TypeAdapter[tuple[KeyframeCaption, ...]] = TypeAdapter(tuple[KeyframeCaption, ...])
 _RESULTS: TypeAdapter[tuple[KeyframeRecognition, ...]] = TypeAdapter(

@@ -12,8 +12,8 @@ from videosense_shared.aws import AwsClients
 from videosense_shared.bus import Handler, Publisher
 from videosense_shared.completion import Completion
 from videosense_shared.runtime import ServiceSpec
+from videosense_shared.services import AGGREGATOR_SERVICE
 from videosense_shared.store import DynamoDocumentStore
-from videosense_shared.topology import AGGREGATOR
 
 
 def service(settings: AggregatorSettings | None = None) -> ServiceSpec:
@@ -37,10 +37,6 @@ def service(settings: AggregatorSettings | None = None) -> ServiceSpec:
         sweeper = DeadlineSweeper(store, completion, cfg.deadline, grace=lease)
         await sweeper.run(stop, cfg.deadline_sweep_interval_s)
 
-    return ServiceSpec(
-        name="aggregator",
-        queue=AGGREGATOR,
-        settings=cfg,
-        make_handler=make_handler,
-        background=sweep_deadlines,
+    return ServiceSpec.of(
+        AGGREGATOR_SERVICE, settings=cfg, make_handler=make_handler, background=sweep_deadlines
     )

@@ -9,6 +9,7 @@ from abc import abstractmethod
 from collections.abc import Sequence
 
 from captioner.backend import CaptionBackend, ImageLimits, TransientCaptioningError
+from videosense_shared.bus.backoff import jittered_delay_s
 
 
 class RetryCall(Exception):  # noqa: N818 - a signal, not an error of the caller
@@ -27,7 +28,8 @@ class RemoteBackend(CaptionBackend):
     At most ``concurrency`` calls are in flight across every chunk this worker handles (the
     semaphore belongs to the backend, which the service shares between messages), so a
     worker never floods a rate-limited API. Each image gets ``attempts`` tries, with jittered
-    exponential backoff from ``retry_base_s`` (or the server's Retry-After, capped).
+    exponential backoff from ``retry_base_s`` (or the server's Retry-After), never longer than
+    ``_MAX_RETRY_AFTER_S`` between two tries.
     """
 
     _MAX_RETRY_AFTER_S = 30.0
@@ -90,8 +92,9 @@ class RemoteBackend(CaptionBackend):
     def _delay_s(self, attempt: int, retry_after_s: float | None) -> float:
         if retry_after_s is not None:
             return min(max(retry_after_s, 0.0), self._MAX_RETRY_AFTER_S)
-        nominal = self._retry_base_s * 2.0 ** (attempt - 1)
-        return self._rng.uniform(nominal / 2, nominal)
+        return jittered_delay_s(
+            attempt, base_s=self._retry_base_s, cap_s=self._MAX_RETRY_AFTER_S, rng=self._rng
+        )
 
     @abstractmethod
     async def _caption_one(self, image: bytes) -> str:

@@ -8,9 +8,8 @@ from captioner.handler import Captioner
 from captioner.settings import CaptionerSettings
 from videosense_shared.aws import AwsClients
 from videosense_shared.bus import Handler, Publisher
-from videosense_shared.messages import Stage
 from videosense_shared.runtime import ServiceSpec
-from videosense_shared.topology import CAPTIONER
+from videosense_shared.services import CAPTIONER_SERVICE
 
 
 def service(settings: CaptionerSettings | None = None) -> ServiceSpec:
@@ -25,10 +24,4 @@ def service(settings: CaptionerSettings | None = None) -> ServiceSpec:
 
         return Captioner(aws.s3, publisher, cfg, BackendLoader(opener)).handle
 
-    return ServiceSpec(
-        name="captioner",
-        queue=CAPTIONER,
-        settings=cfg,
-        make_handler=make_handler,
-        stage=Stage.CAPTIONS,
-    )
+    return ServiceSpec.of(CAPTIONER_SERVICE, settings=cfg, make_handler=make_handler)

@@ -6,9 +6,8 @@ from frame_extractor.handler import FrameExtractor
 from frame_extractor.settings import FrameExtractorSettings
 from videosense_shared.aws import AwsClients
 from videosense_shared.bus import Handler, Publisher
-from videosense_shared.messages import Stage
 from videosense_shared.runtime import ServiceSpec
-from videosense_shared.topology import FRAME_EXTRACTOR
+from videosense_shared.services import FRAME_EXTRACTOR_SERVICE
 
 
 def service(settings: FrameExtractorSettings | None = None) -> ServiceSpec:
@@ -19,10 +18,4 @@ def service(settings: FrameExtractorSettings | None = None) -> ServiceSpec:
         publisher = Publisher(aws.sns, aws.sts, cfg.common)
         return FrameExtractor(aws.s3, publisher, cfg).handle
 
-    return ServiceSpec(
-        name="frame-extractor",
-        queue=FRAME_EXTRACTOR,
-        settings=cfg,
-        make_handler=make_handler,
-        stage=Stage.FRAMES,
-    )
+    return ServiceSpec.of(FRAME_EXTRACTOR_SERVICE, settings=cfg, make_handler=make_handler)

@@ -9,8 +9,8 @@ from videosense_shared.bus import Handler, Publisher
 from videosense_shared.completion import Completion
 from videosense_shared.messages import Stage
 from videosense_shared.runtime import ServiceSpec
+from videosense_shared.services import INGEST_SERVICE
 from videosense_shared.store import DynamoDocumentStore
-from videosense_shared.topology import INGEST
 
 
 def service(settings: IngestSettings | None = None) -> ServiceSpec:
@@ -24,7 +24,7 @@ def service(settings: IngestSettings | None = None) -> ServiceSpec:
         completion = Completion(store, aws.s3, publisher, common.bucket)
         return Ingest(aws.s3, store, publisher, completion, cfg).handle
 
-    return ServiceSpec(name="ingest", queue=INGEST, settings=cfg, make_handler=make_handler)
+    return ServiceSpec.of(INGEST_SERVICE, settings=cfg, make_handler=make_handler)
 
 
 def service_for(stages: tuple[Stage, ...]) -> ServiceSpec:

@@ -10,12 +10,12 @@ from pydantic_settings import SettingsConfigDict
 from videosense_shared.media import DEFAULT_MAX_DURATION_S, DEFAULT_MAX_FRAME_PIXELS, ProbeLimits
 from videosense_shared.messages import Stage
 from videosense_shared.settings import ConsumerSettings, parse_stages
+from videosense_shared.stages import KEYFRAME_STAGES
 
 # Stages that have a service in this version. A deployment may run fewer (see
 # IngestSettings.available_stages); asking for a stage with no service behind it is an error,
 # never a video that waits forever or a faked result.
 AVAILABLE_STAGES: tuple[Stage, ...] = (Stage.FRAMES,)
-KEYFRAME_STAGES = (Stage.CAPTIONS, Stage.RECOGNITION)
 
 
 def requestable_stages(

@@ -9,9 +9,8 @@ from recognizer.rekognition import RekognitionBackend
 from recognizer.settings import RecognizerSettings
 from videosense_shared.aws import AwsClients
 from videosense_shared.bus import Handler, Publisher
-from videosense_shared.messages import Stage
 from videosense_shared.runtime import ServiceSpec
-from videosense_shared.topology import RECOGNIZER
+from videosense_shared.services import RECOGNIZER_SERVICE
 
 
 def make_backend(settings: RecognizerSettings, aws: AwsClients) -> RecognitionBackend:
@@ -30,10 +29,4 @@ def service(settings: RecognizerSettings | None = None) -> ServiceSpec:
         publisher = Publisher(aws.sns, aws.sts, cfg.common)
         return Recognizer(aws.s3, publisher, make_backend(cfg, aws), cfg).handle
 
-    return ServiceSpec(
-        name="recognizer",
-        queue=RECOGNIZER,
-        settings=cfg,
-        make_handler=make_handler,
-        stage=Stage.RECOGNITION,
-    )
+    return ServiceSpec.of(RECOGNIZER_SERVICE, settings=cfg, make_handler=make_handler)

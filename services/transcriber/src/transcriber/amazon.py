@@ -33,6 +33,7 @@ from transcriber.backend import (
 )
 from transcriber.settings import TranscriberSettings
 from transcriber.transcribe_result import TranscribeResultError, transcript_from_result
+from videosense_shared.bus.backoff import nominal_delay_s
 from videosense_shared.logs import get_logger
 
 if TYPE_CHECKING:
@@ -177,9 +178,14 @@ class AmazonTranscribeBackend:
             raise
 
     def _poll_delay(self, receive_count: int) -> int:
-        first = self._settings.transcribe_poll_s
+        # No jitter: the job finishes on its own schedule, and polls of different videos are
+        # not synchronised by an outage.
         return int(
-            min(first * 2 ** max(0, receive_count - 1), self._settings.transcribe_max_poll_s)
+            nominal_delay_s(
+                receive_count,
+                base_s=self._settings.transcribe_poll_s,
+                cap_s=self._settings.transcribe_max_poll_s,
+            )
         )
 
     def _check_age(self, job: TranscriptionJobTypeDef) -> None:

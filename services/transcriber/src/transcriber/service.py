@@ -15,9 +15,8 @@ from transcriber.sphinx import PocketSphinxRecognizer
 from transcriber.whisper import WhisperRecognizer
 from videosense_shared.aws import AwsClients
 from videosense_shared.bus import Handler, Publisher
-from videosense_shared.messages import Stage
 from videosense_shared.runtime import ServiceSpec
-from videosense_shared.topology import TRANSCRIBER
+from videosense_shared.services import TRANSCRIBER_SERVICE
 
 
 class UnavailableBackend:
@@ -93,10 +92,4 @@ def service(settings: TranscriberSettings | None = None) -> ServiceSpec:
         backend = make_backend(cfg, aws)
         return Transcriber(aws.s3, cfg.common.bucket, publisher, backend).handle
 
-    return ServiceSpec(
-        name="transcriber",
-        queue=TRANSCRIBER,
-        settings=cfg,
-        make_handler=make_handler,
-        stage=Stage.TRANSCRIPT,
-    )
+    return ServiceSpec.of(TRANSCRIBER_SERVICE, settings=cfg, make_handler=make_handler)

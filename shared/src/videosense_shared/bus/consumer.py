@@ -19,7 +19,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from videosense_shared.bus.backoff import DEFAULT_RETRY_BASE_S, SQS_MAX_VISIBILITY_S, retry_delay_s
+from videosense_shared.bus.backoff import (
+    DEFAULT_RETRY_BASE_S,
+    SQS_MAX_VISIBILITY_S,
+    jittered_delay_s,
+    retry_delay_s,
+)
 from videosense_shared.bus.dead_letter import DeadLetterQueue, NoDeadLetterQueueError
 from videosense_shared.bus.envelope import Delivery, delivery_from_sqs, log_context
 from videosense_shared.bus.errors import PoisonMessage, RetryableError
@@ -184,9 +189,9 @@ class Consumer:
         return response.get("Messages", [])
 
     def _receive_backoff_s(self, failures: int) -> float:
-        exponent = min(max(failures, 1) - 1, 16)
-        nominal = min(_RECEIVE_BACKOFF_CAP_S, _RECEIVE_BACKOFF_BASE_S * 2.0**exponent)
-        return nominal / 2 + self._rng.uniform(0, nominal / 2)
+        return jittered_delay_s(
+            failures, base_s=_RECEIVE_BACKOFF_BASE_S, cap_s=_RECEIVE_BACKOFF_CAP_S, rng=self._rng
+        )
 
     def _spawn(self, message: MessageTypeDef) -> None:
         entry = _InFlight(

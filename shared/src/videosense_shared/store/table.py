@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from videosense_shared.bus.backoff import backoff_s
+from videosense_shared.bus.backoff import jittered_delay_s
 from videosense_shared.store.codec import header_key
 
 if TYPE_CHECKING:
@@ -93,6 +93,6 @@ class DynamoTable:
                 return
             pending = unprocessed  # type: ignore[assignment]
             await asyncio.sleep(
-                backoff_s(attempt, base_s=_BATCH_BACKOFF_BASE_S, cap_s=_BATCH_BACKOFF_CAP_S)
+                jittered_delay_s(attempt, base_s=_BATCH_BACKOFF_BASE_S, cap_s=_BATCH_BACKOFF_CAP_S)
             )
         raise RuntimeError(f"DynamoDB left items unprocessed after {_BATCH_ATTEMPTS} attempts")
