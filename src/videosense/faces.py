@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 from botocore.exceptions import ClientError
 
-from recognizer.backend import RecognitionFailed
+from recognizer.backend import RecognitionError
 from recognizer.images import Bgr, fit_bytes
 
 if TYPE_CHECKING:
@@ -213,7 +213,7 @@ class RekognitionCollection:
         for label, data in images:
             try:
                 prepared.append((label, fit_bytes(data, self._max_bytes)))
-            except RecognitionFailed as err:
+            except RecognitionError as err:
                 raise FacesError(f"{label}: {err.reason}") from err
         indexed: list[IndexedFace] = []
         for label, data in prepared:

@@ -21,9 +21,9 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from recognizer.backend import BackendUnavailable
 from recognizer.detectors import FaceDetector
 from recognizer.images import Bgr
+from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import Box
 
 _PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -35,18 +35,18 @@ class FaceEmbedder:
     """Runs an ONNX face embedding model with OpenCV's DNN module.
 
     Raises:
-        BackendUnavailable: the model cannot be read or loaded.
+        BackendUnavailableError: the model cannot be read or loaded.
     """
 
     def __init__(self, model: Path, input_size: int) -> None:
         try:
             self._net = cv2.dnn.readNetFromONNX(str(model))
         except cv2.error as err:
-            raise BackendUnavailable(
+            raise BackendUnavailableError(
                 f"the face embedding model {model} does not load: {err.err}"
             ) from err
         if self._net.empty():
-            raise BackendUnavailable(f"the face embedding model {model} does not load")
+            raise BackendUnavailableError(f"the face embedding model {model} does not load")
         self._size = input_size
         self._lock = threading.Lock()  # cv2.dnn.Net: one forward pass at a time
 
@@ -54,7 +54,7 @@ class FaceEmbedder:
         """The unit-length embedding of a face crop.
 
         Raises:
-            BackendUnavailable: the model returned an all-zero vector (unusable for matching).
+            BackendUnavailableError: the model returned an all-zero vector (unusable for matching).
         """
         rgb = cv2.cvtColor(cv2.resize(face, (self._size, self._size)), cv2.COLOR_BGR2RGB)
         scaled = rgb.astype(np.float32) / 127.5 - 1.0
@@ -64,7 +64,7 @@ class FaceEmbedder:
             vector = np.asarray(self._net.forward(), dtype=np.float32).reshape(-1)
         norm = float(np.linalg.norm(vector))
         if norm == 0.0:
-            raise BackendUnavailable("the face embedding model returned a zero vector")
+            raise BackendUnavailableError("the face embedding model returned a zero vector")
         result: Vector = vector / norm
         return result
 
@@ -92,7 +92,7 @@ class FaceGallery:
     """The embeddings of a gallery directory, and nearest-face lookup.
 
     Raises:
-        BackendUnavailable: the directory does not exist or holds no readable photo.
+        BackendUnavailableError: the directory does not exist or holds no readable photo.
     """
 
     def __init__(
@@ -105,7 +105,7 @@ class FaceGallery:
         min_confidence: float,
     ) -> None:
         if not root.is_dir():
-            raise BackendUnavailable(f"the face gallery {root} is not a directory")
+            raise BackendUnavailableError(f"the face gallery {root} is not a directory")
         self._embedder = embedder
         self._threshold = threshold
         faces: list[GalleryFace] = []
@@ -122,7 +122,7 @@ class FaceGallery:
             name = relative.parts[0] if len(relative.parts) > 1 else photo.stem
             faces.append(GalleryFace(name, relative.as_posix(), embedder.embed(pixels)))
         if not faces:
-            raise BackendUnavailable(f"the face gallery {root} holds no readable photo")
+            raise BackendUnavailableError(f"the face gallery {root} holds no readable photo")
         self._faces = faces
         self._matrix = np.stack([f.vector for f in faces])
 
