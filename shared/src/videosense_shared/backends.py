@@ -24,7 +24,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
-B = TypeVar("B")
+# Covariant: a loader of a particular backend is a loader of the interface it implements.
+B = TypeVar("B", covariant=True)
 
 
 class BackendUnavailableError(Exception):
