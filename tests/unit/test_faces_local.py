@@ -14,7 +14,7 @@ from recognizer.local_backend import LocalBackend
 from recognizer.settings import RecognizerSettings
 from tests.pictures import SIDE, SKIMAGE_DATA, astronaut, astronaut_keyframe, tiny_embedder
 from videosense.cli import main
-from videosense.faces import FacesError, LocalGallery, check_name
+from videosense.face_collections import FacesError, LocalGallery, check_name
 
 ASTRONAUT = SKIMAGE_DATA / "astronaut.png"
 COFFEE = SKIMAGE_DATA / "coffee.png"
