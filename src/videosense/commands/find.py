@@ -14,8 +14,8 @@ from pydantic import ValidationError
 from videosense.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error
 from videosense.commands.endpoint import point_at
 from videosense.documents import FinishedDocumentNotFoundError, finished_documents, read_finished
-from videosense.find import Hit, Query, QueryKind, find_in_document
 from videosense.report import print_hits
+from videosense.search import Hit, Query, QueryKind, find_in_document
 from videosense_shared.aws import AwsClients
 from videosense_shared.settings import CommonSettings
 
