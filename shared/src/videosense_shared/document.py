@@ -1,6 +1,6 @@
 """The video document (schema v1): the JSON users and tools read.
 
-Field names are a stable contract (see DESIGN.md). DynamoDB holds the document as an item
+Field names are a stable contract (see docs/architecture.md). DynamoDB holds the document as an item
 collection (see :mod:`videosense_shared.store`); :func:`~videosense_shared.store.DocumentStore.read`
 assembles it into a :class:`VideoDocument`.
 """

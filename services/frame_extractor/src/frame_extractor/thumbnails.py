@@ -1,6 +1,6 @@
 """Cheap, small views of decoded frames: what scene detection and keyframe scoring look at.
 
-Decoding is the frame stage's bottleneck (see DESIGN.md, "Known traps"), so the per-frame work
+Decoding is the frame stage's bottleneck (see docs/architecture.md), so the per-frame work
 added on top of it must be close to free. Asking swscale to shrink every frame to a small image
 costs 13% to 30% more CPU than decoding alone (measured on 1080p H.264, depending on the
 filter). Instead we read the decoder's own planes through numpy views and take every n-th pixel:

@@ -1,12 +1,12 @@
 """The SQS consumer runtime every service runs: receive, dispatch, heartbeat, settle, drain.
 
-Delivery semantics (see DESIGN.md): a message is deleted only after its handler returned (and so
-after the handler published its outputs); long work keeps the message invisible with a
-heartbeat; transient failures come back after a jittered exponential backoff and SQS redrive
-bounds them; poison goes to the dead-letter queue at once. Stopping is graceful when asked via
-the ``stop`` event (stop receiving, drain, release what is left) and abrupt when the ``run``
-task is cancelled (what is in flight reappears after its visibility timeout, exactly as after a
-crash).
+Delivery semantics (see docs/architecture.md): a message is deleted only after its handler
+returned (and so after the handler published its outputs); long work keeps the message
+invisible with a heartbeat; transient failures come back after a jittered exponential
+backoff and SQS redrive bounds them; poison goes to the dead-letter queue at once. Stopping is
+graceful when asked via the ``stop`` event (stop receiving, drain, release what is left) and
+abrupt when the ``run`` task is cancelled (what is in flight reappears after its visibility
+timeout, exactly as after a crash).
 """
 
 from __future__ import annotations
