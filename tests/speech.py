@@ -24,7 +24,7 @@ def make_speech_clip(
     """A small H.264 video whose AAC audio speaks ``sentences`` with flite's ``slt`` voice.
 
     The speech starts after ``lead_s`` of silence and sentences are ``pause_s`` apart, so a
-    recogniser has utterances to split on; the video ends with the audio.
+    speech model has utterances to split on; the video ends with the audio.
 
     Raises:
         RuntimeError: ffmpeg failed (e.g. built without flite).

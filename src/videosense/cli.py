@@ -19,8 +19,8 @@ from ingest.settings import requestable_stages
 from videosense.commands import dlq as dlq_command
 from videosense.commands import faces as faces_command
 from videosense.commands import find as find_command
+from videosense.embedded import EmbeddedStack, available_stages
 from videosense.report import print_document, print_extraction
-from videosense.stack import EmbeddedStack, available_stages
 from videosense_shared.document import VideoDocument
 from videosense_shared.logs import configure_logging
 from videosense_shared.messages import Stage, VideoStatus

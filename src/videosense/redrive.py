@@ -201,7 +201,7 @@ async def _move_by_hand(
 def _forwarded(message: MessageTypeDef, run: str) -> dict[str, MessageAttributeValueTypeDef]:
     # The message as it was published (every attribute but the dead-letter reason and an older
     # run's mark), marked with this run: the dead-letter queue keeps attributes, so a message
-    # that fails again while this run goes on is recognised instead of moved round and round.
+    # that fails again while this run goes on is recognized instead of moved round and round.
     out: dict[str, MessageAttributeValueTypeDef] = {}
     for name, value in message.get("MessageAttributes", {}).items():
         if name in (ERROR_ATTRIBUTE, REDRIVE_ATTRIBUTE):

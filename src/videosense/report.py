@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from videosense.find import Hit
+from videosense.search import Hit
 from videosense_shared.document import VideoDocument
 
 

@@ -12,18 +12,17 @@ import pytest
 from PIL import Image
 
 from captioner.backend import (
-    BackendUnavailableError,
     CaptionBackend,
     CaptioningError,
     ImageLimits,
     TransientCaptioningError,
 )
-from captioner.backends import BackendLoader
 from captioner.handler import Captioner
 from captioner.settings import CaptionerSettings
 from tests.fixtures.captioner.tiny_blip import jpeg
 from tests.waiting import receive_all
 from videosense_shared.aws import AwsClients
+from videosense_shared.backends import BackendLoader, BackendUnavailableError
 from videosense_shared.bus import Delivery, Publisher, RetryableError
 from videosense_shared.claimcheck import INLINE_LIMIT_BYTES
 from videosense_shared.ids import message_id_for, trace_id_for, video_id_for
@@ -93,7 +92,8 @@ class World:
             return fake
 
         cfg = CaptionerSettings(**settings)
-        return Captioner(self.aws.s3, self.publisher, cfg, BackendLoader(opener)), opened
+        loader = BackendLoader(cfg.backend, opener)
+        return Captioner(self.aws.s3, self.publisher, cfg, loader), opened
 
     async def put_image(self, key: str, size: tuple[int, int]) -> ImageRef:
         await self.aws.s3.put_object(

@@ -13,7 +13,7 @@ from captioner.service import service as captioner_service
 from captioner.settings import CaptionerSettings
 from tests.clips import make_cut_clip
 from tests.fixtures.captioner.tiny_blip import VOCAB, build_tiny_blip
-from videosense.stack import EmbeddedStack
+from videosense.embedded import EmbeddedStack
 from videosense_shared.messages import Stage, StageStatus, VideoStatus
 
 pytestmark = pytest.mark.integration

@@ -412,7 +412,7 @@ async def test_redrive_stops_at_a_message_that_failed_again_during_the_run(
     await eventually(dead_again, timeout_s=20, what="the message back in the DLQ")
 
 
-async def test_an_endpoint_without_message_move_tasks_is_recognised(
+async def test_an_endpoint_without_message_move_tasks_is_recognized(
     aws: AwsClients, provisioned: Provisioned
 ) -> None:
     # GIVEN the emulator's own answer to a message-move task

@@ -24,7 +24,7 @@ from tests.pictures import (
     two_cards_clip,
 )
 from videosense.cli import main
-from videosense.stack import EmbeddedStack
+from videosense.embedded import EmbeddedStack
 from videosense_shared.messages import Stage, VideoStatus
 
 pytestmark = pytest.mark.integration

@@ -28,7 +28,7 @@ from tests.hostile_media import (
     wav_named,
 )
 from tests.waiting import eventually
-from videosense.stack import EmbeddedStack
+from videosense.embedded import EmbeddedStack
 from videosense_shared.bus import ERROR_ATTRIBUTE
 from videosense_shared.messages import (
     MediaFacts,

@@ -12,7 +12,7 @@ import pytest
 
 from tests.clips import make_cut_clip
 from tests.waiting import eventually, receive_all
-from videosense.stack import EmbeddedStack
+from videosense.embedded import EmbeddedStack
 from videosense_shared.bus import ERROR_ATTRIBUTE
 from videosense_shared.messages import VideoStatus
 from videosense_shared.provision import provision

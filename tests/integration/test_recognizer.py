@@ -10,15 +10,16 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
-from recognizer.backend import Findings
+from recognizer.backend import ImageRecognition
+from recognizer.backends import make_backend
 from recognizer.features import Feature
 from recognizer.handler import Recognizer
 from recognizer.images import encode_jpeg
-from recognizer.local_backend import LocalBackend
 from recognizer.settings import RecognizerSettings
 from tests.pictures import astronaut, pil_text
 from tests.waiting import receive_all
 from videosense_shared.aws import AwsClients
+from videosense_shared.backends import BackendLoader
 from videosense_shared.bus import Delivery, PoisonMessage, Publisher
 from videosense_shared.claimcheck import load_payload
 from videosense_shared.ids import message_id_for, trace_id_for, video_id_for
@@ -57,8 +58,17 @@ class World:
 
     def recognizer(self, backend: Any | None = None, **cfg: Any) -> Recognizer:
         settings = RecognizerSettings(**cfg)
-        chosen = backend if backend is not None else LocalBackend(settings)
-        return Recognizer(self.aws.s3, self.publisher, chosen, settings)
+        if backend is None:
+            return Recognizer(
+                self.aws.s3, self.publisher, make_backend(settings, self.aws), settings
+            )
+
+        async def opener() -> Any:
+            await backend.prepare(settings.requested_features())
+            return backend
+
+        loader = BackendLoader(backend.name, opener)
+        return Recognizer(self.aws.s3, self.publisher, loader, settings)
 
     async def put_keyframe(self, frame: int, jpeg: bytes) -> Keyframe:
         key = f"frames/{self.video_id}/{frame:09d}.jpg"
@@ -120,7 +130,7 @@ async def world(aws_env: dict[str, str]) -> AsyncIterator[World]:
         yield World(aws, common, tap)
 
 
-async def test_chunk_is_recognised_and_published(world: World) -> None:
+async def test_chunk_is_recognized_and_published(world: World) -> None:
     # GIVEN a chunk of two keyframes: a title card and the astronaut
     card = await world.put_keyframe(10, encode_jpeg(pil_text(PHRASE)))
     face = await world.put_keyframe(60, encode_jpeg(astronaut()))
@@ -206,21 +216,21 @@ class Wordy:
 
     name = "wordy"
 
-    async def check(self, features: Set[Feature]) -> None:
+    async def prepare(self, features: Set[Feature]) -> None:
         return None
 
-    async def recognise(self, image: bytes, features: Set[Feature]) -> Findings:
+    async def recognize(self, image: bytes, features: Set[Feature]) -> ImageRecognition:
         words = tuple(
             TextDetection(text=f"word-{i:03d}-" + "x" * 40, confidence=99.0) for i in range(60)
         )
-        return Findings(text=words)
+        return ImageRecognition(text=words)
 
 
 async def test_results_too_large_for_sns_travel_by_claim_check(world: World) -> None:
     # GIVEN 40 keyframes whose results together exceed what one SNS message may carry
     jpeg = encode_jpeg(pil_text(PHRASE))
     keyframes = [await world.put_keyframe(i, jpeg) for i in range(40)]
-    # WHEN the chunk is recognised
+    # WHEN the chunk is recognized
     await world.recognizer(Wordy(), features="text").handle(delivery(world.chunk(keyframes)))
     # THEN the message carries a reference, and the object holds every keyframe's result
     (ready,) = await world.published()

@@ -13,7 +13,7 @@ import pytest
 from recognizer.service import service
 from tests.clips import ffmpeg_binary
 from tests.pictures import astronaut, pil_text
-from videosense.stack import EmbeddedStack
+from videosense.embedded import EmbeddedStack
 from videosense_shared.messages import Stage, StageStatus, VideoStatus
 
 pytestmark = pytest.mark.integration

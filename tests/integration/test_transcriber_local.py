@@ -14,10 +14,9 @@ import pytest
 from tests.clips import make_colour_clip
 from tests.speech import make_speech_clip
 from tests.waiting import receive_all
+from transcriber.backends import make_backend
 from transcriber.handler import NO_AUDIO, Transcriber
-from transcriber.local import LocalBackend
 from transcriber.settings import TranscriberSettings
-from transcriber.sphinx import PocketSphinxRecognizer
 from videosense_shared.aws import AwsClients
 from videosense_shared.bus import Delivery, Publisher
 from videosense_shared.ids import message_id_for, trace_id_for, video_id_for
@@ -43,9 +42,9 @@ class World:
         self.aws = aws
         self.bucket = settings.common.bucket
         self.tap = tap
-        backend = LocalBackend(aws.s3, PocketSphinxRecognizer())
         publisher = Publisher(aws.sns, aws.sts, settings.common)
-        self.transcriber = Transcriber(aws.s3, self.bucket, publisher, backend)
+        backends = make_backend(settings, aws)
+        self.transcriber = Transcriber(aws.s3, self.bucket, publisher, backends)
 
     async def upload(self, path: Path | None, key: str) -> VideoIngested:
         if path is not None:

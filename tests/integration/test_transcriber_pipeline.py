@@ -13,7 +13,7 @@ from tests.speech import SENTENCES, make_speech_clip, word_accuracy
 from transcriber.handler import NO_AUDIO
 from transcriber.service import service
 from transcriber.settings import TranscriberSettings
-from videosense.stack import EmbeddedStack
+from videosense.embedded import EmbeddedStack
 from videosense_shared.messages import Stage, StageStatus, VideoStatus
 
 pytestmark = pytest.mark.integration

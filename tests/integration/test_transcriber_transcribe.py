@@ -15,10 +15,11 @@ from aiobotocore.stub import AioStubber
 
 from tests.waiting import receive_all
 from transcriber.amazon import AmazonTranscribeBackend
+from transcriber.backends import make_backend
 from transcriber.handler import Transcriber
-from transcriber.service import UnavailableBackend, make_backend
 from transcriber.settings import TranscriberSettings
 from videosense_shared.aws import AwsClients
+from videosense_shared.backends import BackendLoader, BackendUnavailableError
 from videosense_shared.bus import Delivery, Publisher, RetryableError
 from videosense_shared.ids import message_id_for, trace_id_for, video_id_for
 from videosense_shared.messages import (
@@ -62,8 +63,13 @@ class World:
             return client
 
         self.backend = AmazonTranscribeBackend(transcribe_client, aws.s3, settings)
+
+        async def opener() -> AmazonTranscribeBackend:
+            return self.backend
+
         publisher = Publisher(aws.sns, aws.sts, settings.common)
-        self.transcriber = Transcriber(aws.s3, settings.common.bucket, publisher, self.backend)
+        backends = BackendLoader(settings.backend, opener)
+        self.transcriber = Transcriber(aws.s3, settings.common.bucket, publisher, backends)
         bucket = settings.common.bucket
         video_id = video_id_for(bucket, "uploads/talk.mp4", "etag")
         self.video = VideoIngested(
@@ -333,9 +339,10 @@ async def test_a_backend_that_cannot_work_here_is_unavailable_not_a_crash(
     # GIVEN a configuration the chosen backend cannot honour
     cfg = TranscriberSettings(**settings)
     async with AwsClients(cfg.common.region) as aws:
-        # WHEN the service builds its backend
-        backend = make_backend(cfg, aws)
+        # WHEN the service opens its backend for a video
+        backends = make_backend(cfg, aws)
+        with pytest.raises(BackendUnavailableError) as caught:
+            await backends.get()
     # THEN every video will fail the stage with the reason (no fallback to another backend)
-    assert isinstance(backend, UnavailableBackend)
-    assert backend.name == cfg.backend
-    assert reason in backend.reason
+    assert backends.name == cfg.backend
+    assert reason in caught.value.reason

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from captioner.backend import BackendUnavailableError, CaptionBackend
-from captioner.backends import BackendLoader, open_backend
+from captioner.backends import make_backend, open_backend
 from captioner.openai_compat import OpenAICompatibleBackend
+from captioner.remote import RemoteOptions
 from captioner.settings import DEFAULT_PROMPT, CaptionerSettings
 from videosense_shared.aws import AwsClients
+from videosense_shared.backends import BackendUnavailableError
 
 
 @pytest.fixture
@@ -75,19 +76,40 @@ async def test_the_openai_backend_gets_the_default_prompt(clean_env: None) -> No
     await backend.aclose()
 
 
-async def test_a_failure_to_open_is_remembered() -> None:
-    # GIVEN an opener that fails
-    calls = 0
-
-    async def opener() -> CaptionBackend:
-        nonlocal calls
-        calls += 1
-        raise BackendUnavailableError("no weights")
-
-    loader = BackendLoader(opener)
-    # WHEN the backend is asked for twice
-    for _ in range(2):
-        with pytest.raises(BackendUnavailableError, match="no weights"):
+async def test_a_backend_that_cannot_open_fails_every_chunk_with_the_first_reason(
+    clean_env: None,
+) -> None:
+    # GIVEN the service's backend: sagemaker, without an endpoint
+    async with AwsClients("us-east-1") as clients:
+        loader = make_backend(CaptionerSettings(backend="sagemaker"), clients)
+        # WHEN two chunks ask for it
+        with pytest.raises(BackendUnavailableError) as first:
             await loader.get()
-    # THEN opening was tried once: later chunks fail at once with the same reason
-    assert calls == 1
+        with pytest.raises(BackendUnavailableError) as again:
+            await loader.get()
+    # THEN the second gets the remembered failure (no second attempt), under the configured name
+    assert again.value is first.value
+    assert loader.name == "sagemaker"
+
+
+def test_remote_options_come_from_the_settings(clean_env: None) -> None:
+    # GIVEN settings tuned for a remote backend, without a prompt
+    settings = CaptionerSettings(
+        backend="bedrock",
+        max_tokens=25,
+        max_image_side=1024,
+        keyframe_concurrency=3,
+        request_attempts=6,
+        retry_base_s=0.25,
+    )
+    # WHEN the remote backends' options are derived
+    options = RemoteOptions.from_settings(settings)
+    # THEN they carry every tuning value and the default prompt
+    assert options == RemoteOptions(
+        prompt=DEFAULT_PROMPT,
+        max_tokens=25,
+        max_side=1024,
+        concurrency=3,
+        attempts=6,
+        retry_base_s=0.25,
+    )

@@ -11,6 +11,7 @@ from aiobotocore.stub import AioStubber
 
 from captioner.backend import CaptioningError, TransientCaptioningError
 from captioner.bedrock import BedrockBackend
+from captioner.remote import RemoteOptions
 from tests.fixtures.captioner.tiny_blip import jpeg
 
 if TYPE_CHECKING:
@@ -34,9 +35,7 @@ async def client() -> AsyncIterator[BedrockRuntimeClient]:
 
 
 def _backend(client: BedrockRuntimeClient, *, attempts: int = 3) -> BedrockBackend:
-    return BedrockBackend(
-        client,
-        model=MODEL,
+    options = RemoteOptions(
         prompt=PROMPT,
         max_tokens=50,
         max_side=1568,
@@ -44,6 +43,7 @@ def _backend(client: BedrockRuntimeClient, *, attempts: int = 3) -> BedrockBacke
         attempts=attempts,
         retry_base_s=0.001,
     )
+    return BedrockBackend(client, model=MODEL, options=options)
 
 
 def _converse_response(text: str) -> dict[str, Any]:
@@ -168,16 +168,10 @@ async def test_a_refusal_fails_at_once_with_the_reason(
 
 def test_images_are_bounded_by_what_converse_accepts(client: BedrockRuntimeClient) -> None:
     # GIVEN a backend configured for sides up to 10000 px
-    backend = BedrockBackend(
-        client,
-        model=MODEL,
-        prompt=PROMPT,
-        max_tokens=50,
-        max_side=10_000,
-        concurrency=1,
-        attempts=1,
-        retry_base_s=0,
+    options = RemoteOptions(
+        prompt=PROMPT, max_tokens=50, max_side=10_000, concurrency=1, attempts=1, retry_base_s=0
     )
+    backend = BedrockBackend(client, model=MODEL, options=options)
     # THEN its limits stay within Converse's (3.75 MB, 8000 px)
     assert backend.limits.max_side == 8000
     assert backend.limits.max_bytes == 3_750_000

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from captioner.backend import BackendUnavailableError
 from captioner.local_model import LocalBackend
 from captioner.settings import CaptionerSettings
 from tests.fixtures.captioner.tiny_blip import VOCAB, build_tiny_blip, jpeg
+from videosense_shared.backends import BackendUnavailableError
 
 COLOURS = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (240, 240, 20), (10, 10, 10)]
 

@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 
-from captioner.backend import BackendUnavailableError, CaptioningError, TransientCaptioningError
+from captioner.backend import CaptioningError, TransientCaptioningError
 from captioner.openai_compat import OpenAICompatibleBackend
+from captioner.remote import RemoteOptions
 from tests.fixtures.captioner.tiny_blip import jpeg
+from videosense_shared.backends import BackendUnavailableError
 
 MODEL = "llava:7b"
 PROMPT = "One factual sentence about this frame."
@@ -118,12 +120,14 @@ def _backend(
         api_key=api_key,
         timeout_s=5,
         model=MODEL,
-        prompt=PROMPT,
-        max_tokens=40,
-        max_side=1568,
-        concurrency=concurrency,
-        attempts=attempts,
-        retry_base_s=0.001,
+        options=RemoteOptions(
+            prompt=PROMPT,
+            max_tokens=40,
+            max_side=1568,
+            concurrency=concurrency,
+            attempts=attempts,
+            retry_base_s=0.001,
+        ),
     )
 
 

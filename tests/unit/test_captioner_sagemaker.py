@@ -14,6 +14,7 @@ from aiobotocore.stub import AioStubber
 from botocore.stub import ANY
 
 from captioner.backend import CaptioningError, TransientCaptioningError
+from captioner.remote import RemoteOptions
 from captioner.sagemaker import SageMakerBackend, parse_generated_text
 from tests.fixtures.captioner.tiny_blip import jpeg
 
@@ -47,9 +48,7 @@ async def client() -> AsyncIterator[SageMakerRuntimeClient]:
 
 
 def _backend(client: SageMakerRuntimeClient, *, attempts: int = 3) -> SageMakerBackend:
-    return SageMakerBackend(
-        client,
-        endpoint=ENDPOINT,
+    options = RemoteOptions(
         prompt=PROMPT,
         max_tokens=30,
         max_side=1568,
@@ -57,6 +56,7 @@ def _backend(client: SageMakerRuntimeClient, *, attempts: int = 3) -> SageMakerB
         attempts=attempts,
         retry_base_s=0.001,
     )
+    return SageMakerBackend(client, endpoint=ENDPOINT, options=options)
 
 
 def _response(payload: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from recognizer.local_backend import LocalBackend
 from recognizer.settings import RecognizerSettings
 from tests.pictures import SIDE, SKIMAGE_DATA, astronaut, astronaut_keyframe, tiny_embedder
 from videosense.cli import main
-from videosense.faces import FacesError, LocalGallery, check_name
+from videosense.face_collections import FacesError, LocalGallery, check_name
 
 ASTRONAUT = SKIMAGE_DATA / "astronaut.png"
 COFFEE = SKIMAGE_DATA / "coffee.png"
@@ -154,7 +154,7 @@ async def test_the_recognizer_names_a_face_indexed_by_the_command_line(
     )
     assert settings.face_gallery == gallery  # the same setting the command line used
     # WHEN her face in a keyframe is searched
-    found = await LocalBackend(settings).recognise(
+    found = await LocalBackend(settings).recognize(
         astronaut_keyframe(), {Feature.FACES, Feature.FACE_SEARCH}
     )
     # THEN she is named as indexed, and the match id is the id `faces list` shows

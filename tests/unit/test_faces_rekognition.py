@@ -24,7 +24,7 @@ from aiobotocore.stub import AioStubber
 from recognizer.images import encode_jpeg
 from videosense.cli import main
 from videosense.commands import faces as faces_command
-from videosense.faces import FacesError, RekognitionCollection
+from videosense.face_collections import FacesError, RekognitionCollection
 
 if TYPE_CHECKING:
     from types_aiobotocore_rekognition import RekognitionClient

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from videosense.find import Query, QueryKind, find, find_in_document
+from videosense.search import Query, QueryKind, find, find_in_document
 from videosense_shared.document import DocumentKeyframe, VideoDocument
 from videosense_shared.messages import (
     Box,

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from recognizer.backend import BackendUnavailable
 from recognizer.features import Feature
 from recognizer.local_backend import LocalBackend
 from recognizer.settings import RecognizerSettings
 from tests.pictures import SIDE, SKIMAGE_DATA, astronaut_keyframe, tiny_embedder
+from videosense_shared.backends import BackendUnavailableError
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ async def test_face_is_named_after_the_most_similar_gallery_photo(
     gallery = _gallery(tmp_path / "gallery", {"eileen": "astronaut.png", "cup": "coffee.png"})
     backend = _backend(embedder, gallery, threshold=0.9)
     # WHEN her face in a keyframe is searched
-    found = await backend.recognise(astronaut_keyframe(), {Feature.FACES, Feature.FACE_SEARCH})
+    found = await backend.recognize(astronaut_keyframe(), {Feature.FACES, Feature.FACE_SEARCH})
     # THEN it is matched to her photo by name and by the photo's stable id
     assert [(f.name, f.match_id) for f in found.faces] == [("eileen", "eileen/astronaut.png")]
 
@@ -66,19 +66,19 @@ async def test_face_without_a_similar_gallery_photo_is_not_named(
     # GIVEN a gallery without her (same threshold as above)
     gallery = _gallery(tmp_path / "gallery", {"cup": "coffee.png", "rocket": "rocket.jpg"})
     backend = _backend(embedder, gallery, threshold=0.9)
-    found = await backend.recognise(astronaut_keyframe(), features)
+    found = await backend.recognize(astronaut_keyframe(), features)
     assert [f.name for f in found.faces] == expected
 
 
 async def test_embedding_model_without_gallery_is_refused_clearly(embedder: Path) -> None:
-    with pytest.raises(BackendUnavailable, match="VIDEOSENSE_RECOGNIZER_FACE_GALLERY"):
-        await _backend(embedder, None, 0.5).check({Feature.FACE_SEARCH})
+    with pytest.raises(BackendUnavailableError, match="VIDEOSENSE_RECOGNIZER_FACE_GALLERY"):
+        await _backend(embedder, None, 0.5).prepare({Feature.FACE_SEARCH})
 
 
 async def test_empty_gallery_is_refused_clearly(embedder: Path, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    with pytest.raises(BackendUnavailable, match="holds no readable photo"):
-        await _backend(embedder, tmp_path / "empty", 0.5).check({Feature.FACE_SEARCH})
+    with pytest.raises(BackendUnavailableError, match="holds no readable photo"):
+        await _backend(embedder, tmp_path / "empty", 0.5).prepare({Feature.FACE_SEARCH})
 
 
 def test_local_default_features_include_face_search_when_configured(

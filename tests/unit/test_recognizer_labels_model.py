@@ -12,11 +12,11 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from recognizer.backend import BackendUnavailable
 from recognizer.features import Feature
 from recognizer.images import encode_jpeg
 from recognizer.local_backend import LocalBackend
 from recognizer.settings import RecognizerSettings
+from videosense_shared.backends import BackendUnavailableError
 
 SIDE = 16
 NAMES = ["cat", "dog", "car", "tree"]
@@ -84,7 +84,7 @@ async def test_labels_come_from_the_configured_onnx_model(
     image = np.zeros((120, 160, 3), np.uint8)
     image[:, :80] = (0, 200, 255)  # orange left half, black right half
     # WHEN labels are requested
-    found = await backend.recognise(encode_jpeg(image, 100), frozenset({Feature.LABELS}))
+    found = await backend.recognize(encode_jpeg(image, 100), frozenset({Feature.LABELS}))
     # THEN the two most probable classes come back with the model's own probabilities
     decoded = cv2.imdecode(np.frombuffer(encode_jpeg(image, 100), np.uint8), cv2.IMREAD_COLOR)
     expected = _expected(np.asarray(decoded, np.uint8), weights, bias)
@@ -104,7 +104,7 @@ async def test_labels_below_min_confidence_are_dropped(
             label_model=model, label_names=names, label_input_size=SIDE, min_confidence=100
         )
     )
-    found = await backend.recognise(
+    found = await backend.recognize(
         encode_jpeg(np.full((64, 64, 3), 90, np.uint8)), frozenset({Feature.LABELS})
     )
     assert found.labels == ()
@@ -119,8 +119,10 @@ async def test_names_file_that_does_not_match_the_model_is_refused(
     backend = LocalBackend(
         RecognizerSettings(label_model=model, label_names=wrong, label_input_size=SIDE)
     )
-    with pytest.raises(BackendUnavailable, match="scores 4 classes but its names file lists 3"):
-        await backend.recognise(
+    with pytest.raises(
+        BackendUnavailableError, match="scores 4 classes but its names file lists 3"
+    ):
+        await backend.recognize(
             encode_jpeg(np.full((64, 64, 3), 90, np.uint8)), frozenset({Feature.LABELS})
         )
 
@@ -129,5 +131,5 @@ async def test_unloadable_model_file_is_refused_clearly(tmp_path: Path) -> None:
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"this is not a protobuf")
     backend = LocalBackend(RecognizerSettings(label_model=broken))
-    with pytest.raises(BackendUnavailable, match="does not load"):
-        await backend.check(frozenset({Feature.LABELS}))
+    with pytest.raises(BackendUnavailableError, match="does not load"):
+        await backend.prepare(frozenset({Feature.LABELS}))

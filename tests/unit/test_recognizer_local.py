@@ -17,12 +17,13 @@ import numpy.typing as npt
 import pytest
 from skimage import data
 
-from recognizer.backend import BackendUnavailable, Findings, RecognitionFailed
+from recognizer.backend import ImageRecognition, RecognitionError
 from recognizer.features import Feature
 from recognizer.images import Bgr, encode_jpeg
 from recognizer.local_backend import LocalBackend
 from recognizer.settings import RecognizerSettings
 from tests.pictures import astronaut, pil_text
+from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import Box
 
 ALL_LOCAL = frozenset({Feature.FACES, Feature.TEXT, Feature.PEOPLE})
@@ -53,8 +54,10 @@ def _contains(outer: Box, x: float, y: float) -> bool:
     )
 
 
-async def _recognise(image: Bgr, features: frozenset[Feature] = ALL_LOCAL, **cfg: Any) -> Findings:
-    return await _backend(**cfg).recognise(encode_jpeg(image), features)
+async def _recognize(
+    image: Bgr, features: frozenset[Feature] = ALL_LOCAL, **cfg: Any
+) -> ImageRecognition:
+    return await _backend(**cfg).recognize(encode_jpeg(image), features)
 
 
 # ------------------------------------------------------------------------------------- text
@@ -75,7 +78,7 @@ async def test_rendered_text_is_read_back_exactly(
     # GIVEN a frame with one line of rendered text
     frame = render(phrase)
     # WHEN the local backend reads it
-    found = await _recognise(frame, frozenset({Feature.TEXT}))
+    found = await _recognize(frame, frozenset({Feature.TEXT}))
     # THEN the line comes back word for word, followed by its words, all confident
     texts = [t.text for t in found.text]
     assert texts[0] == phrase
@@ -87,7 +90,7 @@ async def test_text_box_covers_the_rendered_text() -> None:
     # GIVEN text drawn from x=30 on the mid-height baseline of a 640x360 frame
     frame = cv2_text("HELLO WORLD")
     # WHEN it is read
-    found = await _recognise(frame, frozenset({Feature.TEXT}))
+    found = await _recognize(frame, frozenset({Feature.TEXT}))
     # THEN the line's relative box sits where the text was drawn
     line = found.text[0]
     assert line.box is not None
@@ -98,14 +101,14 @@ async def test_text_box_covers_the_rendered_text() -> None:
 
 async def test_min_confidence_above_everything_drops_all_text() -> None:
     # GIVEN a clearly readable frame, WHEN only 100%-sure words are wanted
-    found = await _recognise(cv2_text("HELLO WORLD"), frozenset({Feature.TEXT}), min_confidence=100)
+    found = await _recognize(cv2_text("HELLO WORLD"), frozenset({Feature.TEXT}), min_confidence=100)
     # THEN Tesseract's (always < 100) word confidences keep nothing
     assert found.text == ()
 
 
 async def test_qr_code_is_read_as_text_with_full_confidence() -> None:
     # GIVEN a frame with a QR code in the middle
-    found = await _recognise(qr_frame("https://example.com/v/1"), frozenset({Feature.TEXT}))
+    found = await _recognize(qr_frame("https://example.com/v/1"), frozenset({Feature.TEXT}))
     # THEN its payload is a text finding boxed around the code
     codes = [t for t in found.text if t.text == "https://example.com/v/1"]
     assert len(codes) == 1
@@ -115,7 +118,7 @@ async def test_qr_code_is_read_as_text_with_full_confidence() -> None:
 
 
 async def test_blank_frame_has_no_text() -> None:
-    found = await _recognise(np.full((360, 640, 3), 128, np.uint8), frozenset({Feature.TEXT}))
+    found = await _recognize(np.full((360, 640, 3), 128, np.uint8), frozenset({Feature.TEXT}))
     assert found.text == ()
 
 
@@ -134,7 +137,7 @@ async def test_astronaut_face_is_found_where_it_is(size: tuple[int, int] | None)
     # GIVEN the astronaut portrait, possibly resized like a keyframe
     image = astronaut() if size is None else np.asarray(cv2.resize(astronaut(), size), np.uint8)
     # WHEN faces are looked for
-    found = await _recognise(image, frozenset({Feature.FACES}))
+    found = await _recognize(image, frozenset({Feature.FACES}))
     # THEN exactly one face, confident, centred on her face (~ (223, 113) of 512)
     assert len(found.faces) == 1
     face = found.faces[0]
@@ -171,18 +174,18 @@ def _skimage(name: str) -> Callable[[], Bgr]:
     ],
 )
 async def test_face_free_frames_have_no_faces(frame: Callable[[], Bgr]) -> None:
-    found = await _recognise(frame(), frozenset({Feature.FACES}))
+    found = await _recognize(frame(), frozenset({Feature.FACES}))
     assert found.faces == ()
 
 
 async def test_people_detector_reports_no_person_on_a_text_card() -> None:
-    found = await _recognise(cv2_text("EMPTY"), frozenset({Feature.PEOPLE}))
+    found = await _recognize(cv2_text("EMPTY"), frozenset({Feature.PEOPLE}))
     assert found.labels == ()
 
 
 async def test_only_requested_features_run() -> None:
     # GIVEN a frame with a face; WHEN only text is requested
-    found = await _recognise(astronaut(), frozenset({Feature.TEXT}))
+    found = await _recognize(astronaut(), frozenset({Feature.TEXT}))
     # THEN no face is reported (the detector did not run)
     assert found.faces == ()
 
@@ -201,26 +204,26 @@ async def test_only_requested_features_run() -> None:
 async def test_feature_the_local_backend_cannot_run_is_refused_clearly(
     feature: Feature, says: str
 ) -> None:
-    with pytest.raises(BackendUnavailable) as caught:
-        await _backend().check(frozenset({Feature.FACES, feature}))
+    with pytest.raises(BackendUnavailableError) as caught:
+        await _backend().prepare(frozenset({Feature.FACES, feature}))
     assert says in caught.value.reason
 
 
 async def test_missing_tesseract_is_refused_clearly() -> None:
     backend = _backend(tesseract_cmd="no-such-tesseract-binary")
-    with pytest.raises(BackendUnavailable, match="needs Tesseract"):
-        await backend.check(frozenset({Feature.TEXT}))
+    with pytest.raises(BackendUnavailableError, match="needs Tesseract"):
+        await backend.prepare(frozenset({Feature.TEXT}))
 
 
 async def test_missing_tesseract_language_is_refused_clearly() -> None:
     backend = _backend(ocr_languages="eng+xyz")
-    with pytest.raises(BackendUnavailable, match="xyz"):
-        await backend.check(frozenset({Feature.TEXT}))
+    with pytest.raises(BackendUnavailableError, match="xyz"):
+        await backend.prepare(frozenset({Feature.TEXT}))
 
 
 async def test_undecodable_image_fails_recognition() -> None:
-    with pytest.raises(RecognitionFailed, match="not a decodable image"):
-        await _backend().recognise(b"not a jpeg", ALL_LOCAL)
+    with pytest.raises(RecognitionError, match="not a decodable image"):
+        await _backend().recognize(b"not a jpeg", ALL_LOCAL)
 
 
 def test_cascade_file_ships_with_opencv() -> None:

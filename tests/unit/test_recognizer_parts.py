@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from recognizer.backend import BackendUnavailable, RecognitionFailed, decisive
+from recognizer.backend import RecognitionError, decisive
 from recognizer.boxes import overlap, pixel_box, relative_box, score_confidence
 from recognizer.features import Feature, parse_features
 from recognizer.images import encode_jpeg, fit_bytes
 from recognizer.ocr import detections, parse_tsv
 from recognizer.settings import RecognizerSettings
+from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.bus import RetryableError
 from videosense_shared.messages import Box
 
@@ -115,7 +116,7 @@ def test_lines_join_confident_words_and_come_before_them() -> None:
 
 
 def test_output_without_tsv_header_is_an_error() -> None:
-    with pytest.raises(RecognitionFailed, match="no TSV header"):
+    with pytest.raises(RecognitionError, match="no TSV header"):
         parse_tsv("Error opening data file\n")
 
 
@@ -171,7 +172,7 @@ def test_small_images_are_sent_as_they_are() -> None:
 
 
 def test_undecodable_oversized_bytes_fail() -> None:
-    with pytest.raises(RecognitionFailed):
+    with pytest.raises(RecognitionError):
         fit_bytes(b"x" * 100, 10)
 
 
@@ -181,12 +182,14 @@ def test_undecodable_oversized_bytes_fail() -> None:
 def test_definitive_failure_decides_over_transient_and_other_errors() -> None:
     group = ExceptionGroup(
         "keyframes",
-        [RetryableError("throttled"), ValueError("bug"), RecognitionFailed("bad image")],
+        [RetryableError("throttled"), ValueError("bug"), RecognitionError("bad image")],
     )
-    assert isinstance(decisive(group), RecognitionFailed)
+    assert isinstance(decisive(group), RecognitionError)
     nested = ExceptionGroup("outer", [ValueError("x"), ExceptionGroup("in", [RetryableError("t")])])
     assert isinstance(decisive(nested), RetryableError)
-    assert isinstance(decisive(ExceptionGroup("g", [BackendUnavailable("no")])), BackendUnavailable)
+    assert isinstance(
+        decisive(ExceptionGroup("g", [BackendUnavailableError("no")])), BackendUnavailableError
+    )
     assert isinstance(decisive(ExceptionGroup("g", [KeyError("k")])), KeyError)
 
 
@@ -209,21 +212,27 @@ def test_service_provides_the_recognition_stage_on_its_queue() -> None:
         pytest.param("rekognition", "rekognition", id="aws"),
     ],
 )
-def test_backend_is_chosen_by_settings(backend: str, name: str) -> None:
-    from recognizer.service import make_backend
+async def test_backend_is_chosen_by_settings(backend: str, name: str) -> None:
+    from recognizer.backends import make_backend
     from videosense_shared.aws import AwsClients
 
-    chosen = make_backend(RecognizerSettings(backend=backend), AwsClients("us-east-1"))
-    assert chosen.name == name
+    # GIVEN a backend chosen by the settings, for a feature both backends offer
+    settings = RecognizerSettings(backend=backend, features="faces")
+    async with AwsClients("us-east-1") as aws:
+        loader = make_backend(settings, aws)
+        # WHEN it opens
+        chosen = await loader.get()
+    # THEN it is the one named, under that name before and after it opened
+    assert loader.name == chosen.name == name
 
 
 async def test_rekognition_backend_gets_its_client_from_the_deployment_clients() -> None:
-    from recognizer.service import make_backend
+    from recognizer.backends import make_backend
     from videosense_shared.aws import AwsClients
 
     # GIVEN the deployment's clients (nothing is called: no network, no credentials needed)
     async with AwsClients("us-east-1") as aws:
-        chosen = make_backend(RecognizerSettings(backend="rekognition"), aws)
-        # WHEN the backend prepares, THEN it builds its client through AwsClients
-        await chosen.check({Feature.TEXT})
+        loader = make_backend(RecognizerSettings(backend="rekognition", features="text"), aws)
+        # WHEN the backend opens, THEN it builds its client through AwsClients
+        await loader.get()
         assert (await aws.rekognition()).meta.service_model.service_name == "rekognition"

@@ -21,11 +21,12 @@ from aiobotocore.session import AioSession
 from aiobotocore.stub import AioStubber
 from botocore.stub import ANY
 
-from recognizer.backend import BackendUnavailable, RecognitionFailed
+from recognizer.backend import RecognitionError
 from recognizer.features import Feature
 from recognizer.images import encode_jpeg
 from recognizer.rekognition import ClientProvider, RekognitionBackend
 from recognizer.settings import RecognizerSettings
+from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.bus import RetryableError
 
 if TYPE_CHECKING:
@@ -99,8 +100,8 @@ async def test_all_features_parse_into_relative_boxes_and_names(
         fixture("detect_text"),
         {"Image": image, "Filters": {"WordFilter": {"MinConfidence": 80.0}}},
     )
-    # WHEN one keyframe is recognised
-    found = await backend(client).recognise(IMAGE, ALL)
+    # WHEN one keyframe is recognized
+    found = await backend(client).recognize(IMAGE, ALL)
     # THEN labels are one per confident instance, concepts without instances unboxed
     assert [(label.name, label.box is not None) for label in found.labels] == [
         ("Person", True),
@@ -132,7 +133,7 @@ async def test_min_confidence_is_sent_and_applied(
         fixture("detect_labels"),
         {"Image": {"Bytes": IMAGE}, "MaxLabels": 50, "MinConfidence": 60.0},
     )
-    found = await backend(client, min_confidence=60).recognise(IMAGE, {Feature.LABELS})
+    found = await backend(client, min_confidence=60).recognize(IMAGE, {Feature.LABELS})
     assert [label.name for label in found.labels] == [
         "Person",
         "Person",
@@ -148,7 +149,7 @@ async def test_empty_results_are_empty_findings(
     empty = fixture("empty_results")
     for method in ("detect_labels", "detect_faces", "recognize_celebrities", "detect_text"):
         stubber.add_response(method, empty[method])
-    found = await backend(client).recognise(IMAGE, ALL)
+    found = await backend(client).recognize(IMAGE, ALL)
     assert (found.labels, found.faces, found.text) == ((), (), ())
 
 
@@ -176,7 +177,7 @@ async def test_face_search_names_each_face_from_its_own_crop(
     )
     rekognition = backend(client, collection="my-people", face_match_threshold=90)
     # WHEN faces are detected and searched
-    found = await rekognition.recognise(IMAGE, {Feature.FACES, Feature.FACE_SEARCH})
+    found = await rekognition.recognize(IMAGE, {Feature.FACES, Feature.FACE_SEARCH})
     # THEN the first face carries the most similar match's external id and face id
     assert [(f.name, f.match_id) for f in found.faces] == [
         ("alice_2024", "99999999-8888-7777-6666-555555555555"),
@@ -192,7 +193,7 @@ async def test_face_search_without_match_leaves_faces_unnamed(
     stubber.add_response("search_faces_by_image", fixture("search_faces_by_image_no_match"))
     stubber.add_response("search_faces_by_image", fixture("search_faces_by_image_no_match"))
     rekognition = backend(client, collection="my-people")
-    found = await rekognition.recognise(IMAGE, {Feature.FACES, Feature.FACE_SEARCH})
+    found = await rekognition.recognize(IMAGE, {Feature.FACES, Feature.FACE_SEARCH})
     assert [f.name for f in found.faces] == [None, None]
 
 
@@ -209,7 +210,7 @@ async def test_throttling_and_server_errors_are_retryable(
 ) -> None:
     stubber.add_client_error("detect_labels", code, "Slow down", http_status_code=status)
     with pytest.raises(RetryableError, match=f"DetectLabels throttled or failing \\({code}\\)"):
-        await backend(client).recognise(IMAGE, {Feature.LABELS})
+        await backend(client).recognize(IMAGE, {Feature.LABELS})
 
 
 @pytest.mark.parametrize(
@@ -224,8 +225,8 @@ async def test_refused_requests_fail_recognition_with_the_reason(
     client: RekognitionClient, stubber: AioStubber, code: str, message: str
 ) -> None:
     stubber.add_client_error("detect_text", code, message)
-    with pytest.raises(RecognitionFailed) as caught:
-        await backend(client).recognise(IMAGE, {Feature.TEXT})
+    with pytest.raises(RecognitionError) as caught:
+        await backend(client).recognize(IMAGE, {Feature.TEXT})
     assert caught.value.reason == f"rekognition:DetectText refused the request: {code}: {message}"
 
 
@@ -237,8 +238,10 @@ async def test_missing_collection_makes_face_search_unavailable(
         "ResourceNotFoundException",
         "The collection id: my-people does not exist",
     )
-    with pytest.raises(BackendUnavailable, match=r"face collection 'my-people'.*does not exist"):
-        await backend(client, collection="my-people").check({Feature.FACE_SEARCH})
+    with pytest.raises(
+        BackendUnavailableError, match=r"face collection 'my-people'.*does not exist"
+    ):
+        await backend(client, collection="my-people").prepare({Feature.FACE_SEARCH})
 
 
 @pytest.mark.parametrize(
@@ -255,8 +258,8 @@ async def test_unsupported_requests_are_refused_before_any_call(
     cfg: dict[str, Any],
     says: str,
 ) -> None:
-    with pytest.raises(BackendUnavailable, match=says):
-        await backend(client, **cfg).check(features)
+    with pytest.raises(BackendUnavailableError, match=says):
+        await backend(client, **cfg).prepare(features)
 
 
 async def test_images_over_the_size_limit_are_shrunk_before_sending(
@@ -274,8 +277,8 @@ async def test_images_over_the_size_limit_are_shrunk_before_sending(
 
     client.meta.events.register("provide-client-params.rekognition.DetectText", capture)
     stubber.add_response("detect_text", fixture("empty_results")["detect_text"])
-    # WHEN it is recognised
-    await backend(client, max_image_bytes=limit).recognise(big, {Feature.TEXT})
+    # WHEN it is recognized
+    await backend(client, max_image_bytes=limit).recognize(big, {Feature.TEXT})
     # THEN a smaller JPEG of the same picture went out
     assert len(sent) == 1
     assert len(sent[0]) <= limit

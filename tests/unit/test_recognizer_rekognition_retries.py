@@ -16,12 +16,12 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 from aiohttp import web
 
-from recognizer.backend import BackendUnavailable
 from recognizer.features import Feature
 from recognizer.images import encode_jpeg
 from recognizer.rekognition import RekognitionBackend
 from recognizer.settings import RecognizerSettings
 from tests.unit.test_recognizer_rekognition import provider
+from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.bus import RetryableError
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ async def server() -> AsyncIterator[tuple[FakeRekognition, str]]:
 @pytest.mark.parametrize(
     ("throttle", "outcome"),
     [
-        pytest.param(1, "recognised", id="throttled-once-then-answered"),
+        pytest.param(1, "recognized", id="throttled-once-then-answered"),
         pytest.param(5, "retry-later", id="still-throttled-after-botocore-retries"),
     ],
 )
@@ -91,12 +91,12 @@ async def test_throttling_is_retried_by_botocore_then_handed_to_the_consumer(
         config=AioConfig(retries={"mode": "standard", "total_max_attempts": 2}),
     ) as client:
         backend = RekognitionBackend(provider(client), RecognizerSettings(backend="rekognition"))
-        if outcome == "recognised":
-            found = await backend.recognise(IMAGE, {Feature.TEXT})
+        if outcome == "recognized":
+            found = await backend.recognize(IMAGE, {Feature.TEXT})
             assert found.text[0].text == "OPEN 24 HOURS"
         else:
             with pytest.raises(RetryableError, match="DetectText throttled"):
-                await backend.recognise(IMAGE, {Feature.TEXT})
+                await backend.recognize(IMAGE, {Feature.TEXT})
     # botocore sent the request twice in both cases
     assert fake.targets == ["RekognitionService.DetectText"] * 2
 
@@ -115,7 +115,7 @@ async def test_missing_credentials_fail_the_stage_instead_of_retrying(
         "rekognition", region_name="us-east-1", endpoint_url=endpoint
     ) as client:
         backend = RekognitionBackend(provider(client), RecognizerSettings(backend="rekognition"))
-        # WHEN a keyframe is recognised, THEN the backend is unavailable, with the reason
-        with pytest.raises(BackendUnavailable, match="no AWS credentials"):
-            await backend.recognise(IMAGE, {Feature.TEXT})
+        # WHEN a keyframe is recognized, THEN the backend is unavailable, with the reason
+        with pytest.raises(BackendUnavailableError, match="no AWS credentials"):
+            await backend.recognize(IMAGE, {Feature.TEXT})
     assert fake.targets == []

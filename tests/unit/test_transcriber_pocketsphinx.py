@@ -8,8 +8,8 @@ import pytest
 
 from tests.speech import SENTENCES, make_speech_clip, word_accuracy
 from transcriber.audio import ExtractedAudio, extract_audio
-from transcriber.backend import BackendUnavailableError
-from transcriber.sphinx import PocketSphinxRecognizer
+from transcriber.sphinx import PocketSphinxSpeechModel
+from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import Transcript
 
 
@@ -22,7 +22,7 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> ExtractedAudio:
 
 @pytest.fixture(scope="module")
 def transcript(speech: ExtractedAudio) -> Transcript:
-    return PocketSphinxRecognizer().recognize(speech)
+    return PocketSphinxSpeechModel().recognize(speech)
 
 
 @pytest.mark.parametrize(
@@ -38,7 +38,7 @@ def test_word_accuracy_is_one_minus_wer(reference: str, hypothesis: str, expecte
     assert word_accuracy(reference, hypothesis) == pytest.approx(expected)
 
 
-def test_recognises_the_known_sentences(transcript: Transcript) -> None:
+def test_recognizes_the_known_sentences(transcript: Transcript) -> None:
     # GIVEN flite speaking three known sentences
     # WHEN pocketsphinx transcribes them
     # THEN at least 80% of the words are right, in English
@@ -88,7 +88,7 @@ def test_silence_gives_an_empty_transcript(tmp_path: Path) -> None:
         wav.setframerate(16_000)
         wav.writeframes(bytes(2 * 32_000))
     # WHEN it is transcribed
-    transcript = PocketSphinxRecognizer().recognize(ExtractedAudio(path, 2.0))
+    transcript = PocketSphinxSpeechModel().recognize(ExtractedAudio(path, 2.0))
     # THEN there is no text and no segment (not an error)
     assert transcript.text == ""
     assert transcript.segments == ()
@@ -99,7 +99,7 @@ def test_silence_gives_an_empty_transcript(tmp_path: Path) -> None:
 )
 def test_a_language_it_has_no_model_for_is_refused_clearly(language: str) -> None:
     # GIVEN a language pocketsphinx's bundled model does not speak
-    # WHEN the recogniser is built
+    # WHEN the model is built
     # THEN it says so instead of transcribing French with an English model
     with pytest.raises(BackendUnavailableError, match="English model only"):
-        PocketSphinxRecognizer(language=language)
+        PocketSphinxSpeechModel(language=language)

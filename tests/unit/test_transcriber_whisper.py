@@ -20,8 +20,11 @@ import pytest
 from tests.speech import make_speech_clip
 from transcriber.audio import ExtractedAudio, extract_audio
 from transcriber.audio_windows import read_windows
-from transcriber.backend import BackendUnavailableError
-from transcriber.whisper import WhisperRecognizer
+from transcriber.backends import make_backend
+from transcriber.settings import TranscriberSettings
+from transcriber.whisper import WhisperSpeechModel
+from videosense_shared.aws import AwsClients
+from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import Transcript
 
 # Whisper large-v3's multilingual layout: 50257 byte-level BPE tokens, <|endoftext|> (50257),
@@ -128,7 +131,7 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> ExtractedAudio:
 
 @pytest.fixture(scope="module")
 def transcript(tiny_model: Path, speech: ExtractedAudio) -> Transcript:
-    return WhisperRecognizer(str(tiny_model), beam_size=1, temperature_fallback=False).recognize(
+    return WhisperSpeechModel(str(tiny_model), beam_size=1, temperature_fallback=False).recognize(
         speech
     )
 
@@ -169,7 +172,7 @@ def test_a_regional_language_code_is_given_to_whisper_as_its_base(
 ) -> None:
     # GIVEN the language setting 'en-US' (the Transcribe style)
     # WHEN the model transcribes
-    transcript = WhisperRecognizer(
+    transcript = WhisperSpeechModel(
         str(tiny_model), language="en-US", beam_size=1, temperature_fallback=False
     ).recognize(speech)
     # THEN Whisper got 'en' (no complaint about an unknown language) and reports it
@@ -177,30 +180,32 @@ def test_a_regional_language_code_is_given_to_whisper_as_its_base(
     assert not [r for r in caplog.records if "language" in r.getMessage()]
 
 
-def test_a_corrupt_model_file_fails_clearly(tiny_model: Path, tmp_path: Path) -> None:
+async def test_a_corrupt_model_file_fails_clearly(tiny_model: Path, tmp_path: Path) -> None:
     # GIVEN a copy of the model directory whose weights are truncated
     broken = tmp_path / "broken"
     shutil.copytree(tiny_model, broken)
     weights = broken / "model.bin"
     weights.write_bytes(weights.read_bytes()[:1000])
-    # WHEN it is loaded
-    # THEN the stage's reason names the model (and the load is not retried for every video)
-    recognizer = WhisperRecognizer(str(broken))
-    with pytest.raises(BackendUnavailableError, match="cannot be loaded") as first:
-        recognizer.load()
-    with pytest.raises(BackendUnavailableError) as again:
-        recognizer.load()
-    assert again.value.reason == first.value.reason
+    settings = TranscriberSettings(backend="whisper", model=str(broken))
+    async with AwsClients(settings.common.region) as aws:
+        backends = make_backend(settings, aws)
+        # WHEN the service opens it for a video, then for the next one
+        with pytest.raises(BackendUnavailableError, match="cannot be loaded") as first:
+            await backends.get()
+        with pytest.raises(BackendUnavailableError) as again:
+            await backends.get()
+    # THEN the stage's reason names the model, and the load is not retried for every video
+    assert again.value is first.value
     assert str(broken) in first.value.reason
 
 
 def test_a_missing_model_directory_fails_clearly(tmp_path: Path) -> None:
     # GIVEN a model path that does not exist
-    recognizer = WhisperRecognizer(str(tmp_path / "nowhere"))
+    model = WhisperSpeechModel(str(tmp_path / "nowhere"))
     # WHEN it is loaded
     # THEN the reason says the directory does not exist
     with pytest.raises(BackendUnavailableError, match="does not exist"):
-        recognizer.load()
+        model.load()
 
 
 def test_a_model_name_not_available_offline_fails_clearly(
@@ -208,11 +213,11 @@ def test_a_model_name_not_available_offline_fails_clearly(
 ) -> None:
     # GIVEN no network for the hub and an empty model cache
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    recognizer = WhisperRecognizer("tiny", download_root=str(tmp_path / "cache"))
+    model = WhisperSpeechModel("tiny", download_root=str(tmp_path / "cache"))
     # WHEN the named model is loaded
     # THEN the stage's reason names the model instead of a crash
     with pytest.raises(BackendUnavailableError, match="'tiny' cannot be loaded") as caught:
-        recognizer.load()
+        model.load()
     # and it says what to do about it
     assert "VIDEOSENSE_TRANSCRIBER_BACKEND=pocketsphinx" in caught.value.reason
 
@@ -228,13 +233,13 @@ def long_speech(tmp_path_factory: pytest.TempPathFactory) -> ExtractedAudio:
 def test_long_audio_is_transcribed_window_by_window(
     tiny_model: Path, long_speech: ExtractedAudio, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # GIVEN ~10 s of speech and a recogniser reading 2.5 s windows
-    recognizer = WhisperRecognizer(
+    # GIVEN ~10 s of speech and a model reading 2.5 s windows
+    model = WhisperSpeechModel(
         str(tiny_model), beam_size=1, temperature_fallback=False, window_s=2.5
     )
     # WHEN it transcribes
     with caplog.at_level(logging.INFO, logger="transcriber.whisper"):
-        transcript = recognizer.recognize(long_speech)
+        transcript = model.recognize(long_speech)
     # THEN the model ran once per window of the reader, never on more than a window
     spans = [
         (float(r.__dict__["start_s"]), float(r.__dict__["end_s"]), int(r.__dict__["segments"]))
@@ -276,4 +281,4 @@ def test_long_audio_is_transcribed_window_by_window(
 
 def test_a_window_length_that_is_not_positive_is_refused(tiny_model: Path) -> None:
     with pytest.raises(ValueError, match="window_s"):
-        WhisperRecognizer(str(tiny_model), window_s=0)
+        WhisperSpeechModel(str(tiny_model), window_s=0)

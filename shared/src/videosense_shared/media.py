@@ -8,6 +8,14 @@ Every problem *with the media* becomes a :class:`MediaProbeError` whose message 
 readable reason that can go straight into a ``failed`` video document. Problems with the
 *transport* (the HTTP request failed, the file cannot be opened) are not the video's fault and
 stay ``OSError`` so that consumers retry them.
+
+Why this lives in ``shared`` although only ingest probes: the decode limits are a contract
+between the stage that accepts a video and every stage that decodes it. Ingest refuses what
+:class:`ProbeLimits` refuses, and the frame extractor decodes under the same
+:func:`decoder_max_pixels` and :func:`frame_size_error`, so a video ingest accepted is one the
+decoders accept too. More services decode (the transcriber's audio today, redaction and
+clipping to come): a service that decodes video frames applies the same limits, so they stay
+here, beside the probe that enforces them first, rather than inside ingest.
 """
 
 from __future__ import annotations

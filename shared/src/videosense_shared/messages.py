@@ -115,7 +115,7 @@ class Label(Model):
 
 
 class Face(Model):
-    """A face in a keyframe; ``name``/``match_id`` when recognised (celebrity or collection)."""
+    """A face in a keyframe; ``name``/``match_id`` when recognized (celebrity or collection)."""
 
     box: Box
     confidence: float = Field(ge=0, le=100)

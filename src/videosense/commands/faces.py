@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from recognizer.settings import RecognizerSettings
 from videosense.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error
 from videosense.commands.endpoint import point_at
-from videosense.faces import (
+from videosense.face_collections import (
     FacesError,
     IndexedFace,
     LocalGallery,

@@ -14,8 +14,8 @@ from pydantic import ValidationError
 from videosense.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error
 from videosense.commands.endpoint import point_at
 from videosense.documents import FinishedDocumentNotFoundError, finished_documents, read_finished
-from videosense.find import Hit, Query, QueryKind, find_in_document
 from videosense.report import print_hits
+from videosense.search import Hit, Query, QueryKind, find_in_document
 from videosense_shared.aws import AwsClients
 from videosense_shared.settings import CommonSettings
 
@@ -28,13 +28,13 @@ def add_parser(sub: Any) -> None:
         description=(
             "Search finished documents (documents/*.json in the media bucket). --text matches "
             "whole words, case-insensitive, in the text read from keyframes; --label and "
-            "--person match a label or recognised face name exactly, case-insensitive."
+            "--person match a label or recognized face name exactly, case-insensitive."
         ),
     )
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--text", help="words read on screen (all of them, in this order)")
     what.add_argument("--label", help="a label name, e.g. 'Person'")
-    what.add_argument("--person", help="a recognised face's name (celebrity or collection)")
+    what.add_argument("--person", help="a recognized face's name (celebrity or collection)")
     parser.add_argument("--video", help="search this video id only")
     parser.add_argument("--json", action="store_true", help="print the matches as JSON")
     parser.add_argument(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from captioner.backend import BackendUnavailableError, CaptioningError
+from captioner.backend import CaptioningError
 from captioner.remote import RetryCall
+from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.bus import is_transient_aws_error
 
 # Transient codes of the Bedrock and SageMaker runtimes beyond the generic throttling/5xx ones.

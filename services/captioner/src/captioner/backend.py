@@ -1,4 +1,8 @@
-"""The one narrow interface every captioning backend implements, and how backends fail."""
+"""The one narrow interface every captioning backend implements, and how backends fail.
+
+A backend that cannot run at all (no weights offline, no endpoint configured) raises the
+shared :class:`videosense_shared.backends.BackendUnavailableError`, like every stage's backend.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +18,6 @@ class CaptioningError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-class BackendUnavailableError(CaptioningError):
-    """The backend cannot be loaded or is not configured (no weights offline, no endpoint)."""
 
 
 class TransientCaptioningError(Exception):

@@ -1,16 +1,21 @@
-"""Choosing, opening and keeping the configured backend (one per worker, shared by messages)."""
+"""Choosing and opening the configured backend (one per worker, shared by messages).
+
+:func:`make_backend` is what the service wires in; :func:`open_backend` builds the backend
+``VIDEOSENSE_CAPTIONER_BACKEND`` names, or says why it cannot (see
+:mod:`videosense_shared.backends`).
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
-from captioner.backend import BackendUnavailableError, CaptionBackend
+from captioner.backend import CaptionBackend
 from captioner.bedrock import BedrockBackend
 from captioner.openai_compat import OpenAICompatibleBackend
+from captioner.remote import RemoteOptions
 from captioner.sagemaker import SageMakerBackend
-from captioner.settings import DEFAULT_PROMPT, CaptionerSettings
+from captioner.settings import CaptionerSettings
+from videosense_shared.backends import BackendLoader, BackendUnavailableError
 
 if TYPE_CHECKING:
     from types_aiobotocore_bedrock_runtime import BedrockRuntimeClient
@@ -34,7 +39,7 @@ class RuntimeClients(Protocol):
         ...
 
 
-async def open_backend(settings: CaptionerSettings, clients: RuntimeClients) -> CaptionBackend:
+async def open_backend(settings: CaptionerSettings, aws: RuntimeClients) -> CaptionBackend:
     """Open the backend ``settings.backend`` names.
 
     Raises:
@@ -47,7 +52,7 @@ async def open_backend(settings: CaptionerSettings, clients: RuntimeClients) -> 
             f"the {settings.backend} backend needs VIDEOSENSE_CAPTIONER_MODEL "
             f"({what.get(settings.backend, 'a model')})"
         )
-    prompt = settings.prompt or DEFAULT_PROMPT
+    options = RemoteOptions.from_settings(settings)
     # botocore's own retries are off (one attempt): the backend retries throttling itself,
     # with its concurrency bound in mind.
     timeout = settings.request_timeout_s
@@ -58,77 +63,28 @@ async def open_backend(settings: CaptionerSettings, clients: RuntimeClients) -> 
 
             return await LocalBackend.open(settings)
         case "bedrock":
-            return BedrockBackend(
-                await clients.bedrock_runtime(max_attempts=1, read_timeout_s=timeout),
-                model=model,
-                prompt=prompt,
-                max_tokens=settings.max_tokens,
-                max_side=settings.max_image_side,
-                concurrency=settings.keyframe_concurrency,
-                attempts=settings.request_attempts,
-                retry_base_s=settings.retry_base_s,
-            )
+            client = await aws.bedrock_runtime(max_attempts=1, read_timeout_s=timeout)
+            return BedrockBackend(client, model=model, options=options)
         case "sagemaker":
-            return SageMakerBackend(
-                await clients.sagemaker_runtime(max_attempts=1, read_timeout_s=timeout),
-                endpoint=model,
-                prompt=prompt,
-                max_tokens=settings.max_tokens,
-                max_side=settings.max_image_side,
-                concurrency=settings.keyframe_concurrency,
-                attempts=settings.request_attempts,
-                retry_base_s=settings.retry_base_s,
-            )
+            runtime = await aws.sagemaker_runtime(max_attempts=1, read_timeout_s=timeout)
+            return SageMakerBackend(runtime, endpoint=model, options=options)
         case "openai":
             key = settings.api_key.get_secret_value() if settings.api_key else None
             return OpenAICompatibleBackend.connect(
-                settings.base_url,
-                api_key=key,
-                timeout_s=settings.request_timeout_s,
-                model=model,
-                prompt=prompt,
-                max_tokens=settings.max_tokens,
-                max_side=settings.max_image_side,
-                concurrency=settings.keyframe_concurrency,
-                attempts=settings.request_attempts,
-                retry_base_s=settings.retry_base_s,
+                settings.base_url, api_key=key, timeout_s=timeout, model=model, options=options
             )
 
 
-class BackendLoader:
-    """Opens the backend once, on first use, and remembers a failure to open it.
+def make_backend(settings: CaptionerSettings, aws: RuntimeClients) -> BackendLoader[CaptionBackend]:
+    """The configured backend, opened on the first chunk.
 
-    A backend that cannot load will not load on the next message either (the weights did not
-    appear, the endpoint was not configured): every later chunk fails at once with the same
-    reason instead of paying for another attempt. Restart the service after fixing it.
+    A backend that cannot open will not open on the next chunk either (the weights did not
+    appear, the endpoint was not configured, and loading a local model may take minutes): the
+    failure is remembered until the service restarts, and every later chunk fails at once with
+    the same reason.
     """
 
-    def __init__(self, opener: Callable[[], Awaitable[CaptionBackend]]) -> None:
-        self._opener = opener
-        self._lock = asyncio.Lock()
-        self._backend: CaptionBackend | None = None
-        self._failure: BackendUnavailableError | None = None
+    async def opener() -> CaptionBackend:
+        return await open_backend(settings, aws)
 
-    async def get(self) -> CaptionBackend:
-        """The open backend.
-
-        Raises:
-            BackendUnavailableError: it cannot be opened (now or at an earlier attempt).
-        """
-        async with self._lock:
-            if self._backend is not None:
-                return self._backend
-            if self._failure is not None:
-                raise self._failure
-            try:
-                self._backend = await self._opener()
-            except BackendUnavailableError as err:
-                self._failure = err
-                raise
-            return self._backend
-
-    async def aclose(self) -> None:
-        """Close the backend if it was opened."""
-        if self._backend is not None:
-            await self._backend.aclose()
-            self._backend = None
+    return BackendLoader(settings.backend, opener, retry_after_s=None)

@@ -8,7 +8,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from captioner.aws_errors import classify
 from captioner.backend import ImageLimits
-from captioner.remote import RemoteBackend
+from captioner.remote import RemoteBackend, RemoteOptions
 
 if TYPE_CHECKING:
     from types_aiobotocore_bedrock_runtime import BedrockRuntimeClient
@@ -28,25 +28,17 @@ class BedrockBackend(RemoteBackend):
         client: BedrockRuntimeClient,
         *,
         model: str,
-        prompt: str,
-        max_tokens: int,
-        max_side: int,
-        concurrency: int,
-        attempts: int,
-        retry_base_s: float,
+        options: RemoteOptions,
     ) -> None:
         super().__init__(
             model=model,
             limits=ImageLimits(
-                max_side=min(max_side, BEDROCK_MAX_SIDE), max_bytes=BEDROCK_MAX_IMAGE_BYTES
+                max_side=min(options.max_side, BEDROCK_MAX_SIDE),
+                max_bytes=BEDROCK_MAX_IMAGE_BYTES,
             ),
-            concurrency=concurrency,
-            attempts=attempts,
-            retry_base_s=retry_base_s,
+            options=options,
         )
         self._client = client
-        self._prompt = prompt
-        self._max_tokens = max_tokens
 
     async def _caption_one(self, image: bytes) -> str:
         try:
@@ -57,12 +49,12 @@ class BedrockBackend(RemoteBackend):
                         "role": "user",
                         "content": [
                             {"image": {"format": "jpeg", "source": {"bytes": image}}},
-                            {"text": self._prompt},
+                            {"text": self._options.prompt},
                         ],
                     }
                 ],
                 # Deterministic: the same frame should read the same on a redelivery.
-                inferenceConfig={"maxTokens": self._max_tokens, "temperature": 0.0},
+                inferenceConfig={"maxTokens": self._options.max_tokens, "temperature": 0.0},
             )
         except (ClientError, BotoCoreError) as err:
             raise classify(err, f"Bedrock model {self._model}") from err

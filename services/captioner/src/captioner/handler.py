@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from captioner.backend import CaptionBackend, CaptioningError, TransientCaptioningError
-from captioner.backends import BackendLoader
 from captioner.images import fit_image
 from captioner.settings import CaptionerSettings
+from videosense_shared.backends import BackendLoader, BackendUnavailableError
 from videosense_shared.bus import (
     Attempt,
     Delivery,
@@ -54,7 +54,7 @@ class Captioner:
         s3: S3Client,
         publisher: Publisher,
         settings: CaptionerSettings,
-        backends: BackendLoader,
+        backends: BackendLoader[CaptionBackend],
     ) -> None:
         self._s3 = s3
         self._settings = settings
@@ -92,7 +92,7 @@ class Captioner:
         try:
             backend = await self._backends.get()
             captions = await self._caption(message, backend)
-        except CaptioningError as err:
+        except (CaptioningError, BackendUnavailableError) as err:
             raise StageError(err.reason) from err
         except TransientCaptioningError as err:
             raise RetryableError(err.reason) from err

@@ -16,9 +16,10 @@ from typing import Any, Self
 
 from PIL import Image
 
-from captioner.backend import BackendUnavailableError, CaptionBackend, CaptioningError, ImageLimits
+from captioner.backend import CaptionBackend, CaptioningError, ImageLimits
 from captioner.model_source import resolve_model_dir
 from captioner.settings import CaptionerSettings
+from videosense_shared.backends import BackendUnavailableError
 
 
 def _load(directory: Path, device: str) -> tuple[Any, Any, str]:

@@ -12,7 +12,7 @@ import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from captioner.backend import BackendUnavailableError
+from videosense_shared.backends import BackendUnavailableError
 
 # Weights in formats transformers' PyTorch classes never read: not worth downloading.
 _IGNORED_FILES = ["*.h5", "*.msgpack", "*.onnx", "*.onnx_data", "*.tflite", "*.ot", "*.mlmodel"]

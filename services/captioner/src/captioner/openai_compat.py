@@ -8,8 +8,9 @@ from typing import Any
 
 import httpx
 
-from captioner.backend import BackendUnavailableError, CaptioningError, ImageLimits
-from captioner.remote import RemoteBackend, RetryCall
+from captioner.backend import CaptioningError, ImageLimits
+from captioner.remote import RemoteBackend, RemoteOptions, RetryCall
+from videosense_shared.backends import BackendUnavailableError
 
 #: OpenAI documents 20 MB per request; base64 inflates an image by 4/3.
 OPENAI_MAX_IMAGE_BYTES = 15_000_000
@@ -70,23 +71,14 @@ class OpenAICompatibleBackend(RemoteBackend):
         client: httpx.AsyncClient,
         *,
         model: str,
-        prompt: str,
-        max_tokens: int,
-        max_side: int,
-        concurrency: int,
-        attempts: int,
-        retry_base_s: float,
+        options: RemoteOptions,
     ) -> None:
         super().__init__(
             model=model,
-            limits=ImageLimits(max_side=max_side, max_bytes=OPENAI_MAX_IMAGE_BYTES),
-            concurrency=concurrency,
-            attempts=attempts,
-            retry_base_s=retry_base_s,
+            limits=ImageLimits(max_side=options.max_side, max_bytes=OPENAI_MAX_IMAGE_BYTES),
+            options=options,
         )
         self._client = client
-        self._prompt = prompt
-        self._max_tokens = max_tokens
 
     @classmethod
     def connect(
@@ -96,12 +88,7 @@ class OpenAICompatibleBackend(RemoteBackend):
         api_key: str | None,
         timeout_s: float,
         model: str,
-        prompt: str,
-        max_tokens: int,
-        max_side: int,
-        concurrency: int,
-        attempts: int,
-        retry_base_s: float,
+        options: RemoteOptions,
     ) -> OpenAICompatibleBackend:
         """Build the backend with its own HTTP client for ``base_url``.
 
@@ -118,18 +105,9 @@ class OpenAICompatibleBackend(RemoteBackend):
             base_url=base_url.rstrip("/") + "/",
             headers=headers,
             timeout=timeout_s,
-            limits=httpx.Limits(max_connections=concurrency),
+            limits=httpx.Limits(max_connections=options.concurrency),
         )
-        return cls(
-            client,
-            model=model,
-            prompt=prompt,
-            max_tokens=max_tokens,
-            max_side=max_side,
-            concurrency=concurrency,
-            attempts=attempts,
-            retry_base_s=retry_base_s,
-        )
+        return cls(client, model=model, options=options)
 
     def request_body(self, image: bytes) -> dict[str, Any]:
         """The chat completion request for one image."""
@@ -140,12 +118,12 @@ class OpenAICompatibleBackend(RemoteBackend):
                 {
                     "role": "user",
                     "content": [
-                        {"type": "text", "text": self._prompt},
+                        {"type": "text", "text": self._options.prompt},
                         {"type": "image_url", "image_url": {"url": data_uri}},
                     ],
                 }
             ],
-            "max_tokens": self._max_tokens,
+            "max_tokens": self._options.max_tokens,
             "temperature": 0,
             "stream": False,
         }

@@ -7,9 +7,45 @@ import asyncio
 import random
 from abc import abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Self
 
 from captioner.backend import CaptionBackend, ImageLimits, TransientCaptioningError
+from captioner.settings import DEFAULT_PROMPT, CaptionerSettings
 from videosense_shared.bus.backoff import jittered_delay_s
+
+
+@dataclass(frozen=True)
+class RemoteOptions:
+    """What every remote backend is built with, whichever API it calls.
+
+    Attributes:
+        prompt: the instruction sent with each image.
+        max_tokens: most tokens per caption.
+        max_side: images are downscaled to fit this many pixels first (an API may allow less).
+        concurrency: calls in flight at once per worker, all chunks together.
+        attempts: tries per image on throttling and server errors.
+        retry_base_s: the first backoff delay (doubles on each retry).
+    """
+
+    prompt: str
+    max_tokens: int
+    max_side: int
+    concurrency: int
+    attempts: int
+    retry_base_s: float
+
+    @classmethod
+    def from_settings(cls, settings: CaptionerSettings) -> Self:
+        """The options the captioner's settings give (``DEFAULT_PROMPT`` when none is set)."""
+        return cls(
+            prompt=settings.prompt or DEFAULT_PROMPT,
+            max_tokens=settings.max_tokens,
+            max_side=settings.max_image_side,
+            concurrency=settings.keyframe_concurrency,
+            attempts=settings.request_attempts,
+            retry_base_s=settings.retry_base_s,
+        )
 
 
 class RetryCall(Exception):  # noqa: N818 - a signal, not an error of the caller
@@ -25,11 +61,12 @@ class RetryCall(Exception):  # noqa: N818 - a signal, not an error of the caller
 class RemoteBackend(CaptionBackend):
     """Captions image by image through a remote API.
 
-    At most ``concurrency`` calls are in flight across every chunk this worker handles (the
-    semaphore belongs to the backend, which the service shares between messages), so a
-    worker never floods a rate-limited API. Each image gets ``attempts`` tries, with jittered
-    exponential backoff from ``retry_base_s`` (or the server's Retry-After), never longer than
-    ``_MAX_RETRY_AFTER_S`` between two tries.
+    At most ``options.concurrency`` calls are in flight across every chunk this worker handles
+    (the semaphore belongs to the backend, which the service shares between messages), so a
+    worker never floods a rate-limited API. Each image gets ``options.attempts`` tries, with
+    jittered exponential backoff from ``options.retry_base_s`` (or the server's Retry-After),
+    never longer than ``_MAX_RETRY_AFTER_S`` between two tries. Subclasses send
+    ``self._options.prompt`` and ``max_tokens`` with each image.
     """
 
     _MAX_RETRY_AFTER_S = 30.0
@@ -39,16 +76,15 @@ class RemoteBackend(CaptionBackend):
         *,
         model: str,
         limits: ImageLimits,
-        concurrency: int,
-        attempts: int,
-        retry_base_s: float,
+        options: RemoteOptions,
         rng: random.Random | None = None,
     ) -> None:
         self._model = model
         self._limits = limits
-        self._semaphore = asyncio.Semaphore(concurrency)
-        self._attempts = attempts
-        self._retry_base_s = retry_base_s
+        self._options = options
+        self._semaphore = asyncio.Semaphore(options.concurrency)
+        self._attempts = options.attempts
+        self._retry_base_s = options.retry_base_s
         self._rng = rng or random.Random()
 
     @property

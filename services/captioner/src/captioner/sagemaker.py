@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from captioner.aws_errors import classify
 from captioner.backend import CaptioningError, ImageLimits
-from captioner.remote import RemoteBackend
+from captioner.remote import RemoteBackend, RemoteOptions
 
 if TYPE_CHECKING:
     from types_aiobotocore_sagemaker_runtime import SageMakerRuntimeClient
@@ -56,31 +56,22 @@ class SageMakerBackend(RemoteBackend):
         client: SageMakerRuntimeClient,
         *,
         endpoint: str,
-        prompt: str,
-        max_tokens: int,
-        max_side: int,
-        concurrency: int,
-        attempts: int,
-        retry_base_s: float,
+        options: RemoteOptions,
     ) -> None:
         super().__init__(
             model=endpoint,
-            limits=ImageLimits(max_side=max_side, max_bytes=SAGEMAKER_MAX_IMAGE_BYTES),
-            concurrency=concurrency,
-            attempts=attempts,
-            retry_base_s=retry_base_s,
+            limits=ImageLimits(max_side=options.max_side, max_bytes=SAGEMAKER_MAX_IMAGE_BYTES),
+            options=options,
         )
         self._client = client
-        self._prompt = prompt
-        self._max_tokens = max_tokens
 
     def request_body(self, image: bytes) -> bytes:
         """The JSON a BLIP-2 style endpoint takes: base64 image, prompt, generation limits."""
         return json.dumps(
             {
                 "image": base64.b64encode(image).decode("ascii"),
-                "prompt": self._prompt,
-                "parameters": {"max_new_tokens": self._max_tokens},
+                "prompt": self._options.prompt,
+                "parameters": {"max_new_tokens": self._options.max_tokens},
             }
         ).encode()
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from captioner.backend import CaptionBackend
-from captioner.backends import BackendLoader, open_backend
+from captioner.backends import make_backend
 from captioner.handler import Captioner
 from captioner.settings import CaptionerSettings
 from videosense_shared.aws import AwsClients
@@ -18,10 +17,6 @@ def service(settings: CaptionerSettings | None = None) -> ServiceSpec:
 
     def make_handler(aws: AwsClients) -> Handler:
         publisher = Publisher(aws.sns, aws.sts, cfg.common)
-
-        async def opener() -> CaptionBackend:
-            return await open_backend(cfg, aws)
-
-        return Captioner(aws.s3, publisher, cfg, BackendLoader(opener)).handle
+        return Captioner(aws.s3, publisher, cfg, make_backend(cfg, aws)).handle
 
     return ServiceSpec.of(CAPTIONER_SERVICE, settings=cfg, make_handler=make_handler)

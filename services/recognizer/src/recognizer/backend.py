@@ -1,4 +1,9 @@
-"""The narrow interface every recognition backend implements, and what it returns."""
+"""The narrow interface every recognition backend implements, what it returns, and how it fails.
+
+A backend that cannot run a requested feature here (no model, no client, no binary) raises the
+shared :class:`videosense_shared.backends.BackendUnavailableError` when it is prepared (see
+:mod:`recognizer.backends`), like every stage's backend.
+"""
 
 from __future__ import annotations
 
@@ -7,32 +12,25 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from recognizer.features import Feature
+from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.bus import RetryableError
 from videosense_shared.messages import Face, Label, TextDetection
 
 
 @dataclass(frozen=True)
-class Findings:
-    """What a backend found in one image: boxes relative (0..1), confidences 0..100."""
+class ImageRecognition:
+    """What a backend recognized in one image: boxes relative (0..1), confidences 0..100.
+
+    The handler adds the keyframe's identity to make the contract's ``KeyframeRecognition``.
+    """
 
     labels: tuple[Label, ...] = ()
     faces: tuple[Face, ...] = ()
     text: tuple[TextDetection, ...] = ()
 
 
-class BackendUnavailable(Exception):  # noqa: N818 - reads as a state, like PoisonMessage
-    """The backend cannot run a requested feature here (no model, no client, no binary).
-
-    Retrying cannot help: the stage fails with ``reason``, which says what to configure.
-    """
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class RecognitionFailed(Exception):  # noqa: N818
-    """Recognising an image failed for good (refused request, undecodable image)."""
+class RecognitionError(Exception):
+    """Recognizing an image failed for good (refused request, undecodable image)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -40,26 +38,30 @@ class RecognitionFailed(Exception):  # noqa: N818
 
 
 class RecognitionBackend(Protocol):
-    """Recognises labels, faces and text in one keyframe image."""
+    """Recognizes labels, faces and text in one keyframe image."""
 
     @property
     def name(self) -> str:
         """Backend name recorded in the document (``local``, ``rekognition``)."""
         ...
 
-    async def check(self, features: Set[Feature]) -> None:
-        """Make sure every feature in ``features`` can run, before any image is sent.
+    async def prepare(self, features: Set[Feature]) -> None:
+        """Load what ``features`` need and make sure each can run, before any image is sent.
 
         Raises:
-            BackendUnavailable: one of them cannot; the reason says which and what is missing.
+            BackendUnavailableError: one of them cannot; the reason says which and what is
+                missing.
+            videosense_shared.bus.RetryableError: a check was throttled or failed transiently.
         """
         ...
 
-    async def recognise(self, image: bytes, features: Set[Feature]) -> Findings:
+    async def recognize(self, image: bytes, features: Set[Feature]) -> ImageRecognition:
         """Run ``features`` on one JPEG image (CPU work off the event loop).
 
         Raises:
-            RecognitionFailed: the image or the request was refused for good.
+            RecognitionError: the image or the request was refused for good.
+            BackendUnavailableError: a feature cannot run after all (credentials gone, a model
+                whose output does not match its names).
             videosense_shared.bus.RetryableError: transient trouble (throttling, 5xx).
         """
         ...
@@ -79,7 +81,7 @@ def decisive(errors: BaseExceptionGroup[BaseException]) -> BaseException:
             pending.extend(error.exceptions)
         else:
             flat.append(error)
-    for kind in (BackendUnavailable, RecognitionFailed, RetryableError):
+    for kind in (BackendUnavailableError, RecognitionError, RetryableError):
         for error in flat:
             if isinstance(error, kind):
                 return error

@@ -17,9 +17,9 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from recognizer.backend import BackendUnavailable
 from recognizer.boxes import overlap, pixel_box, score_confidence
 from recognizer.images import Bgr
+from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import Box, Face, Label, TextDetection
 
 # Cascade last-stage sums: ~0.4 on the background patterns it mistakes for faces, 4+ on faces.
@@ -43,14 +43,14 @@ class FaceDetector:
     """Frontal faces with the ``haarcascade_frontalface_default`` cascade.
 
     Raises:
-        BackendUnavailable: the cascade file is missing or does not load.
+        BackendUnavailableError: the cascade file is missing or does not load.
     """
 
     def __init__(self, cascade: Path | None = None) -> None:
         path = cascade or cascade_dir() / "haarcascade_frontalface_default.xml"
         classifier = cv2.CascadeClassifier(str(path))
         if classifier.empty():
-            raise BackendUnavailable(f"the face cascade {path} is missing or does not load")
+            raise BackendUnavailableError(f"the face cascade {path} is missing or does not load")
         self._classifier = classifier
         # CascadeClassifier keeps the image being scanned in the object: one scan at a time.
         self._lock = threading.Lock()

@@ -1,11 +1,11 @@
 """Offline face search: faces matched against a local gallery by an ONNX embedding model.
 
-The gallery is a directory, ``<gallery>/<name>/<photo>.jpg`` (several photos per person) or
-``<gallery>/<name>.jpg``. Each photo contributes the embedding of its largest detected face, or
+The gallery is a directory of photos per person (its layout: :mod:`recognizer.gallery`). Each
+photo contributes the embedding of its largest detected face, or
 of the whole photo when no face is detected in it (an already cropped face). A face in a
 keyframe is named after the gallery photo it is most similar to (cosine similarity of the
 L2-normalised embeddings), when that similarity reaches the threshold; ``match_id`` is the
-photo's path inside the gallery, stable across runs.
+photo's id in the gallery (its path inside it), stable across runs.
 
 The model is any face embedding network exported to ONNX (ArcFace / SFace style) taking one
 NCHW RGB crop scaled to -1..1 and returning one vector.
@@ -21,12 +21,11 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from recognizer.backend import BackendUnavailable
 from recognizer.detectors import FaceDetector
+from recognizer.gallery import GalleryDirectory
 from recognizer.images import Bgr
+from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import Box
-
-_PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 Vector = npt.NDArray[np.float32]
 
@@ -35,18 +34,18 @@ class FaceEmbedder:
     """Runs an ONNX face embedding model with OpenCV's DNN module.
 
     Raises:
-        BackendUnavailable: the model cannot be read or loaded.
+        BackendUnavailableError: the model cannot be read or loaded.
     """
 
     def __init__(self, model: Path, input_size: int) -> None:
         try:
             self._net = cv2.dnn.readNetFromONNX(str(model))
         except cv2.error as err:
-            raise BackendUnavailable(
+            raise BackendUnavailableError(
                 f"the face embedding model {model} does not load: {err.err}"
             ) from err
         if self._net.empty():
-            raise BackendUnavailable(f"the face embedding model {model} does not load")
+            raise BackendUnavailableError(f"the face embedding model {model} does not load")
         self._size = input_size
         self._lock = threading.Lock()  # cv2.dnn.Net: one forward pass at a time
 
@@ -54,7 +53,7 @@ class FaceEmbedder:
         """The unit-length embedding of a face crop.
 
         Raises:
-            BackendUnavailable: the model returned an all-zero vector (unusable for matching).
+            BackendUnavailableError: the model returned an all-zero vector (unusable for matching).
         """
         rgb = cv2.cvtColor(cv2.resize(face, (self._size, self._size)), cv2.COLOR_BGR2RGB)
         scaled = rgb.astype(np.float32) / 127.5 - 1.0
@@ -64,7 +63,7 @@ class FaceEmbedder:
             vector = np.asarray(self._net.forward(), dtype=np.float32).reshape(-1)
         norm = float(np.linalg.norm(vector))
         if norm == 0.0:
-            raise BackendUnavailable("the face embedding model returned a zero vector")
+            raise BackendUnavailableError("the face embedding model returned a zero vector")
         result: Vector = vector / norm
         return result
 
@@ -92,7 +91,7 @@ class FaceGallery:
     """The embeddings of a gallery directory, and nearest-face lookup.
 
     Raises:
-        BackendUnavailable: the directory does not exist or holds no readable photo.
+        BackendUnavailableError: the directory does not exist or holds no readable photo.
     """
 
     def __init__(
@@ -104,13 +103,14 @@ class FaceGallery:
         threshold: float,
         min_confidence: float,
     ) -> None:
-        if not root.is_dir():
-            raise BackendUnavailable(f"the face gallery {root} is not a directory")
+        gallery = GalleryDirectory(root)
+        if not gallery.exists():
+            raise BackendUnavailableError(f"the face gallery {root} is not a directory")
         self._embedder = embedder
         self._threshold = threshold
         faces: list[GalleryFace] = []
-        for photo in sorted(p for p in root.rglob("*") if p.suffix.lower() in _PHOTO_SUFFIXES):
-            image = cv2.imread(str(photo), cv2.IMREAD_COLOR)
+        for photo in gallery.photos():
+            image = cv2.imread(str(photo.path), cv2.IMREAD_COLOR)
             if image is None:
                 continue
             pixels = np.asarray(image, np.uint8)
@@ -118,11 +118,9 @@ class FaceGallery:
             if found:
                 largest = max(found, key=lambda f: f.box.width * f.box.height)
                 pixels = crop(pixels, largest.box)
-            relative = photo.relative_to(root)
-            name = relative.parts[0] if len(relative.parts) > 1 else photo.stem
-            faces.append(GalleryFace(name, relative.as_posix(), embedder.embed(pixels)))
+            faces.append(GalleryFace(photo.name, photo.photo_id, embedder.embed(pixels)))
         if not faces:
-            raise BackendUnavailable(f"the face gallery {root} holds no readable photo")
+            raise BackendUnavailableError(f"the face gallery {root} holds no readable photo")
         self._faces = faces
         self._matrix = np.stack([f.vector for f in faces])
 

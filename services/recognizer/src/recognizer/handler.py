@@ -8,14 +8,10 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from recognizer.backend import (
-    BackendUnavailable,
-    RecognitionBackend,
-    RecognitionFailed,
-    decisive,
-)
+from recognizer.backend import RecognitionBackend, RecognitionError, decisive
 from recognizer.features import Feature
 from recognizer.settings import RecognizerSettings
+from videosense_shared.backends import BackendLoader, BackendUnavailableError
 from videosense_shared.bus import (
     Attempt,
     Delivery,
@@ -55,11 +51,11 @@ class Recognizer:
         self,
         s3: S3Client,
         publisher: Publisher,
-        backend: RecognitionBackend,
+        backends: BackendLoader[RecognitionBackend],
         settings: RecognizerSettings,
     ) -> None:
         self._s3 = s3
-        self._backend = backend
+        self._backends = backends
         self._settings = settings
         self._features = settings.requested_features()
         self._worker = StageWorker(
@@ -68,7 +64,7 @@ class Recognizer:
             input_type=FramesExtracted,
             publisher=publisher,
             process=self.process,
-            backend=backend.name,
+            backend=backends.name,
         )
 
     async def handle(self, delivery: Delivery) -> None:
@@ -84,18 +80,18 @@ class Recognizer:
     async def process(
         self, message: FramesExtracted, attempt: Attempt | None = None
     ) -> list[RecognitionReady]:
-        """Recognise the chunk's keyframes; return its ``RecognitionReady``.
+        """Recognize the chunk's keyframes; return its ``RecognitionReady``.
 
         Raises:
-            StageError: the backend cannot run, or a keyframe cannot be recognised.
+            StageError: the backend cannot run, or a keyframe cannot be recognized.
             RetryableError: transient trouble; the chunk should be tried again later.
         """
         started = utc_now()
         features = frozenset(self._features)
         try:
-            await self._backend.check(features)
-            results = await self._recognise_all(message.keyframes, features)
-        except (BackendUnavailable, RecognitionFailed) as err:
+            backend = await self._backends.get()
+            results = await self._recognize_all(backend, message.keyframes, features)
+        except (BackendUnavailableError, RecognitionError) as err:
             raise StageError(err.reason) from err
         ready = RecognitionReady(
             message_id=message_id_for(
@@ -105,7 +101,7 @@ class Recognizer:
             trace_id=message.trace_id,
             chunk_index=message.chunk_index,
             chunk_count=message.chunk_count,
-            backend=self._backend.name,
+            backend=backend.name,
             # In the configured order, so the document reads the same on every chunk.
             features=tuple(f.value for f in self._features),
             results=results,
@@ -121,7 +117,7 @@ class Recognizer:
                 raise RetryableError(f"storing the recognition results failed: {err}") from err
             raise
         log.info(
-            "keyframes recognised",
+            "keyframes recognized",
             chunk=message.chunk_index,
             keyframes=len(results),
             faces=sum(len(r.faces) for r in results),
@@ -131,8 +127,11 @@ class Recognizer:
         )
         return [ready]
 
-    async def _recognise_all(
-        self, keyframes: tuple[Keyframe, ...], features: frozenset[Feature]
+    async def _recognize_all(
+        self,
+        backend: RecognitionBackend,
+        keyframes: tuple[Keyframe, ...],
+        features: frozenset[Feature],
     ) -> tuple[KeyframeRecognition, ...]:
         # Bounded: at most `keyframe_parallelism` images in memory and in the backend at once.
         gate = asyncio.Semaphore(self._settings.keyframe_parallelism)
@@ -140,7 +139,7 @@ class Recognizer:
         async def one(keyframe: Keyframe) -> KeyframeRecognition:
             async with gate:
                 image = await self._fetch(keyframe)
-                found = await self._backend.recognise(image, features)
+                found = await backend.recognize(image, features)
             return KeyframeRecognition(
                 keyframe_id=keyframe.id,
                 frame=keyframe.frame,
@@ -167,7 +166,7 @@ class Recognizer:
         except ClientError as err:
             code = err.response.get("Error", {}).get("Code", "")
             if code in ("NoSuchKey", "404"):
-                raise RecognitionFailed(
+                raise RecognitionError(
                     f"keyframe image s3://{ref.bucket}/{ref.key} no longer exists"
                 ) from err
             if is_transient_aws_error(err):

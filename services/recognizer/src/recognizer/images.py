@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from recognizer.backend import RecognitionFailed
+from recognizer.backend import RecognitionError
 
 Bgr: TypeAlias = npt.NDArray[np.uint8]
 
@@ -17,12 +17,12 @@ def decode_image(data: bytes) -> Bgr:
     """Decode a JPEG/PNG into a BGR array.
 
     Raises:
-        RecognitionFailed: the bytes are not a decodable image.
+        RecognitionError: the bytes are not a decodable image.
     """
     buffer = np.frombuffer(data, dtype=np.uint8)
     image = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if buffer.size else None
     if image is None or image.size == 0:
-        raise RecognitionFailed("the keyframe is not a decodable image")
+        raise RecognitionError("the keyframe is not a decodable image")
     return np.asarray(image, dtype=np.uint8)
 
 
@@ -30,11 +30,11 @@ def encode_jpeg(image: Bgr, quality: int = 90) -> bytes:
     """Encode a BGR array as JPEG.
 
     Raises:
-        RecognitionFailed: OpenCV could not encode it.
+        RecognitionError: OpenCV could not encode it.
     """
     ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
-        raise RecognitionFailed("could not encode the image as JPEG")
+        raise RecognitionError("could not encode the image as JPEG")
     return bytes(encoded.tobytes())
 
 
@@ -45,7 +45,7 @@ def fit_bytes(data: bytes, max_bytes: int) -> bytes:
     and re-encoded until it fits; relative boxes found on it hold for the original.
 
     Raises:
-        RecognitionFailed: not a decodable image, or it cannot be made small enough.
+        RecognitionError: not a decodable image, or it cannot be made small enough.
     """
     if len(data) <= max_bytes:
         return data
@@ -59,4 +59,4 @@ def fit_bytes(data: bytes, max_bytes: int) -> bytes:
         if len(smaller) <= max_bytes:
             return smaller
         scale *= 0.8
-    raise RecognitionFailed(f"the image cannot be shrunk under {max_bytes} bytes")
+    raise RecognitionError(f"the image cannot be shrunk under {max_bytes} bytes")

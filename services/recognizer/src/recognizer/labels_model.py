@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from recognizer.backend import BackendUnavailable
 from recognizer.images import Bgr
+from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import Label
 
 _MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
@@ -33,22 +33,24 @@ class LabelModel:
         top_k: at most this many labels per image.
 
     Raises:
-        BackendUnavailable: the model or the names file cannot be read or loaded.
+        BackendUnavailableError: the model or the names file cannot be read or loaded.
     """
 
     def __init__(self, model: Path, names: Path | None, input_size: int, top_k: int) -> None:
         try:
             self._net = cv2.dnn.readNetFromONNX(str(model))
         except cv2.error as err:
-            raise BackendUnavailable(f"the label model {model} does not load: {err.err}") from err
+            raise BackendUnavailableError(
+                f"the label model {model} does not load: {err.err}"
+            ) from err
         if self._net.empty():
-            raise BackendUnavailable(f"the label model {model} does not load")
+            raise BackendUnavailableError(f"the label model {model} does not load")
         self._names: list[str] | None = None
         if names is not None:
             try:
                 lines = names.read_text(encoding="utf-8").splitlines()
             except OSError as err:
-                raise BackendUnavailable(f"cannot read label names {names}: {err}") from err
+                raise BackendUnavailableError(f"cannot read label names {names}: {err}") from err
             self._names = [line.strip() for line in lines if line.strip()]
         self._size = input_size
         self._top_k = top_k
@@ -62,7 +64,7 @@ class LabelModel:
         Labels are whole-image classes, so they carry no box.
 
         Raises:
-            BackendUnavailable: the model's output does not match its names file.
+            BackendUnavailableError: the model's output does not match its names file.
         """
         rgb = cv2.cvtColor(cv2.resize(image, (self._size, self._size)), cv2.COLOR_BGR2RGB)
         normalised = (rgb.astype(np.float32) / 255.0 - _MEAN) / _STD
@@ -72,7 +74,7 @@ class LabelModel:
             output = np.asarray(self._net.forward(), dtype=np.float64).reshape(-1)
         probs = _probabilities(output)
         if self._names is not None and len(self._names) != probs.size:
-            raise BackendUnavailable(
+            raise BackendUnavailableError(
                 f"the label model {self._model} scores {probs.size} classes but its names "
                 f"file lists {len(self._names)}"
             )

@@ -13,7 +13,7 @@ import asyncio
 import threading
 from collections.abc import Set
 
-from recognizer.backend import BackendUnavailable, Findings
+from recognizer.backend import ImageRecognition
 from recognizer.detectors import CodeReader, FaceDetector, PeopleDetector
 from recognizer.face_search import FaceEmbedder, FaceGallery, crop
 from recognizer.features import Feature
@@ -21,6 +21,7 @@ from recognizer.images import Bgr, decode_image
 from recognizer.labels_model import LabelModel
 from recognizer.ocr import TesseractOcr
 from recognizer.settings import RecognizerSettings
+from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import Face, Label, TextDetection
 
 _UNAVAILABLE = {
@@ -54,7 +55,7 @@ class LocalBackend:
             settings.tesseract_cmd, settings.ocr_languages, settings.ocr_timeout_s
         )
         self._ocr_checked = False
-        # Keyframes are recognised in parallel threads; the first ones must not each load the
+        # Keyframes are recognized in parallel threads; the first ones must not each load the
         # detectors (or run the Tesseract check) at the same time.
         self._load_lock = threading.Lock()
 
@@ -63,11 +64,11 @@ class LocalBackend:
         """``local``."""
         return "local"
 
-    async def check(self, features: Set[Feature]) -> None:
+    async def prepare(self, features: Set[Feature]) -> None:
         """Load what ``features`` need (once, in a worker thread); say clearly what is missing.
 
         Raises:
-            BackendUnavailable: a feature this backend cannot run, a missing label model,
+            BackendUnavailableError: a feature this backend cannot run, a missing label model,
                 Tesseract or cascade.
         """
         await asyncio.to_thread(self._load, frozenset(features))
@@ -80,15 +81,15 @@ class LocalBackend:
         """Build the detectors ``features`` need.
 
         Raises:
-            BackendUnavailable: a feature this backend cannot run, a missing label model,
+            BackendUnavailableError: a feature this backend cannot run, a missing label model,
                 Tesseract or cascade.
         """
         if Feature.CELEBRITIES in features:
-            raise BackendUnavailable(_UNAVAILABLE[Feature.CELEBRITIES])
+            raise BackendUnavailableError(_UNAVAILABLE[Feature.CELEBRITIES])
         if Feature.LABELS in features and self._labels is None:
             cfg = self._settings
             if cfg.label_model is None:
-                raise BackendUnavailable(
+                raise BackendUnavailableError(
                     "labels need a label model with the local backend: set "
                     "VIDEOSENSE_RECOGNIZER_LABEL_MODEL to an ONNX classifier (or request "
                     "'people' for person detection only)"
@@ -113,9 +114,9 @@ class LocalBackend:
     def _load_gallery(self) -> FaceGallery:
         cfg = self._settings
         if cfg.face_embedding_model is None:
-            raise BackendUnavailable(_NO_EMBEDDING_MODEL)
+            raise BackendUnavailableError(_NO_EMBEDDING_MODEL)
         if cfg.face_gallery is None:
-            raise BackendUnavailable(_NO_GALLERY)
+            raise BackendUnavailableError(_NO_GALLERY)
         assert self._faces is not None
         embedder = FaceEmbedder(cfg.face_embedding_model, cfg.face_embedding_input_size)
         return FaceGallery(
@@ -126,18 +127,18 @@ class LocalBackend:
             min_confidence=cfg.min_confidence,
         )
 
-    async def recognise(self, image: bytes, features: Set[Feature]) -> Findings:
+    async def recognize(self, image: bytes, features: Set[Feature]) -> ImageRecognition:
         """Decode the JPEG and run the detectors in a worker thread.
 
         Raises:
-            RecognitionFailed: the image does not decode, or Tesseract failed on it.
-            BackendUnavailable: ``check`` was not called for these features, or the label
-                model's output does not match its names.
+            RecognitionError: the image does not decode, or Tesseract failed on it.
+            BackendUnavailableError: a feature cannot run (see :meth:`prepare`, which this
+                calls), or the label model's output does not match its names.
         """
-        await self.check(features)
-        return await asyncio.to_thread(self._recognise, image, frozenset(features))
+        await self.prepare(features)
+        return await asyncio.to_thread(self._recognize, image, frozenset(features))
 
-    def _recognise(self, data: bytes, features: frozenset[Feature]) -> Findings:
+    def _recognize(self, data: bytes, features: frozenset[Feature]) -> ImageRecognition:
         image = decode_image(data)
         minimum = self._settings.min_confidence
         labels: list[Label] = []
@@ -155,7 +156,7 @@ class LocalBackend:
         text: list[TextDetection] = []
         if Feature.TEXT in features:
             text = self._read_text(image, minimum)
-        return Findings(labels=tuple(labels), faces=tuple(faces), text=tuple(text))
+        return ImageRecognition(labels=tuple(labels), faces=tuple(faces), text=tuple(text))
 
     def _search(self, image: Bgr, faces: list[Face], *, keep_unmatched: bool) -> list[Face]:
         assert self._gallery is not None

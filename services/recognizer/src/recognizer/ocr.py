@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 import cv2
 
-from recognizer.backend import BackendUnavailable, RecognitionFailed
+from recognizer.backend import RecognitionError
 from recognizer.boxes import pixel_box
 from recognizer.images import Bgr
+from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import TextDetection
 
 # Tesseract reads glyphs best at 20-40 px cap height; video frames often carry smaller text, so
@@ -44,7 +45,7 @@ def parse_tsv(tsv: str) -> list[OcrWord]:
     """Words (level 5 rows with text and a confidence) from Tesseract's TSV output.
 
     Raises:
-        RecognitionFailed: the output does not have Tesseract's TSV header.
+        RecognitionError: the output does not have Tesseract's TSV header.
     """
     rows = tsv.splitlines()
     if not rows:
@@ -53,7 +54,7 @@ def parse_tsv(tsv: str) -> list[OcrWord]:
     try:
         col = {name: header.index(name) for name in _COLUMNS}
     except ValueError:
-        raise RecognitionFailed(f"tesseract printed no TSV header: {rows[0][:80]!r}") from None
+        raise RecognitionError(f"tesseract printed no TSV header: {rows[0][:80]!r}") from None
     words: list[OcrWord] = []
     for row in rows[1:]:
         cells = row.split("\t")
@@ -151,11 +152,11 @@ class TesseractOcr:
         """Make sure the executable and the language data are there.
 
         Raises:
-            BackendUnavailable: Tesseract is not installed, or a language is missing.
+            BackendUnavailableError: Tesseract is not installed, or a language is missing.
         """
         path = shutil.which(self._command)
         if path is None:
-            raise BackendUnavailable(
+            raise BackendUnavailableError(
                 f"text recognition needs Tesseract: {self._command!r} was not found "
                 "(install tesseract-ocr or set VIDEOSENSE_RECOGNIZER_TESSERACT_CMD)"
             )
@@ -164,11 +165,11 @@ class TesseractOcr:
                 [path, "--list-langs"], capture_output=True, text=True, timeout=30, check=True
             )
         except (OSError, subprocess.SubprocessError) as err:
-            raise BackendUnavailable(f"tesseract does not run: {err}") from err
+            raise BackendUnavailableError(f"tesseract does not run: {err}") from err
         have = {line.strip() for line in (listed.stdout + listed.stderr).splitlines()}
         missing = [lang for lang in self._languages.split("+") if lang not in have]
         if missing:
-            raise BackendUnavailable(
+            raise BackendUnavailableError(
                 f"tesseract has no data for language(s) {', '.join(missing)} "
                 f"(install tesseract-ocr-{missing[0]})"
             )
@@ -177,7 +178,7 @@ class TesseractOcr:
         """Lines and words of text in a BGR image (blocking: run it in a worker thread).
 
         Raises:
-            RecognitionFailed: Tesseract failed or timed out on this image.
+            RecognitionError: Tesseract failed or timed out on this image.
         """
         h = image.shape[0]
         scale = min(_MAX_UPSCALE, _MIN_OCR_HEIGHT / h) if h < _MIN_OCR_HEIGHT else 1.0
@@ -186,7 +187,7 @@ class TesseractOcr:
             gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
         ok, png = cv2.imencode(".png", gray)
         if not ok:
-            raise RecognitionFailed("could not encode the image for tesseract")
+            raise RecognitionError("could not encode the image for tesseract")
         try:
             done = subprocess.run(
                 [self._command, "stdin", "stdout", "-l", self._languages, "--psm", "11", "tsv"],
@@ -197,12 +198,12 @@ class TesseractOcr:
                 check=False,
             )
         except subprocess.TimeoutExpired as err:
-            raise RecognitionFailed(f"tesseract took longer than {self._timeout_s:g} s") from err
+            raise RecognitionError(f"tesseract took longer than {self._timeout_s:g} s") from err
         except OSError as err:
-            raise RecognitionFailed(f"tesseract could not start: {err}") from err
+            raise RecognitionError(f"tesseract could not start: {err}") from err
         if done.returncode != 0:
             detail = done.stderr.decode(errors="replace").strip()[-300:]
-            raise RecognitionFailed(f"tesseract failed (exit {done.returncode}): {detail}")
+            raise RecognitionError(f"tesseract failed (exit {done.returncode}): {detail}")
         words = parse_tsv(done.stdout.decode("utf-8", errors="replace"))
         scaled_w, scaled_h = gray.shape[1], gray.shape[0]
         return detections(words, scaled_w, scaled_h, min_confidence)

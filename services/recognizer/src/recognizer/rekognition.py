@@ -19,11 +19,12 @@ import cv2
 import numpy as np
 from botocore.exceptions import ClientError, NoCredentialsError, PartialCredentialsError
 
-from recognizer.backend import BackendUnavailable, Findings, RecognitionFailed, decisive
+from recognizer.backend import ImageRecognition, RecognitionError, decisive
 from recognizer.boxes import overlap, relative_box
 from recognizer.features import Feature
 from recognizer.images import decode_image, encode_jpeg, fit_bytes
 from recognizer.settings import RecognizerSettings
+from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.bus import RetryableError, is_transient_aws_error
 from videosense_shared.messages import Box, Face, Label, TextDetection
 
@@ -72,25 +73,25 @@ class RekognitionBackend:
         """``rekognition``."""
         return "rekognition"
 
-    async def check(self, features: Set[Feature]) -> None:
+    async def prepare(self, features: Set[Feature]) -> None:
         """Make sure every feature is offered and, for face search, that the collection exists.
 
         Raises:
-            BackendUnavailable: an unsupported feature, no or no such collection, no
+            BackendUnavailableError: an unsupported feature, no or no such collection, no
                 credentials.
             RetryableError: DescribeCollection was throttled or failed transiently.
         """
         client = await self._get_client()
         unsupported = sorted(f.value for f in features if f not in _SUPPORTED)
         if unsupported:
-            raise BackendUnavailable(
+            raise BackendUnavailableError(
                 f"the rekognition backend does not offer {', '.join(unsupported)} "
                 "(people are found by 'labels' as Person)"
             )
         if Feature.FACE_SEARCH in features and not self._collection_checked:
             collection = self._settings.collection
             if not collection:
-                raise BackendUnavailable(
+                raise BackendUnavailableError(
                     "face_search needs a face collection: set VIDEOSENSE_RECOGNIZER_COLLECTION"
                 )
             try:
@@ -98,19 +99,22 @@ class RekognitionBackend:
                     "DescribeCollection",
                     lambda: client.describe_collection(CollectionId=collection),
                 )
-            except RecognitionFailed as err:
-                raise BackendUnavailable(f"face collection {collection!r}: {err.reason}") from err
+            except RecognitionError as err:
+                raise BackendUnavailableError(
+                    f"face collection {collection!r}: {err.reason}"
+                ) from err
             self._collection_checked = True
 
-    async def recognise(self, image: bytes, features: Set[Feature]) -> Findings:
+    async def recognize(self, image: bytes, features: Set[Feature]) -> ImageRecognition:
         """Run the enabled APIs on one image (shrunk under the size limit first).
 
         Raises:
-            BackendUnavailable: ``check`` fails for these features.
-            RecognitionFailed: Rekognition refused a request (bad image, access denied...).
+            BackendUnavailableError: :meth:`prepare` (which this calls) fails for these
+                features, or the credentials are gone.
+            RecognitionError: Rekognition refused a request (bad image, access denied...).
             RetryableError: throttled or transient failure after botocore's own retries.
         """
-        await self.check(features)
+        await self.prepare(features)
         data = await asyncio.to_thread(fit_bytes, image, self._settings.max_image_bytes)
         want_faces = Feature.FACES in features or Feature.FACE_SEARCH in features
         try:
@@ -133,7 +137,7 @@ class RekognitionBackend:
         faces = _name_celebrities(faces, celebrities)
         if Feature.FACE_SEARCH in features:
             faces = await self._search(data, faces, detected)
-        return Findings(labels=tuple(labels), faces=tuple(faces), text=tuple(text))
+        return ImageRecognition(labels=tuple(labels), faces=tuple(faces), text=tuple(text))
 
     # ------------------------------------------------------------------------------ API calls
 
@@ -204,7 +208,7 @@ class RekognitionBackend:
                         MaxFaces=1,
                     ),
                 )
-            except RecognitionFailed as err:
+            except RecognitionError as err:
                 if "no faces" in err.reason.lower():
                     return None  # the crop alone no longer shows a detectable face
                 raise
@@ -285,7 +289,7 @@ def parse_faces(resp: Mapping[str, Any], minimum: float) -> list[Face]:
 
 def parse_celebrities(resp: Mapping[str, Any], minimum: float) -> list[Face]:
     """RecognizeCelebrities -> named faces (``match_id`` is the celebrity id) whose match
-    confidence reaches ``minimum``; unrecognised faces are DetectFaces' business."""
+    confidence reaches ``minimum``; unrecognized faces are DetectFaces' business."""
     out: list[Face] = []
     for celebrity in resp.get("CelebrityFaces", []):
         face = celebrity.get("Face", {})
@@ -345,12 +349,12 @@ def _translate(operation: str, err: Exception) -> Exception:
         code = str(error.get("Code", ""))
         if code in _THROTTLED or is_transient_aws_error(err):
             return RetryableError(f"rekognition:{operation} throttled or failing ({code})")
-        return RecognitionFailed(
+        return RecognitionError(
             f"rekognition:{operation} refused the request: {code}: {error.get('Message', '')}"
         )
     if isinstance(err, NoCredentialsError | PartialCredentialsError):
         # Retrying cannot conjure credentials: the stage fails and says what is missing.
-        return BackendUnavailable(
+        return BackendUnavailableError(
             f"rekognition:{operation} cannot be called: no AWS credentials ({err})"
         )
     if is_transient_aws_error(err):

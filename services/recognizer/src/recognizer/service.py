@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from recognizer.backend import RecognitionBackend
+from recognizer.backends import make_backend
 from recognizer.handler import Recognizer
-from recognizer.local_backend import LocalBackend
-from recognizer.rekognition import RekognitionBackend
 from recognizer.settings import RecognizerSettings
 from videosense_shared.aws import AwsClients
 from videosense_shared.bus import Handler, Publisher
 from videosense_shared.runtime import ServiceSpec
 from videosense_shared.services import RECOGNIZER_SERVICE
-
-
-def make_backend(settings: RecognizerSettings, aws: AwsClients) -> RecognitionBackend:
-    """The backend ``settings.backend`` names, with its client injected."""
-    if settings.backend == "rekognition":
-        # Built on first use; the backend's gate bounds the calls, botocore retries throttling.
-        return RekognitionBackend(aws.rekognition, settings)
-    return LocalBackend(settings)
 
 
 def service(settings: RecognizerSettings | None = None) -> ServiceSpec:

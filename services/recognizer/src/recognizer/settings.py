@@ -19,7 +19,7 @@ DEFAULT_FEATURES: dict[str, tuple[Feature, ...]] = {
 
 
 class RecognizerSettings(ConsumerSettings):
-    """Which backend recognises what, and how hard it may push.
+    """Which backend recognizes what, and how hard it may push.
 
     ``features`` empty means the backend's default: ``faces,text,people`` for ``local`` (plus
     ``labels`` when a label model is configured, ``face_search`` when a face embedding model
@@ -40,7 +40,7 @@ class RecognizerSettings(ConsumerSettings):
         default=80.0,
         ge=0,
         le=100,
-        description="Findings below this confidence (0-100) are dropped.",
+        description="ImageRecognition below this confidence (0-100) are dropped.",
     )
     collection: str | None = Field(
         default=None, description="Rekognition face collection that face_search looks faces up in."

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError, NoCredentialsError
 
 from transcriber.backend import (
-    BackendUnavailableError,
     TranscriptionError,
     TranscriptionPendingError,
     TranscriptionRequest,
@@ -33,6 +32,7 @@ from transcriber.backend import (
 )
 from transcriber.settings import TranscriberSettings
 from transcriber.transcribe_result import TranscribeResultError, transcript_from_result
+from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.bus.backoff import nominal_delay_s
 from videosense_shared.logs import get_logger
 

@@ -1,6 +1,6 @@
 """Reading a long 16-bit mono WAV as consecutive windows cut at quiet points.
 
-A recogniser given the whole audio of a two-hour video holds about 460 MB of float32 samples
+A speech model given the whole audio of a two-hour video holds about 460 MB of float32 samples
 (64 KB per second). Reading it window by window bounds that by the window length instead. Each
 window ends at the quietest short frame near its nominal end (a pause between words), so a
 word is rarely split between two windows; when nothing near the end is quiet the window is cut

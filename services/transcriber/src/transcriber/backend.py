@@ -6,8 +6,9 @@ Transcribe backend hands the S3 object to an asynchronous job. The handler only 
 Protocol and the exceptions below, which it maps onto the stage's outcome:
 
 - :class:`NoAudioError`: the stage is *skipped* (there is nothing to transcribe);
-- :class:`TranscriptionError` (and :class:`BackendUnavailableError`): the stage *fails* with
-  the error's readable reason;
+- :class:`TranscriptionError`, and the shared
+  :class:`videosense_shared.backends.BackendUnavailableError` (the backend cannot work here at
+  all): the stage *fails* with the error's readable reason;
 - :class:`TranscriptionPendingError`: the work goes on elsewhere; the message comes back later.
 """
 
@@ -52,10 +53,6 @@ class TranscriptionError(Exception):
         self.reason = reason
 
 
-class BackendUnavailableError(TranscriptionError):
-    """The backend cannot work at all (no model weights offline, no credentials)."""
-
-
 class NoAudioError(TranscriptionError):
     """The video has no audio track to transcribe."""
 
@@ -82,7 +79,8 @@ class TranscriptionBackend(Protocol):
 
         Raises:
             NoAudioError: the video has no audio track.
-            BackendUnavailableError: the backend cannot load or reach its model.
+            videosense_shared.backends.BackendUnavailableError: the backend cannot load or
+                reach its model, or has no credentials.
             TranscriptionError: this video cannot be transcribed.
             TranscriptionPendingError: a job is still running; try again later.
             botocore.exceptions.ClientError: a transient AWS failure (retried by the consumer).

@@ -12,6 +12,7 @@ from transcriber.backend import (
     TranscriptionPendingError,
     TranscriptionRequest,
 )
+from videosense_shared.backends import BackendLoader, BackendUnavailableError
 from videosense_shared.bus import (
     Attempt,
     Delivery,
@@ -44,18 +45,22 @@ class Transcriber:
     """Runs the transcript stage of one video with the configured backend."""
 
     def __init__(
-        self, s3: S3Client, bucket: str, publisher: Publisher, backend: TranscriptionBackend
+        self,
+        s3: S3Client,
+        bucket: str,
+        publisher: Publisher,
+        backends: BackendLoader[TranscriptionBackend],
     ) -> None:
         self._s3 = s3
         self._bucket = bucket
-        self._backend = backend
+        self._backends = backends
         self._worker = StageWorker(
             stage=Stage.TRANSCRIPT,
             topic=_TOPIC,
             input_type=VideoIngested,
             publisher=publisher,
             process=self.process,
-            backend=backend.name,
+            backend=backends.name,
         )
 
     async def handle(self, delivery: Delivery) -> None:
@@ -89,18 +94,19 @@ class Transcriber:
             attempt=attempt,
         )
         try:
-            result = await self._backend.transcribe(request)
+            backend = await self._backends.get()
+            result = await backend.transcribe(request)
         except TranscriptionPendingError as pending:
             raise RetryableError(pending.reason, retry_after_s=pending.retry_after_s) from pending
         except NoAudioError as err:
             raise StageError(NO_AUDIO, skipped=True) from err
-        except TranscriptionError as err:
+        except (TranscriptionError, BackendUnavailableError) as err:
             raise StageError(err.reason) from err
         ready = TranscriptReady(
             message_id=message_id_for(message.message_id, "TranscriptReady"),
             video_id=message.video_id,
             trace_id=message.trace_id,
-            backend=self._backend.name,
+            backend=backend.name,
             model=result.model,
             transcript=result.transcript,
             started_at=result.started_at or started,
@@ -109,7 +115,7 @@ class Transcriber:
         ready = await fit_for_sns(self._s3, self._bucket, ready, "transcript", "transcript_ref")
         log.info(
             "transcript ready",
-            backend=self._backend.name,
+            backend=backend.name,
             language=result.transcript.language,
             segments=len(result.transcript.segments),
             offloaded=ready.transcript_ref is not None,

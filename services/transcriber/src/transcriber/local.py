@@ -26,7 +26,7 @@ from transcriber.backend import (
     TranscriptionRequest,
     TranscriptionResult,
 )
-from transcriber.recognizer import SpeechRecognizer
+from transcriber.speech_model import SpeechModel
 from videosense_shared.messages import Transcript
 
 if TYPE_CHECKING:
@@ -36,9 +36,9 @@ _DOWNLOAD_PART = 8 * 1024 * 1024
 
 
 class LocalBackend:
-    """Runs a :class:`SpeechRecognizer` on the audio of the S3 object."""
+    """Runs a :class:`SpeechModel` on the audio of the S3 object."""
 
-    def __init__(self, s3: S3Client, recognizer: SpeechRecognizer) -> None:
+    def __init__(self, s3: S3Client, recognizer: SpeechModel) -> None:
         self._s3 = s3
         self._recognizer = recognizer
 

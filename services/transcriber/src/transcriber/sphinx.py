@@ -12,8 +12,9 @@ import wave
 from typing import Any
 
 from transcriber.audio import SAMPLE_RATE, ExtractedAudio
-from transcriber.backend import BackendUnavailableError, TranscriptionError
+from transcriber.backend import TranscriptionError
 from transcriber.timeline import RawSegment, RawWord, build_transcript
+from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import Transcript
 
 NAME = "pocketsphinx"
@@ -31,7 +32,7 @@ def _is_filler(word: str) -> bool:
     return word.startswith(("<", "[")) or word.endswith(("]", ">"))
 
 
-class PocketSphinxRecognizer:
+class PocketSphinxSpeechModel:
     """Recognises English speech with pocketsphinx's bundled model."""
 
     def __init__(self, *, vad_mode: int = 1, language: str = "auto") -> None:

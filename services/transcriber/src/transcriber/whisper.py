@@ -2,9 +2,10 @@
 language identification.
 
 The model is a directory holding a CTranslate2-converted Whisper model, or a name/hub id that
-faster-whisper downloads once into its cache. It is loaded on first use and kept; when it
-cannot be loaded (a missing directory, a name with no network) every video fails the stage
-with that reason instead of the service crash-looping.
+faster-whisper downloads once into its cache. It is loaded once and kept (the service loads it
+before the first video: :mod:`transcriber.backends`); when it cannot be loaded (a missing
+directory, a name with no network) every video fails the stage with that reason instead of the
+service crash-looping.
 
 faster-whisper holds all the audio it is given as float32 (64 KB per second: about 460 MB for
 two hours), so the WAV is read and transcribed in windows of ``window_s`` seconds cut at quiet
@@ -17,26 +18,24 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import wave
 from pathlib import Path
 from typing import Any
 
 from transcriber.audio import ExtractedAudio
 from transcriber.audio_windows import AudioWindow, read_windows
-from transcriber.backend import BackendUnavailableError, TranscriptionError
+from transcriber.backend import TranscriptionError
 from transcriber.timeline import RawSegment, RawWord, build_transcript
+from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import Transcript
 
 NAME = "whisper"
 DEFAULT_WINDOW_S = 600.0
-# How long a failed model load is trusted before the next video tries again.
-_RETRY_LOAD_AFTER_S = 300.0
 
 _log = logging.getLogger(__name__)
 
 
-class WhisperRecognizer:
+class WhisperSpeechModel:
     """Transcribes with a faster-whisper model loaded once, shared by every call.
 
     ``window_s`` is the longest stretch of audio given to the model at once.
@@ -75,8 +74,6 @@ class WhisperRecognizer:
         self._local_files_only = local_files_only
         self._lock = threading.Lock()
         self._loaded: Any = None
-        self._load_error: str | None = None
-        self._load_failed_at = 0.0
 
     @property
     def name(self) -> str:
@@ -89,27 +86,18 @@ class WhisperRecognizer:
         return self._model_name
 
     def load(self) -> Any:
-        """Load the model once (later calls return it).
+        """Load the model once (later calls return it; concurrent callers wait for one load).
 
-        A failure is remembered and raised again without another attempt for a few minutes
-        (every video in a backlog would otherwise retry a slow, doomed download), then loading
-        is tried again, so a hub that was briefly unreachable does not need a restart.
+        A failure is not remembered here: the service's loader remembers it
+        (:mod:`transcriber.backends`), so a backlog of videos does not retry a slow, doomed
+        download.
 
         Raises:
             BackendUnavailableError: the weights cannot be loaded.
         """
         with self._lock:
-            if self._loaded is not None:
-                return self._loaded
-            recent = time.monotonic() - self._load_failed_at < _RETRY_LOAD_AFTER_S
-            if self._load_error is not None and recent:
-                raise BackendUnavailableError(self._load_error)
-            try:
+            if self._loaded is None:
                 self._loaded = self._load()
-            except BackendUnavailableError as err:
-                self._load_error = err.reason
-                self._load_failed_at = time.monotonic()
-                raise
             return self._loaded
 
     def _load(self) -> Any:

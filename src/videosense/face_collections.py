@@ -3,9 +3,9 @@
 Two kinds, matching the recognizer's two backends (and read from the same settings):
 
 - :class:`LocalGallery`: the directory ``VIDEOSENSE_RECOGNIZER_FACE_GALLERY`` that the local
-  backend embeds, one sub-directory of photos per person (``<gallery>/<name>/<photo>``). A
-  face's id is the photo's path inside the gallery, the same ``match_id`` the recognizer
-  reports when it names a face;
+  backend embeds, one sub-directory of photos per person; its layout (and the photo ids, the
+  same ``match_id`` the recognizer reports when it names a face) belongs to
+  :mod:`recognizer.gallery`;
 - :class:`RekognitionCollection`: an Amazon Rekognition face collection, the person's name
   stored as each face's ``ExternalImageId`` (what the recognizer reports as the face's name).
 
@@ -15,9 +15,7 @@ person indexed in one kind of collection can be indexed in the other under the s
 
 from __future__ import annotations
 
-import hashlib
 import re
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,15 +25,14 @@ import cv2
 import numpy as np
 from botocore.exceptions import ClientError
 
-from recognizer.backend import RecognitionFailed
+from recognizer.backend import RecognitionError
+from recognizer.gallery import PHOTO_SUFFIXES, GalleryDirectory
 from recognizer.images import Bgr, fit_bytes
 
 if TYPE_CHECKING:
     from types_aiobotocore_rekognition import RekognitionClient
 
 _NAME = re.compile(r"[A-Za-z0-9_.\-:]{1,255}")
-# What the recognizer's gallery loader reads; anything else OpenCV decodes is stored as PNG.
-_GALLERY_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 _DELETE_BATCH = 4096  # DeleteFaces' FaceIds limit
 
 
@@ -87,6 +84,7 @@ class LocalGallery:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._gallery = GalleryDirectory(root)
 
     def index(self, name: str, images: Sequence[Path]) -> list[IndexedFace]:
         """Copy each photo to ``<gallery>/<name>/``; the same photo again is not duplicated.
@@ -108,27 +106,17 @@ class LocalGallery:
             if pixels is None:
                 raise FacesError(f"{image} is not a readable image")
             loaded.append((image, data, pixels))
-        person = self.root / name
-        person.mkdir(parents=True, exist_ok=True)
         indexed: list[IndexedFace] = []
         for image, data, pixels in loaded:
             suffix = image.suffix.lower()
-            if suffix not in _GALLERY_SUFFIXES:
+            if suffix not in PHOTO_SUFFIXES:
+                # Anything else OpenCV decodes is stored as PNG, which the recognizer reads.
                 ok, png = cv2.imencode(".png", pixels)
                 if not ok:
                     raise FacesError(f"cannot convert {image} to PNG")
                 data, suffix = png.tobytes(), ".png"
-            # Named by content: indexing the same photo twice keeps one copy.
-            digest = hashlib.sha256(data).hexdigest()[:12]
-            target = person / f"{image.stem}-{digest}{suffix}"
-            new = not target.exists()
-            if new:
-                partial = target.with_name(target.name + ".part")
-                partial.write_bytes(data)
-                partial.replace(target)  # the recognizer never sees half a photo
-            indexed.append(
-                IndexedFace(name, str(image), target.relative_to(self.root).as_posix(), new)
-            )
+            face_id, new = self._gallery.add(name, image.stem, data, suffix)
+            indexed.append(IndexedFace(name, str(image), face_id, new))
         return indexed
 
     def people(self) -> list[Person]:
@@ -137,15 +125,11 @@ class LocalGallery:
         Raises:
             FacesError: the gallery directory does not exist.
         """
-        if not self.root.is_dir():
+        if not self._gallery.exists():
             raise FacesError(f"the face gallery {self.root} does not exist")
         photos: dict[str, list[str]] = {}
-        for photo in sorted(self.root.rglob("*")):
-            if not photo.is_file() or photo.suffix.lower() not in _GALLERY_SUFFIXES:
-                continue
-            relative = photo.relative_to(self.root)
-            name = relative.parts[0] if len(relative.parts) > 1 else photo.stem
-            photos.setdefault(name, []).append(relative.as_posix())
+        for photo in self._gallery.photos():
+            photos.setdefault(photo.name, []).append(photo.photo_id)
         return [Person(name, tuple(ids)) for name, ids in sorted(photos.items())]
 
     def delete_name(self, name: str) -> list[str]:
@@ -158,13 +142,12 @@ class LocalGallery:
             FacesError: no such name in the gallery.
         """
         check_name(name)
-        found = {p.name: p.face_ids for p in self.people()}
-        if name not in found:
+        if not self._gallery.exists():
+            raise FacesError(f"the face gallery {self.root} does not exist")
+        removed = self._gallery.remove_person(name)
+        if not removed:
             raise FacesError(f"no one named {name!r} in the face gallery {self.root}")
-        shutil.rmtree(self.root / name, ignore_errors=True)
-        for face_id in found[name]:
-            (self.root / face_id).unlink(missing_ok=True)
-        return list(found[name])
+        return removed
 
     def delete_face(self, face_id: str) -> str:
         """Remove one photo by its id (its path inside the gallery, as ``faces list`` shows).
@@ -172,13 +155,10 @@ class LocalGallery:
         Raises:
             FacesError: no such photo in the gallery.
         """
-        ids = {i for person in self.people() for i in person.face_ids}
-        if face_id not in ids:
+        if not self._gallery.exists():
+            raise FacesError(f"the face gallery {self.root} does not exist")
+        if not self._gallery.remove_photo(face_id):
             raise FacesError(f"no face {face_id!r} in the face gallery {self.root}")
-        photo = self.root / face_id
-        photo.unlink()
-        if photo.parent != self.root and not any(photo.parent.iterdir()):
-            photo.parent.rmdir()
         return face_id
 
 
@@ -213,7 +193,7 @@ class RekognitionCollection:
         for label, data in images:
             try:
                 prepared.append((label, fit_bytes(data, self._max_bytes)))
-            except RecognitionFailed as err:
+            except RecognitionError as err:
                 raise FacesError(f"{label}: {err.reason}") from err
         indexed: list[IndexedFace] = []
         for label, data in prepared:

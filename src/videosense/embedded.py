@@ -30,8 +30,6 @@ from videosense_shared.settings import CommonSettings
 from videosense_shared.store import DynamoDocumentStore
 from videosense_shared.topology import VIDEO_COMPLETED
 
-_UPLOAD_PART = 8 * 1024 * 1024
-
 
 def stage_services() -> list[ServiceSpec]:
     """The services that provide analysis stages, with settings read from the environment."""

@@ -4,10 +4,10 @@ A query is matched against each keyframe of a :class:`VideoDocument`; every keyf
 matches is one :class:`Hit`, in the video's time order:
 
 - ``text``: the query's words, case-insensitive, appear consecutively in a line or a word the
-  recogniser read (``"briefing"`` and ``"MISSION BRIEFING"`` both match the line
+  recognizer read (``"briefing"`` and ``"MISSION BRIEFING"`` both match the line
   ``"Mission briefing:"``; ``"brief"`` does not: words match whole, punctuation is ignored);
 - ``label``: a label's name equals the query, case-insensitive;
-- ``person``: a recognised face's ``name`` (celebrity or face collection) equals the query,
+- ``person``: a recognized face's ``name`` (celebrity or face collection) equals the query,
   case-insensitive.
 """
 

@@ -1,5 +1,5 @@
-"""The interface of on-CPU speech recognisers (pocketsphinx, Whisper): a WAV file in, a
-transcript out. Synchronous and CPU-bound: callers run it off the event loop."""
+"""The interface of on-CPU speech models (pocketsphinx, Whisper): a WAV file in, a transcript
+out. Synchronous and CPU-bound: callers run it off the event loop."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from transcriber.audio import ExtractedAudio
 from videosense_shared.messages import Transcript
 
 
-class SpeechRecognizer(Protocol):
-    """Recognises the speech of a 16 kHz mono s16 WAV file."""
+class SpeechModel(Protocol):
+    """Recognizes the speech of a 16 kHz mono s16 WAV file."""
 
     @property
     def name(self) -> str:
@@ -26,7 +26,7 @@ class SpeechRecognizer(Protocol):
         """Transcribe ``audio``; safe to call from several threads at once.
 
         Raises:
-            transcriber.backend.BackendUnavailableError: the model cannot be loaded.
+            videosense_shared.backends.BackendUnavailableError: the model cannot be loaded.
             transcriber.backend.TranscriptionError: this audio cannot be transcribed.
         """
         ...
