@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from videosense_deploy.services import ServiceDef, available_stages
+from videosense_shared.layout import UPLOADS_PREFIX
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class Deployment:
     bucket: str
     table: str
     region: str
-    uploads_prefix: str = "uploads/"
+    uploads_prefix: str = UPLOADS_PREFIX
     log_level: str = "INFO"
     log_format: str = "json"
 
