@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from videosense_deploy.services import ServiceDef
+from videosense_shared.layout import UPLOADS_PREFIX
 from videosense_shared.services import INGEST_SERVICE
 from videosense_shared.stages import available_stages
 
@@ -23,7 +24,7 @@ class Deployment:
     bucket: str
     table: str  # empty: the services name it from the prefix (CommonSettings.table_name)
     region: str
-    uploads_prefix: str = "uploads/"
+    uploads_prefix: str = UPLOADS_PREFIX
     log_level: str = "INFO"
     log_format: str = "json"
 

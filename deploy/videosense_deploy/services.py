@@ -19,6 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from videosense_shared.layout import (
+    DOCUMENTS_PREFIX,
+    FRAMES_PREFIX,
+    MESSAGES_PREFIX,
+    TRANSCRIPTS_PREFIX,
+)
 from videosense_shared.messages import Stage
 from videosense_shared.services import (
     AGGREGATOR_SERVICE,
@@ -41,10 +47,10 @@ from videosense_shared.topology import (
 
 # Areas of the media bucket. UPLOADS stands for the configured uploads prefix.
 UPLOADS = "<uploads>"
-FRAMES = "frames/"  # keyframe JPEGs (frame_extractor.handler.keyframe_key)
-MESSAGES = "messages/"  # claim-checked payloads (videosense_shared.claimcheck.payload_key)
-DOCUMENTS = "documents/"  # assembled documents (videosense_shared.completion.document_key)
-TRANSCRIPTS = "transcripts/"  # Transcribe's result JSON (transcriber: transcribe_output_prefix)
+FRAMES = FRAMES_PREFIX  # keyframe JPEGs (videosense_shared.layout.keyframe_key)
+MESSAGES = MESSAGES_PREFIX  # claim-checked payloads (videosense_shared.layout.payload_key)
+DOCUMENTS = DOCUMENTS_PREFIX  # finished documents (videosense_shared.layout.document_key)
+TRANSCRIPTS = TRANSCRIPTS_PREFIX  # Transcribe's result JSON (videosense_shared.layout)
 
 # DynamoDB actions of the document store. TransactWriteItems is authorised per contained
 # action, so the store's transactions need Put/Update/ConditionCheck, not a transact action.

@@ -31,6 +31,7 @@ from constructs import Construct
 
 from videosense_deploy.environment import Deployment, service_environment
 from videosense_deploy.services import UPLOADS, ServiceDef, repo_root
+from videosense_shared.layout import FRAMES_PREFIX, MESSAGES_PREFIX, UPLOADS_PREFIX
 from videosense_shared.settings import DOCUMENT_TABLE, physical_name
 from videosense_shared.topology import (
     DUE_INDEX,
@@ -68,7 +69,7 @@ class StackConfig:
     max_tasks: int = 4
     spot: bool = True  # Fargate Spot: interrupted tasks drain like a SIGTERM
     backends: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    uploads_prefix: str = "uploads/"
+    uploads_prefix: str = UPLOADS_PREFIX
     frames_expire_days: int = 30
     messages_expire_days: int = 14
     # How long an overwritten or deleted object (an upload, a document) stays recoverable.
@@ -283,12 +284,12 @@ class VideosenseStack(cdk.Stack):
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="expire-frames",
-                    prefix="frames/",
+                    prefix=FRAMES_PREFIX,
                     expiration=cdk.Duration.days(config.frames_expire_days),
                 ),
                 s3.LifecycleRule(
                     id="expire-messages",
-                    prefix="messages/",
+                    prefix=MESSAGES_PREFIX,
                     expiration=cdk.Duration.days(config.messages_expire_days),
                 ),
                 # Without this rule versioning keeps every overwritten and expired object

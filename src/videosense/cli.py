@@ -24,6 +24,7 @@ from videosense.report import print_document, print_extraction
 from videosense_shared.document import VideoDocument
 from videosense_shared.logs import configure_logging
 from videosense_shared.messages import Stage, VideoStatus
+from videosense_shared.objects import read_bytes
 from videosense_shared.store import DocumentNotFoundError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -165,9 +166,8 @@ async def _save(stack: EmbeddedStack, document: VideoDocument, out: Path) -> Non
     frames = out / "keyframes"
     frames.mkdir(parents=True, exist_ok=True)
     for keyframe in document.keyframes:
-        resp = await stack.aws.s3.get_object(Bucket=keyframe.image.bucket, Key=keyframe.image.key)
-        async with resp["Body"] as body:
-            (frames / Path(keyframe.image.key).name).write_bytes(await body.read())
+        image = await read_bytes(stack.aws.s3, keyframe.image.bucket, keyframe.image.key)
+        (frames / Path(keyframe.image.key).name).write_bytes(image)
     (out / "document.json").write_text(document.model_dump_json(indent=2))
 
 

@@ -13,13 +13,12 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from videosense_shared.completion import document_key
 from videosense_shared.document import VideoDocument
+from videosense_shared.layout import DOCUMENTS_PREFIX, document_key, is_document_key
+from videosense_shared.objects import is_missing, read_bytes
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
-
-DOCUMENTS_PREFIX = document_key("")[: -len(".json")]
 
 
 class FinishedDocumentNotFoundError(LookupError):
@@ -35,13 +34,12 @@ async def read_finished(s3: S3Client, bucket: str, video_id: str) -> VideoDocume
         botocore.exceptions.ClientError: S3 refused the request (no bucket, access denied...).
     """
     try:
-        resp = await s3.get_object(Bucket=bucket, Key=document_key(video_id))
+        raw = await read_bytes(s3, bucket, document_key(video_id))
     except ClientError as err:
-        if err.response["Error"]["Code"] in ("NoSuchKey", "404"):
+        if is_missing(err):
             raise FinishedDocumentNotFoundError(video_id) from err
         raise
-    async with resp["Body"] as body:
-        return VideoDocument.model_validate_json(await body.read())
+    return VideoDocument.model_validate_json(raw)
 
 
 async def finished_documents(
@@ -59,16 +57,14 @@ async def finished_documents(
     async for page in paginator.paginate(Bucket=bucket, Prefix=DOCUMENTS_PREFIX):
         for item in page.get("Contents", []):
             key = item["Key"]
-            if not key.endswith(".json"):
+            if not is_document_key(key):
                 continue
             try:
-                resp = await s3.get_object(Bucket=bucket, Key=key)
+                raw = await read_bytes(s3, bucket, key)
             except ClientError as err:
-                if err.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                if is_missing(err):
                     continue  # deleted between the listing and the read
                 raise
-            async with resp["Body"] as body:
-                raw = await body.read()
             try:
                 yield VideoDocument.model_validate_json(raw)
             except ValidationError as err:

@@ -262,7 +262,7 @@ async def test_a_backend_failure_fails_the_stage_with_the_reason(
 @pytest.mark.parametrize(
     ("bucket", "reason"),
     [
-        pytest.param(None, "frames/gone.jpg is missing", id="no-such-key"),
+        pytest.param(None, "frames/gone.jpg no longer exists", id="no-such-key"),
         pytest.param("videosense-no-such-bucket", "NoSuchBucket", id="no-such-bucket"),
     ],
 )

@@ -47,16 +47,18 @@ class World:
         self.transcriber = Transcriber(aws.s3, self.bucket, publisher, backends)
 
     async def upload(self, path: Path | None, key: str) -> VideoIngested:
+        etag = "etag-of-an-object-never-uploaded"
         if path is not None:
-            await self.aws.s3.put_object(
+            resp = await self.aws.s3.put_object(
                 Bucket=self.bucket, Key=key, Body=await asyncio.to_thread(path.read_bytes)
             )
-        video_id = video_id_for(self.bucket, key, "etag")
+            etag = resp["ETag"].strip('"')
+        video_id = video_id_for(self.bucket, key, etag)
         return VideoIngested(
             message_id=message_id_for(video_id, "VideoIngested"),
             video_id=video_id,
             trace_id=trace_id_for(video_id),
-            source=SourceRef(bucket=self.bucket, key=key, etag="etag", size_bytes=1),
+            source=SourceRef(bucket=self.bucket, key=key, etag=etag, size_bytes=1),
             media=MediaFacts(
                 duration_s=8.0,
                 fps=25,
@@ -148,6 +150,12 @@ async def test_a_video_not_asking_for_a_transcript_is_left_alone(
     ("content", "expected_error", "skipped"),
     [
         pytest.param("missing", "the uploaded object no longer exists", False, id="object-gone"),
+        pytest.param(
+            "overwritten",
+            "the object was overwritten before it was analysed",
+            False,
+            id="overwritten-since-announced",
+        ),
         pytest.param("junk", "cannot be opened as media", False, id="not-media"),
         pytest.param("mute", NO_AUDIO, True, id="no-audio-stream-despite-the-probe"),
     ],
@@ -155,14 +163,16 @@ async def test_a_video_not_asking_for_a_transcript_is_left_alone(
 async def test_a_video_that_cannot_be_transcribed_ends_the_stage_with_a_reason(
     world: World, tmp_path: Path, content: str, expected_error: str, skipped: bool
 ) -> None:
-    # GIVEN an object that is gone, not media, or has no audio stream after all
+    # GIVEN an object that is gone, overwritten, not media, or has no audio stream after all
     path: Path | None = None
-    if content == "junk":
+    if content in ("junk", "overwritten"):
         path = tmp_path / "junk.mp4"
         path.write_bytes(b"not a video at all" * 50)
     elif content == "mute":
         path = make_colour_clip(tmp_path / "mute.mp4", colours=[("red", 10)])
     message = await world.upload(path, f"uploads/{content}.mp4")
+    if content == "overwritten":
+        await world.aws.s3.put_object(Bucket=world.bucket, Key=message.source.key, Body=b"other")
     # WHEN it is delivered
     await world.deliver(message)
     # THEN StageFailed carries the reason (skipped when there is simply no audio)

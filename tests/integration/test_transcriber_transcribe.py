@@ -53,6 +53,7 @@ class World:
         stubber: AioStubber,
         settings: TranscriberSettings,
         tap: str,
+        etag: str,
     ) -> None:
         self.aws = aws
         self.stubber = stubber
@@ -71,12 +72,12 @@ class World:
         backends = BackendLoader(settings.backend, opener)
         self.transcriber = Transcriber(aws.s3, settings.common.bucket, publisher, backends)
         bucket = settings.common.bucket
-        video_id = video_id_for(bucket, "uploads/talk.mp4", "etag")
+        video_id = video_id_for(bucket, "uploads/talk.mp4", etag)
         self.video = VideoIngested(
             message_id=message_id_for(video_id, "VideoIngested"),
             video_id=video_id,
             trace_id=trace_id_for(video_id),
-            source=SourceRef(bucket=bucket, key="uploads/talk.mp4", etag="etag", size_bytes=1),
+            source=SourceRef(bucket=bucket, key="uploads/talk.mp4", etag=etag, size_bytes=5),
             media=MediaFacts(
                 duration_s=6.0,
                 fps=25,
@@ -158,6 +159,11 @@ class World:
             "Settings": {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 10},
         }
 
+    async def overwrite_the_upload(self) -> None:
+        await self.aws.s3.put_object(
+            Bucket=self.video.source.bucket, Key=self.video.source.key, Body=b"another video"
+        )
+
     async def transcribe_writes_its_result(self) -> None:
         await self.aws.s3.put_object(
             Bucket=self.settings.common.bucket, Key=self.output_key, Body=FIXTURE.read_bytes()
@@ -173,6 +179,9 @@ async def world(aws_env: dict[str, str]) -> AsyncIterator[World]:
     async with AwsClients(common.region) as aws:
         # Only what this handler touches: the bucket and its topic (fast to set up).
         await aws.s3.create_bucket(Bucket=common.bucket)
+        # The upload the job will read (Transcribe itself is stubbed: the bytes do not matter,
+        # its ETag does, since the backend checks the key still holds it).
+        put = await aws.s3.put_object(Bucket=common.bucket, Key="uploads/talk.mp4", Body=b"video")
         topic = await aws.sns.create_topic(Name=common.topic_name(TRANSCRIPT_READY))
         tap = (await aws.sqs.create_queue(QueueName=common.queue_name("tap-transcript")))[
             "QueueUrl"
@@ -187,7 +196,7 @@ async def world(aws_env: dict[str, str]) -> AsyncIterator[World]:
         tx: TranscribeServiceClient
         async with session.create_client("transcribe", region_name=common.region) as tx:
             with AioStubber(tx) as stubber:
-                yield World(aws, tx, stubber, settings, tap)
+                yield World(aws, tx, stubber, settings, tap, put["ETag"].strip('"'))
                 stubber.assert_no_pending_responses()
 
 
@@ -302,6 +311,32 @@ async def test_denied_access_fails_the_stage_clearly(world: World) -> None:
     (failed,) = await world.published()
     assert isinstance(failed, StageFailed)
     assert failed.error.startswith("Amazon Transcribe is not available: AccessDeniedException")
+
+
+async def test_an_upload_overwritten_before_the_start_starts_no_job(world: World) -> None:
+    # GIVEN a video whose key was overwritten after ingest, before Transcribe saw it
+    await world.overwrite_the_upload()
+    world.expect_get(None)
+    # WHEN it is delivered
+    await world.deliver(receive_count=1)
+    # THEN no job is started (the stubber has no Start queued) and the stage fails saying why:
+    # Transcribe reads a key, not a version, so it would transcribe the other file
+    (failed,) = await world.published()
+    assert isinstance(failed, StageFailed)
+    assert failed.error == "the object was overwritten before it was analysed"
+
+
+async def test_an_upload_overwritten_while_the_job_ran_fails_the_stage(world: World) -> None:
+    # GIVEN a job that completed, and the key overwritten while it ran
+    await world.transcribe_writes_its_result()
+    await world.overwrite_the_upload()
+    world.expect_get(world.job("COMPLETED"))
+    # WHEN the message comes back
+    await world.deliver(receive_count=2)
+    # THEN the result is not trusted (the job may have read the other file): the stage fails
+    (failed,) = await world.published()
+    assert isinstance(failed, StageFailed)
+    assert failed.error == "the object was overwritten before it was analysed"
 
 
 async def test_a_video_without_audio_starts_no_job(world: World) -> None:

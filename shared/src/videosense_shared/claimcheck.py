@@ -2,8 +2,9 @@
 
 SNS caps a message at 256 KiB. A producer calls :func:`fit_for_sns` on its output: when the
 message would be larger than :data:`INLINE_LIMIT_BYTES`, the bulky field is written to
-``messages/{video_id}/{message_id}.json`` and the message carries an :class:`ObjectRef` instead.
-The key derives from the deterministic message id, so a redelivery overwrites the same object.
+:func:`~videosense_shared.layout.payload_key` and the message carries an :class:`ObjectRef`
+instead. The key derives from the deterministic message id, so a redelivery overwrites the same
+object.
 """
 
 from __future__ import annotations
@@ -11,9 +12,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import TypeAdapter
 
+from videosense_shared.bus.errors import RetryableError, is_transient_aws_error
+from videosense_shared.layout import payload_key
 from videosense_shared.messages import Model, ObjectRef
+from videosense_shared.objects import read_bytes
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -25,27 +30,28 @@ M = TypeVar("M", bound=Model)
 T = TypeVar("T")
 
 
-def payload_key(video_id: str, message_id: str) -> str:
-    """S3 key of a message's offloaded payload."""
-    return f"messages/{video_id}/{message_id}.json"
-
-
 async def fit_for_sns(s3: S3Client, bucket: str, message: M, field: str, ref_field: str) -> M:
     """Return ``message`` as is, or with ``field`` moved to S3 and ``ref_field`` pointing at it.
 
     Raises:
-        botocore.exceptions.ClientError: the upload failed.
+        RetryableError: S3 had transient trouble storing the payload.
+        botocore.exceptions.ClientError: the upload failed otherwise.
     """
     if len(message.model_dump_json().encode()) <= INLINE_LIMIT_BYTES:
         return message
     dumped: dict[str, Any] = message.model_dump(mode="json")
     key = payload_key(dumped["video_id"], dumped["message_id"])
-    await s3.put_object(
-        Bucket=bucket,
-        Key=key,
-        Body=json.dumps(dumped[field]).encode(),
-        ContentType="application/json",
-    )
+    try:
+        await s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=json.dumps(dumped[field]).encode(),
+            ContentType="application/json",
+        )
+    except (ClientError, BotoCoreError) as err:
+        if is_transient_aws_error(err):
+            raise RetryableError(f"storing the payload s3://{bucket}/{key} failed: {err}") from err
+        raise
     empty: object = () if isinstance(getattr(message, field), tuple) else None
     return message.model_copy(update={field: empty, ref_field: ObjectRef(bucket=bucket, key=key)})
 
@@ -57,7 +63,4 @@ async def load_payload(s3: S3Client, ref: ObjectRef, adapter: TypeAdapter[T]) ->
         botocore.exceptions.ClientError: the object cannot be read.
         pydantic.ValidationError: its content does not match ``adapter``.
     """
-    resp = await s3.get_object(Bucket=ref.bucket, Key=ref.key)
-    async with resp["Body"] as body:
-        data = await body.read()
-    return adapter.validate_json(data)
+    return adapter.validate_json(await read_bytes(s3, ref.bucket, ref.key))

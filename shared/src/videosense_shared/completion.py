@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from videosense_shared.bus import RetryableError
 from videosense_shared.ids import message_id_for
+from videosense_shared.layout import document_key
 from videosense_shared.logs import get_logger
 from videosense_shared.messages import DocumentRef, VideoCompleted
 from videosense_shared.store import DocumentStore
@@ -39,11 +40,6 @@ class EventPublisher(Protocol):
     async def publish(self, topic: str, message: BaseModel) -> None:
         """Publish ``message`` on the logical ``topic``."""
         ...
-
-
-def document_key(video_id: str) -> str:
-    """S3 key of the assembled JSON document."""
-    return f"documents/{video_id}.json"
 
 
 class Completion:

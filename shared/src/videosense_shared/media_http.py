@@ -43,6 +43,11 @@ class RangeRequestError(OSError):
     """
 
 
+class PreconditionFailedError(RangeRequestError):
+    """The server answered 412 to the reader's ``If-Match``: the object changed since it was
+    announced. Not transient: every further request would be refused the same way."""
+
+
 def redact_url(url: str) -> str:
     """Return ``url`` without its query string.
 
@@ -76,6 +81,7 @@ class RangedHttpReader(io.RawIOBase):
         block_size: int = DEFAULT_BLOCK_SIZE,
         cache_blocks: int = DEFAULT_CACHE_BLOCKS,
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        if_match: str | None = None,
     ) -> None:
         """Prepare a reader; nothing is fetched until the first read (or ``size`` lookup).
 
@@ -86,6 +92,9 @@ class RangedHttpReader(io.RawIOBase):
             block_size: bytes per block, the smallest unit fetched.
             cache_blocks: how many blocks the LRU cache keeps.
             timeout_s: socket timeout of each request.
+            if_match: an entity tag sent as ``If-Match`` with every request, so that the
+                server refuses (412) to serve any other object than that one: a presigned
+                URL names a key, and the key may be overwritten between two range requests.
 
         Raises:
             ValueError: a negative size, a non-positive block size or cache size, or a URL
@@ -103,6 +112,7 @@ class RangedHttpReader(io.RawIOBase):
         self._block_size = block_size
         self._cache_blocks = cache_blocks
         self._timeout_s = timeout_s
+        self._headers = {} if if_match is None else {"If-Match": if_match}
         self._cache: OrderedDict[int, bytes] = OrderedDict()
         self._pos = 0
         self.requests_made = 0
@@ -151,7 +161,8 @@ class RangedHttpReader(io.RawIOBase):
         Overridden only to promise ``bytes`` (never ``None``: this file never blocks).
 
         Raises:
-            RangeRequestError: a request failed.
+            RangeRequestError: a request failed (:class:`PreconditionFailedError`: the object
+                no longer matches ``if_match``).
         """
         if size is None or size < 0:
             size = max(self.size - self._pos, 0)
@@ -164,7 +175,8 @@ class RangedHttpReader(io.RawIOBase):
         """Fill ``buffer`` from the current position; return the number of bytes copied.
 
         Raises:
-            RangeRequestError: a request failed.
+            RangeRequestError: a request failed (:class:`PreconditionFailedError`: the object
+                no longer matches ``if_match``).
         """
         self._check_open()
         view = memoryview(buffer).cast("B")
@@ -259,7 +271,7 @@ class RangedHttpReader(io.RawIOBase):
         """GET ``bytes=first_byte-last_byte``; return the body and the object's total size."""
         where = f"{redact_url(self._url)} bytes={first_byte}-{last_byte}"
         request = urllib.request.Request(
-            self._url, headers={"Range": f"bytes={first_byte}-{last_byte}"}
+            self._url, headers={**self._headers, "Range": f"bytes={first_byte}-{last_byte}"}
         )
         self.requests_made += 1
         try:
@@ -280,6 +292,10 @@ class RangedHttpReader(io.RawIOBase):
                 if content_range is None and first_byte == 0:
                     return b"", 0
                 return b"", _total_size(content_range, where)
+            if exc.code == 412:
+                raise PreconditionFailedError(
+                    f"{where}: HTTP 412, the object no longer matches If-Match"
+                ) from exc
             raise RangeRequestError(f"{where}: HTTP {exc.code} {exc.reason}") from exc
         except RangeRequestError:
             raise

@@ -61,12 +61,18 @@ class Model(BaseModel):
 
 
 class SourceRef(Model):
-    """The uploaded object a video document describes."""
+    """The uploaded object a video document describes: one version of one key.
+
+    Every read of the upload is pinned to it (``version_id`` when the bucket has versioning,
+    ``If-Match: etag`` otherwise): see :mod:`videosense_shared.objects`.
+    """
 
     bucket: str
     key: str
     etag: str
     size_bytes: int = Field(ge=0)
+    # Added within schema v1: absent in older messages, and None for unversioned buckets.
+    version_id: str | None = None
 
 
 class MediaFacts(Model):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from videosense_shared.layout import UPLOADS_PREFIX
 from videosense_shared.messages import Stage
 
 #: Logical name of the document table; its physical name is ``<prefix>-videos``.
@@ -41,7 +42,9 @@ class CommonSettings(BaseSettings):
         default="us-east-1",
         validation_alias=AliasChoices("VIDEOSENSE_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
     )
-    uploads_prefix: str = Field(default="uploads/", description="Key prefix that starts a video.")
+    uploads_prefix: str = Field(
+        default=UPLOADS_PREFIX, description="Key prefix that starts a video."
+    )
     log_level: str = Field(default="INFO")
     log_format: str = Field(default="json", pattern="^(json|console)$")
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from captioner.backend import CaptionBackend, CaptioningError, TransientCaptioningError
 from captioner.images import fit_image
 from captioner.settings import CaptionerSettings
@@ -19,7 +17,6 @@ from videosense_shared.bus import (
     RetryableError,
     StageError,
     StageWorker,
-    is_transient_aws_error,
 )
 from videosense_shared.claimcheck import fit_for_sns
 from videosense_shared.ids import message_id_for
@@ -32,6 +29,7 @@ from videosense_shared.messages import (
     Stage,
     utc_now,
 )
+from videosense_shared.objects import UnreadableImageError, read_keyframe
 from videosense_shared.topology import STAGE_TOPICS
 
 if TYPE_CHECKING:
@@ -92,7 +90,7 @@ class Captioner:
         try:
             backend = await self._backends.get()
             captions = await self._caption(message, backend)
-        except (CaptioningError, BackendUnavailableError) as err:
+        except (CaptioningError, BackendUnavailableError, UnreadableImageError) as err:
             raise StageError(err.reason) from err
         except TransientCaptioningError as err:
             raise RetryableError(err.reason) from err
@@ -129,7 +127,8 @@ class Captioner:
 
         async def prepared(keyframe: Keyframe) -> bytes:
             async with gate:
-                data = await self._fetch(keyframe)
+                # A missing image fails the stage with its reason; S3 trouble is retried.
+                data = await read_keyframe(self._s3, keyframe.image)
             return await asyncio.to_thread(fit_image, data, backend.limits)
 
         images = await asyncio.gather(*(prepared(kf) for kf in message.keyframes))
@@ -142,22 +141,3 @@ class Captioner:
             KeyframeCaption(keyframe_id=kf.id, frame=kf.frame, caption=text)
             for kf, text in zip(message.keyframes, texts, strict=True)
         )
-
-    async def _fetch(self, keyframe: Keyframe) -> bytes:
-        where = f"s3://{keyframe.image.bucket}/{keyframe.image.key}"
-        try:
-            resp = await self._s3.get_object(Bucket=keyframe.image.bucket, Key=keyframe.image.key)
-            async with resp["Body"] as body:
-                return await body.read()
-        except (ClientError, BotoCoreError) as err:
-            # Transient trouble follows the same receive-count rule as a throttled backend;
-            # anything else (missing object, access denied) fails the stage with the reason
-            # rather than parking the chunk in a dead-letter queue.
-            if is_transient_aws_error(err):
-                raise TransientCaptioningError(f"reading keyframe {where}: {err}") from err
-            if isinstance(err, ClientError) and err.response.get("Error", {}).get("Code") in (
-                "NoSuchKey",
-                "404",
-            ):
-                raise CaptioningError(f"keyframe image {where} is missing") from err
-            raise CaptioningError(f"cannot read keyframe image {where}: {err}") from err

@@ -4,29 +4,26 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import tempfile
-from collections.abc import Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
+from frame_extractor.chunks import frames_extracted
 from frame_extractor.extraction import ExtractedKeyframe, ExtractionError, extract
 from frame_extractor.settings import FrameExtractorSettings
 from videosense_shared.bus import Attempt, Delivery, Publisher, StageError, StageWorker
-from videosense_shared.ids import message_id_for
+from videosense_shared.layout import keyframe_key
 from videosense_shared.logs import get_logger
 from videosense_shared.messages import (
     FramesExtracted,
     ImageRef,
     Keyframe,
-    Scene,
     Stage,
     VideoIngested,
     utc_now,
 )
+from videosense_shared.objects import SourceUnavailableError, download_to_file
 from videosense_shared.topology import FRAMES_EXTRACTED
 
 if TYPE_CHECKING:
@@ -40,25 +37,6 @@ def backend_name(settings: FrameExtractorSettings) -> str:
     if settings.detector == "pyscenedetect":
         return f"pyav+pyscenedetect-{settings.pyscenedetect_kind}"
     return "pyav+content"
-
-
-_DOWNLOAD_PART = 8 * 1024 * 1024
-
-
-def keyframe_key(video_id: str, frame: int) -> str:
-    """S3 key of a keyframe JPEG."""
-    return f"frames/{video_id}/{frame:09d}.jpg"
-
-
-def chunk(
-    scenes: Sequence[Scene], keyframes: Sequence[Keyframe], size: int
-) -> list[tuple[tuple[Scene, ...], tuple[Keyframe, ...]]]:
-    """Split scenes and keyframes into ``size``-bounded chunks (at least one chunk)."""
-    count = max(1, math.ceil(len(scenes) / size), math.ceil(len(keyframes) / size))
-    return [
-        (tuple(scenes[i * size : (i + 1) * size]), tuple(keyframes[i * size : (i + 1) * size]))
-        for i in range(count)
-    ]
 
 
 class FrameExtractor:
@@ -93,17 +71,16 @@ class FrameExtractor:
         (idempotent: same keys, same message ids on a redelivery).
 
         Raises:
-            StageError: the upload is gone or cannot be decoded.
+            StageError: the uploaded version is gone or overwritten, or cannot be decoded.
         """
         started = utc_now()
         with tempfile.TemporaryDirectory(prefix="videosense-frames-") as tmp:
             path = Path(tmp) / "video"
             try:
-                await self._download(message, path)
-            except ClientError as err:
-                if err.response["Error"]["Code"] not in ("NoSuchKey", "404"):
-                    raise
-                raise StageError("the uploaded object no longer exists") from err
+                # The very version ingest probed, never whatever the key holds now.
+                await download_to_file(self._s3, message.source, path)
+            except SourceUnavailableError as err:
+                raise StageError(err.reason) from err
             loop = asyncio.get_running_loop()
             uploads: list[Future[ImageRef]] = []
 
@@ -131,41 +108,23 @@ class FrameExtractor:
             for kf in result.keyframes
         ]
         finished = utc_now()
-        parts = chunk(result.scenes, keyframes, self._settings.chunk_size)
-        outputs = [
-            FramesExtracted(
-                message_id=message_id_for(message.message_id, "FramesExtracted", str(index)),
-                video_id=message.video_id,
-                trace_id=message.trace_id,
-                stages=message.stages,
-                chunk_index=index,
-                chunk_count=len(parts),
-                scene_count=len(result.scenes),
-                keyframe_count=len(keyframes),
-                scenes=scenes,
-                keyframes=kfs,
-                backend=backend_name(self._settings),
-                started_at=started,
-                finished_at=finished,
-            )
-            for index, (scenes, kfs) in enumerate(parts)
-        ]
+        outputs = frames_extracted(
+            message,
+            result.scenes,
+            keyframes,
+            size=self._settings.chunk_size,
+            backend=backend_name(self._settings),
+            started=started,
+            finished=finished,
+        )
         log.info(
             "frames extracted",
             scenes=len(result.scenes),
             keyframes=len(keyframes),
-            chunks=len(parts),
+            chunks=len(outputs),
             seconds=round((finished - started).total_seconds(), 2),
         )
         return outputs
-
-    async def _download(self, message: VideoIngested, path: Path) -> None:
-        # Streamed to a temporary file in parts: never the whole video in memory.
-        resp = await self._s3.get_object(Bucket=message.source.bucket, Key=message.source.key)
-        async with resp["Body"] as body:
-            with path.open("wb") as out:
-                while part := await body.read(_DOWNLOAD_PART):
-                    out.write(part)
 
     async def _upload(self, video_id: str, kf: ExtractedKeyframe) -> ImageRef:
         key = keyframe_key(video_id, kf.frame)

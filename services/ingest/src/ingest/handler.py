@@ -3,34 +3,27 @@ out (or a ``failed`` document and ``VideoCompleted(failed)`` for a file that is 
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
 from ingest.notifications import MalformedNotification, UploadedObject, parse_s3_notification
-from ingest.settings import IngestSettings, requestable_stages
-from videosense_shared.bus import (
-    Delivery,
-    LastErrors,
-    PoisonMessage,
-    Publisher,
-    give_up_reason,
-)
+from ingest.settings import STAGES_METADATA, IngestSettings
+from ingest.upload import head_upload, probe_upload
+from videosense_shared.bus import Delivery, LastErrors, PoisonMessage, Publisher, give_up_reason
 from videosense_shared.completion import Completion
-from videosense_shared.ids import message_id_for, trace_id_for, video_id_for
+from videosense_shared.ids import message_id_for, trace_id_for
 from videosense_shared.logs import bound, get_logger
-from videosense_shared.media import MediaProbeError, probe_url
-from videosense_shared.messages import MediaFacts, SourceRef, Stage, VideoIngested
+from videosense_shared.media import MediaProbeError
+from videosense_shared.messages import SourceRef, VideoIngested
+from videosense_shared.objects import SourceUnavailableError
 from videosense_shared.store import DocumentStore
 from videosense_shared.topology import VIDEO_INGESTED
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
 
-log = get_logger(__name__)
+__all__ = ["STAGES_METADATA", "Ingest"]
 
-STAGES_METADATA = "videosense-stages"  # x-amz-meta-videosense-stages: "frames,transcript"
+log = get_logger(__name__)
 
 
 class Ingest:
@@ -83,26 +76,12 @@ class Ingest:
         ``VideoCompleted``, unless it was already ingested (then its stages carry on)."""
         if not upload.key.startswith(self._settings.common.uploads_prefix):
             return
-        video_id = video_id_for(upload.bucket, upload.key, upload.version_id or upload.etag)
+        video_id = upload.video_id()
         trace_id = trace_id_for(video_id)
         with bound(video_id=video_id, trace_id=trace_id):
-            source = SourceRef(
-                bucket=upload.bucket,
-                key=upload.key,
-                etag=upload.etag.strip('"'),
-                size_bytes=upload.size_bytes,
-            )
             log.warning("ingest gave up", key=upload.key, reason=reason)
             # An existing header (a crash after creating it) is left to the per-video deadline.
-            await self._store.create(
-                video_id=video_id,
-                trace_id=trace_id,
-                source=source,
-                media=None,
-                stages=(),
-                error=reason,
-            )
-            await self._completion.complete_if_due(video_id)
+            await self._fail(video_id, trace_id, upload.source_ref(), reason)
 
     async def ingest(self, upload: UploadedObject) -> None:
         """Accept or reject one uploaded object; idempotent per object version."""
@@ -110,53 +89,37 @@ class Ingest:
         if not upload.key.startswith(prefix):
             log.info("ignored: outside the uploads prefix", key=upload.key, prefix=prefix)
             return
-        video_id = video_id_for(upload.bucket, upload.key, upload.version_id or upload.etag)
+        video_id = upload.video_id()
         trace_id = trace_id_for(video_id)
         with bound(video_id=video_id, trace_id=trace_id):
-            await self._ingest(upload, video_id, trace_id)
+            await self._ingest(upload.source_ref(), video_id, trace_id)
 
-    async def _ingest(self, upload: UploadedObject, video_id: str, trace_id: str) -> None:
-        source = SourceRef(
-            bucket=upload.bucket,
-            key=upload.key,
-            etag=upload.etag.strip('"'),
-            size_bytes=upload.size_bytes,
-        )
+    async def _ingest(self, source: SourceRef, video_id: str, trace_id: str) -> None:
         try:
             existing = await self._store.header(video_id)
         except LookupError:
             existing = None
         if existing is not None and (existing.ingest_published or existing.error):
-            log.info("duplicate notification: already ingested", key=upload.key)
+            log.info("duplicate notification: already ingested", key=source.key)
             await self._completion.complete_if_due(video_id)  # finish a crashed rejection
             return
-        head = await self._head(upload)
-        if head is None:
-            log.warning("object is gone; nothing to ingest", key=upload.key)
-            return
-        metadata, size = head
-        source = source.model_copy(update={"size_bytes": size})
-        stages: tuple[Stage, ...] = ()
-        media: MediaFacts | None = None
-        error: str | None = None
+        settings = self._settings
         try:
-            stages = self._stages(metadata)
-            media = await self._probe(upload, size)
-        except (ValueError, MediaProbeError) as err:
-            error = str(err)
-        if error is not None:
-            log.warning("video rejected", key=upload.key, reason=error)
-            await self._store.create(
-                video_id=video_id,
-                trace_id=trace_id,
-                source=source,
-                media=media,
-                stages=(),
-                error=error,
+            head = await head_upload(self._s3, source)
+            if head is None:
+                log.warning("object is gone; nothing to ingest", key=source.key)
+                return
+            source = source.model_copy(update={"size_bytes": head.size_bytes})
+            stages = settings.stages_for(head.metadata)
+            media = await probe_upload(
+                self._s3, source, head.size_bytes, settings.presign_expiry_s, settings.probe_limits
             )
-            await self._completion.complete_if_due(video_id)
+        except (ValueError, MediaProbeError, SourceUnavailableError) as err:
+            # Not a video, a bad request, or a key overwritten since the notification (the
+            # new version is a video of its own, started by its own notification).
+            log.warning("video rejected", key=source.key, reason=str(err))
+            await self._fail(video_id, trace_id, source, str(err))
             return
-        assert media is not None
         created = await self._store.create(
             video_id=video_id, trace_id=trace_id, source=source, media=media, stages=stages
         )
@@ -175,40 +138,11 @@ class Ingest:
         )
         await self._publisher.publish(VIDEO_INGESTED, event)
         await self._store.mark_ingest_published(video_id)
-        log.info("video ingested", key=upload.key, stages=[s.value for s in stages])
+        log.info("video ingested", key=source.key, stages=[s.value for s in stages])
 
-    def _stages(self, metadata: dict[str, str]) -> tuple[Stage, ...]:
-        requested = metadata.get(STAGES_METADATA)
-        if requested is None:
-            return self._settings.default_stages
-        try:
-            return requestable_stages(requested, self._settings.available)
-        except ValueError as err:
-            raise ValueError(f"invalid '{STAGES_METADATA}' metadata {requested!r}: {err}") from err
-
-    async def _head(self, upload: UploadedObject) -> tuple[dict[str, str], int] | None:
-        try:
-            if upload.version_id:
-                resp = await self._s3.head_object(
-                    Bucket=upload.bucket, Key=upload.key, VersionId=upload.version_id
-                )
-            else:
-                resp = await self._s3.head_object(Bucket=upload.bucket, Key=upload.key)
-        except ClientError as err:
-            if err.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise
-        return dict(resp.get("Metadata", {})), int(resp["ContentLength"])
-
-    async def _probe(self, upload: UploadedObject, size: int) -> MediaFacts:
-        if size == 0:
-            raise MediaProbeError("empty file (0 bytes)")
-        params = {"Bucket": upload.bucket, "Key": upload.key}
-        if upload.version_id:
-            params["VersionId"] = upload.version_id
-        # Probing reads only the container headers through HTTP range requests on a presigned
-        # URL, not the whole object; the blocking demuxer runs off the event loop.
-        url = await self._s3.generate_presigned_url(
-            "get_object", Params=params, ExpiresIn=self._settings.presign_expiry_s
+    async def _fail(self, video_id: str, trace_id: str, source: SourceRef, reason: str) -> None:
+        """A ``failed`` document saying why, and its ``VideoCompleted``."""
+        await self._store.create(
+            video_id=video_id, trace_id=trace_id, source=source, media=None, stages=(), error=reason
         )
-        return await asyncio.to_thread(probe_url, url, size, self._settings.probe_limits)
+        await self._completion.complete_if_due(video_id)

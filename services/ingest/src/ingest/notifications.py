@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from videosense_shared.ids import video_id_for
 from videosense_shared.messages import SourceRef
 
 __all__ = ["MalformedNotification", "UploadedObject", "parse_s3_notification"]
@@ -75,10 +76,19 @@ class UploadedObject:
     event_time: str
 
     def source_ref(self) -> SourceRef:
-        """The :class:`SourceRef` a video document records for this object."""
+        """The :class:`SourceRef` a video document records for this object (this version)."""
         return SourceRef(
-            bucket=self.bucket, key=self.key, etag=self.etag, size_bytes=self.size_bytes
+            bucket=self.bucket,
+            key=self.key,
+            etag=self.etag,
+            size_bytes=self.size_bytes,
+            version_id=self.version_id,
         )
+
+    def video_id(self) -> str:
+        """The id of the video this object version is: the version id tells two uploads of
+        one key apart on a versioned bucket, the ETag otherwise."""
+        return video_id_for(self.bucket, self.key, self.version_id or self.etag)
 
 
 def parse_s3_notification(body: str) -> list[UploadedObject]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Self
 
 from pydantic import Field, field_validator, model_validator
@@ -16,6 +17,7 @@ from videosense_shared.stages import KEYFRAME_STAGES
 # IngestSettings.available_stages); asking for a stage with no service behind it is an error,
 # never a video that waits forever or a faked result.
 AVAILABLE_STAGES: tuple[Stage, ...] = (Stage.FRAMES,)
+STAGES_METADATA = "videosense-stages"  # x-amz-meta-videosense-stages: "frames,transcript"
 
 
 def requestable_stages(
@@ -85,6 +87,21 @@ class IngestSettings(ConsumerSettings):
             frame_pixels_setting=f"{prefix}MAX_FRAME_PIXELS",
             duration_setting=f"{prefix}MAX_DURATION_S",
         )
+
+    def stages_for(self, metadata: Mapping[str, str]) -> tuple[Stage, ...]:
+        """The stages an upload asks for in its ``videosense-stages`` metadata (the default
+        stages without it).
+
+        Raises:
+            ValueError: the metadata names an unknown or unavailable stage.
+        """
+        requested = metadata.get(STAGES_METADATA)
+        if requested is None:
+            return self.default_stages
+        try:
+            return requestable_stages(requested, self.available)
+        except ValueError as err:
+            raise ValueError(f"invalid '{STAGES_METADATA}' metadata {requested!r}: {err}") from err
 
     @property
     def available(self) -> tuple[Stage, ...]:

@@ -6,21 +6,11 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
 from recognizer.backend import RecognitionBackend, RecognitionError, decisive
 from recognizer.features import Feature
 from recognizer.settings import RecognizerSettings
 from videosense_shared.backends import BackendLoader, BackendUnavailableError
-from videosense_shared.bus import (
-    Attempt,
-    Delivery,
-    Publisher,
-    RetryableError,
-    StageError,
-    StageWorker,
-    is_transient_aws_error,
-)
+from videosense_shared.bus import Attempt, Delivery, Publisher, StageError, StageWorker
 from videosense_shared.claimcheck import fit_for_sns
 from videosense_shared.ids import message_id_for
 from videosense_shared.logs import get_logger
@@ -32,6 +22,7 @@ from videosense_shared.messages import (
     Stage,
     utc_now,
 )
+from videosense_shared.objects import UnreadableImageError, read_keyframe
 from videosense_shared.topology import RECOGNITION_READY
 
 if TYPE_CHECKING:
@@ -108,14 +99,9 @@ class Recognizer:
             started_at=started,
             finished_at=utc_now(),
         )
-        try:
-            ready = await fit_for_sns(
-                self._s3, self._settings.common.bucket, ready, "results", "results_ref"
-            )
-        except ClientError as err:
-            if is_transient_aws_error(err):
-                raise RetryableError(f"storing the recognition results failed: {err}") from err
-            raise
+        ready = await fit_for_sns(
+            self._s3, self._settings.common.bucket, ready, "results", "results_ref"
+        )
         log.info(
             "keyframes recognized",
             chunk=message.chunk_index,
@@ -138,7 +124,11 @@ class Recognizer:
 
         async def one(keyframe: Keyframe) -> KeyframeRecognition:
             async with gate:
-                image = await self._fetch(keyframe)
+                try:
+                    image = await read_keyframe(self._s3, keyframe.image)
+                except UnreadableImageError as err:
+                    # A definitive failure, weighed as such against the other keyframes'.
+                    raise RecognitionError(err.reason) from err
                 found = await backend.recognize(image, features)
             return KeyframeRecognition(
                 keyframe_id=keyframe.id,
@@ -156,19 +146,3 @@ class Recognizer:
         except ExceptionGroup as errors:
             raise decisive(errors) from errors
         return tuple(task.result() for task in tasks)
-
-    async def _fetch(self, keyframe: Keyframe) -> bytes:
-        ref = keyframe.image
-        try:
-            resp = await self._s3.get_object(Bucket=ref.bucket, Key=ref.key)
-            async with resp["Body"] as body:
-                return await body.read()
-        except ClientError as err:
-            code = err.response.get("Error", {}).get("Code", "")
-            if code in ("NoSuchKey", "404"):
-                raise RecognitionError(
-                    f"keyframe image s3://{ref.bucket}/{ref.key} no longer exists"
-                ) from err
-            if is_transient_aws_error(err):
-                raise RetryableError(f"reading keyframe {ref.key} failed: {err}") from err
-            raise

@@ -5,6 +5,17 @@ Idempotency: the job name derives from the video id (``<prefix>-<video_id>``), s
 message finds the job it started before (GetTranscriptionJob first; a ConflictException from a
 racing StartTranscriptionJob also means "already started") and never starts a second one.
 
+Which file: Transcribe takes an S3 URI (``Media.MediaFileUri``), which names a key and has no
+way to name a version or an ETag, so the job reads whatever the key holds when it runs. Rather
+than copy every video to a private key first (a full copy of a multi-GB file per video, a
+multipart copy above 5 GB, and a second object to clean up), the backend checks that the key
+still holds the announced object (``If-Match`` on its ETag) before starting the job and again
+when it has finished. A key overwritten in between fails the stage with "the object was
+overwritten before it was analysed": never a transcript of the wrong file. The cost of that
+choice: on a versioned bucket the first version is still readable by its id, yet its transcript
+fails instead of being made from it; and a key overwritten and then restored to the very same
+bytes while the job ran goes unnoticed, though the job may have read the other file meanwhile.
+
 Waiting: while the job is queued or running, :class:`TranscriptionPendingError` asks the
 consumer to bring the message back after a growing delay, so no worker waits for minutes. Each
 of those returns counts as a receive, and the queue dead-letters a message after its redrive
@@ -34,7 +45,9 @@ from transcriber.settings import TranscriberSettings
 from transcriber.transcribe_result import TranscribeResultError, transcript_from_result
 from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.bus.backoff import nominal_delay_s
+from videosense_shared.layout import transcript_key
 from videosense_shared.logs import get_logger
+from videosense_shared.objects import SourceUnavailableError, check_current, is_missing, read_bytes
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -130,14 +143,15 @@ class AmazonTranscribeBackend:
 
     def output_key(self, video_id: str) -> str:
         """Where the job writes its result JSON in the media bucket."""
-        return f"{self._settings.transcribe_output_prefix}{video_id}.json"
+        return transcript_key(video_id, self._settings.transcribe_output_prefix)
 
     async def transcribe(self, request: TranscriptionRequest) -> TranscriptionResult:
         """Start the video's job (once), or collect its result when it has finished.
 
         Raises:
             TranscriptionPendingError: the job is still queued or running.
-            TranscriptionError: the job failed, timed out, or its result is unreadable.
+            TranscriptionError: the job failed, timed out, or its result is unreadable; or the
+                key no longer holds the announced object (before the start or at the end).
             BackendUnavailableError: no credentials, or access to Transcribe is denied.
             botocore.exceptions.ClientError: a transient AWS failure.
         """
@@ -209,7 +223,15 @@ class AmazonTranscribeBackend:
             raise
         return resp["TranscriptionJob"]
 
+    async def _check_source(self, request: TranscriptionRequest) -> None:
+        # The job reads the key, not a version: see the module docstring.
+        try:
+            await check_current(self._s3, request.source)
+        except SourceUnavailableError as err:
+            raise TranscriptionError(err.reason) from err
+
     async def _start(self, request: TranscriptionRequest) -> TranscriptionJobTypeDef:
+        await self._check_source(request)
         name = self.job_name(request.video_id)
         settings = self._settings
         params: dict[str, Any] = {
@@ -257,18 +279,17 @@ class AmazonTranscribeBackend:
     async def _result(
         self, request: TranscriptionRequest, job: TranscriptionJobTypeDef
     ) -> TranscriptionResult:
+        await self._check_source(request)
         key = self.output_key(request.video_id)
         try:
-            resp = await self._s3.get_object(Bucket=self._settings.common.bucket, Key=key)
+            data = await read_bytes(self._s3, self._settings.common.bucket, key)
         except ClientError as err:
-            if _code(err) not in ("NoSuchKey", "404"):
+            if not is_missing(err):
                 raise
             raise TranscriptionError(
                 f"the Amazon Transcribe job completed but its result s3://"
                 f"{self._settings.common.bucket}/{key} is missing"
             ) from err
-        async with resp["Body"] as body:
-            data = await body.read()
         try:
             document = json.loads(data)
             transcript = transcript_from_result(

@@ -1,8 +1,9 @@
 """The backend for on-CPU recognisers: download the video, extract its audio, recognise.
 
-The video is streamed from S3 into a temporary directory in parts (never whole in memory),
-its audio is written next to it as 16 kHz mono WAV, and the directory is removed however the
-work ends. Decoding and recognition run in a worker thread, off the event loop.
+The announced version of the video (never whatever its key holds now) is streamed from S3 into
+a temporary directory in parts (never whole in memory), its audio is written next to it as
+16 kHz mono WAV, and the directory is removed however the work ends. Decoding and recognition
+run in a worker thread, off the event loop.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ import asyncio
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from botocore.exceptions import ClientError
 
 from transcriber.audio import (
     AudioExtractionError,
@@ -28,11 +27,10 @@ from transcriber.backend import (
 )
 from transcriber.speech_model import SpeechModel
 from videosense_shared.messages import Transcript
+from videosense_shared.objects import SourceUnavailableError, download_to_file
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
-
-_DOWNLOAD_PART = 8 * 1024 * 1024
 
 
 class LocalBackend:
@@ -52,18 +50,17 @@ class LocalBackend:
 
         Raises:
             NoAudioError: the file has no audio stream.
-            TranscriptionError: the object is gone, or its audio cannot be decoded.
+            TranscriptionError: the uploaded version is gone or overwritten, or its audio
+                cannot be decoded.
             BackendUnavailableError: the recogniser's model cannot be loaded.
             botocore.exceptions.ClientError: a transient S3 failure.
         """
         with tempfile.TemporaryDirectory(prefix="videosense-audio-") as tmp:
             video = Path(tmp) / "video"
             try:
-                await self._download(request, video)
-            except ClientError as err:
-                if err.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
-                    raise
-                raise TranscriptionError("the uploaded object no longer exists") from err
+                await download_to_file(self._s3, request.source, video)
+            except SourceUnavailableError as err:
+                raise TranscriptionError(err.reason) from err
             transcript = await asyncio.to_thread(self._run, video, Path(tmp) / "audio.wav")
         return TranscriptionResult(transcript=transcript, model=self._recognizer.model)
 
@@ -77,10 +74,3 @@ class LocalBackend:
         # The compressed video is no longer needed: free the disk before the long part.
         video.unlink(missing_ok=True)
         return self._recognizer.recognize(audio)
-
-    async def _download(self, request: TranscriptionRequest, path: Path) -> None:
-        resp = await self._s3.get_object(Bucket=request.source.bucket, Key=request.source.key)
-        async with resp["Body"] as body:
-            with path.open("wb") as out:
-                while part := await body.read(_DOWNLOAD_PART):
-                    out.write(part)

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from videosense_shared.layout import TRANSCRIPTS_PREFIX
 from videosense_shared.settings import ConsumerSettings
 
 BackendName = Literal["transcribe", "whisper", "pocketsphinx"]
@@ -75,7 +76,8 @@ class TranscriberSettings(ConsumerSettings):
 
     # transcribe
     transcribe_output_prefix: str = Field(
-        default="transcripts/", description="Key prefix of Transcribe's result JSON in the bucket."
+        default=TRANSCRIPTS_PREFIX,
+        description="Key prefix of Transcribe's result JSON in the bucket.",
     )
     transcribe_speaker_labels: bool = Field(default=True, description="Ask for speaker labels.")
     transcribe_max_speakers: int = Field(default=10, ge=2, le=30)

@@ -1,0 +1,58 @@
+"""Where everything lives in the media bucket: one place for every key and prefix.
+
+The services, the CLI and the deployment (bucket lifecycle rules, IAM grants per prefix) all
+read the layout from here, so a key format cannot drift between the writer and its readers::
+
+    uploads/...                          videos to analyse (the prefix is a setting)
+    frames/{video_id}/{frame:09d}.jpg    keyframe JPEGs (frame extractor)
+    messages/{video_id}/{message_id}.json  claim-checked message payloads
+    transcripts/{video_id}.json          Amazon Transcribe's result (the prefix is a setting)
+    documents/{video_id}.json            finished video documents
+
+See ``docs/architecture.md`` for who writes and who reads each area.
+"""
+
+from __future__ import annotations
+
+UPLOADS_PREFIX = "uploads/"
+"""Default key prefix that starts a video (``VIDEOSENSE_UPLOADS_PREFIX`` overrides it)."""
+
+FRAMES_PREFIX = "frames/"
+"""Keyframe JPEGs; expire with the bucket's ``expire-frames`` lifecycle rule."""
+
+MESSAGES_PREFIX = "messages/"
+"""Claim-checked payloads of messages too large for SNS; expire with ``expire-messages``."""
+
+TRANSCRIPTS_PREFIX = "transcripts/"
+"""Default prefix of Amazon Transcribe's result JSON (the transcriber's
+``transcribe_output_prefix`` overrides it)."""
+
+DOCUMENTS_PREFIX = "documents/"
+"""Finished video documents: listing it enumerates exactly the finished videos."""
+
+_JSON = ".json"
+
+
+def keyframe_key(video_id: str, frame: int) -> str:
+    """S3 key of the keyframe JPEG of ``frame`` (zero-padded, so keys sort by frame)."""
+    return f"{FRAMES_PREFIX}{video_id}/{frame:09d}.jpg"
+
+
+def payload_key(video_id: str, message_id: str) -> str:
+    """S3 key of a message's claim-checked payload (deterministic: a redelivery overwrites it)."""
+    return f"{MESSAGES_PREFIX}{video_id}/{message_id}{_JSON}"
+
+
+def transcript_key(video_id: str, prefix: str = TRANSCRIPTS_PREFIX) -> str:
+    """S3 key where Amazon Transcribe writes the result JSON of a video."""
+    return f"{prefix}{video_id}{_JSON}"
+
+
+def document_key(video_id: str) -> str:
+    """S3 key of a video's finished JSON document."""
+    return f"{DOCUMENTS_PREFIX}{video_id}{_JSON}"
+
+
+def is_document_key(key: str) -> bool:
+    """True for a key :func:`document_key` could have produced (under the prefix, ``.json``)."""
+    return key.startswith(DOCUMENTS_PREFIX) and key.endswith(_JSON)
