@@ -1,10 +1,14 @@
 """Parse what arrives on the ingest queue into the uploaded objects it announces.
 
-Three shapes reach the queue, depending on how the bucket is wired:
+Two shapes reach the parser, depending on how the bucket is wired:
 
-* an S3 event notification ``{"Records": [...]}`` (bucket -> SQS), possibly several records;
-* the same inside an SNS ``Notification`` envelope (bucket -> SNS -> SQS without raw delivery);
+* an S3 event notification ``{"Records": [...]}`` (bucket -> SQS, or bucket -> SNS -> SQS),
+  possibly several records;
 * an EventBridge ``Object Created`` event (bucket -> EventBridge -> SQS).
+
+An SNS ``Notification`` envelope (bucket -> SNS -> SQS without raw delivery) is removed before
+the body gets here, by the consumer like for every other queue
+(:func:`videosense_shared.bus.unwrap`).
 
 Key encoding differs by shape and by emulator, and getting it wrong means fetching an object
 that does not exist:
@@ -106,10 +110,10 @@ def parse_s3_notification(body: str) -> list[UploadedObject]:
         document = json.loads(body)
     except (TypeError, ValueError) as exc:
         raise MalformedNotification(f"not JSON: {exc}") from None
-    return _parse_document(document, inside_envelope=False)
+    return _parse_document(document)
 
 
-def _parse_document(document: Any, *, inside_envelope: bool) -> list[UploadedObject]:
+def _parse_document(document: Any) -> list[UploadedObject]:
     if not isinstance(document, dict):
         raise MalformedNotification(f"expected a JSON object, got {type(document).__name__}")
     if document.get("Event") == "s3:TestEvent":
@@ -118,17 +122,8 @@ def _parse_document(document: Any, *, inside_envelope: bool) -> list[UploadedObj
         return _parse_records(document["Records"])
     if "detail-type" in document:
         return _parse_eventbridge(document)
-    if document.get("Type") == "Notification" and not inside_envelope:
-        message = _field(document, "Message", str, "SNS envelope")
-        try:
-            inner = json.loads(message)
-        except ValueError as exc:
-            raise MalformedNotification(f"SNS Message is not JSON: {exc}") from None
-        return _parse_document(inner, inside_envelope=True)
     shown = ", ".join(repr(k)[:40] for k in sorted(document)[:8]) or "none"
-    raise MalformedNotification(
-        f"not an S3 notification, SNS envelope or EventBridge event (fields: {shown})"
-    )
+    raise MalformedNotification(f"not an S3 notification or EventBridge event (fields: {shown})")
 
 
 def _parse_records(records: Any) -> list[UploadedObject]:
