@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from videosense.embedded import EmbeddedStack
 
 from ingest.settings import IngestSettings
 from ingest.upload import probe_upload
 from tests.clips import make_colour_clip, make_cut_clip
 from tests.waiting import eventually
+from videosense.embedded import EmbeddedStack
 from videosense_shared.aws import AwsClients
 from videosense_shared.document import VideoDocument
 from videosense_shared.ids import video_id_for
