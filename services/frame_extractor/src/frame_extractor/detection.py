@@ -26,13 +26,16 @@ import math
 import statistics
 from collections import deque
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
 from frame_extractor.thumbnails import Plane, Thumb
+
+# A gradual cut this close (frames) after another cut belongs to the same transition.
+_SAME_TRANSITION = 3
 
 
 class CutDetector(Protocol):
@@ -110,21 +113,71 @@ class FadeTest:
         return (*spans, self.max_frames)
 
 
+@dataclass(frozen=True)
+class HistogramTest:
+    """Parameters of the second hard-cut signal: a jump of the colour histograms.
+
+    The adaptive test asks a cut to stand out from the frame-to-frame changes on *both* sides.
+    Next to a shot whose pixels all change every frame (noise, a scrolling pattern, a cellular
+    automaton, confetti, a fast pan) the cut does not, yet its colour distribution jumps while
+    that shot's stays put: noise stays noise, a pan stays over the same kind of scenery. So
+    frame ``i`` is also a hard cut when
+
+    * the distance ``H`` between the Y/Cb/Cr histograms of frames ``i`` and ``i-1`` (total
+      variation, 0-1, ``bins`` soft bins per plane, luma weighted like the content score) is at
+      least ``threshold``, and
+    * ``H`` is at least ``ratio`` times the mean histogram distance on the *calmer* side of it
+      (the ``window`` frames before, or the ``window`` after): a shot whose histogram changes
+      every frame (a strobe, a fast zoom) is steady on one side of a cut into it; and at least
+      ``busy_ratio`` times that on the busier side (the end of a fade, whose histogram moves
+      on every frame before it, is no cut), and
+    * the change happens at once: the histograms of frames ``i-2`` and ``i+1`` are at most
+      ``spread`` times ``H`` apart (a fast fade keeps changing after ``i``), and
+    * the content score is at least ``min_score`` (0-255): a flat picture drifting across a
+      histogram bin edge changes little.
+
+    Flashes and the minimum scene length apply as for the adaptive test.
+
+    Raises:
+        ValueError: a parameter out of range.
+    """
+
+    threshold: float = 0.1
+    ratio: float = 4.0
+    busy_ratio: float = 1.5
+    spread: float = 1.3
+    min_score: float = 5.0
+    bins: int = 32
+
+    def __post_init__(self) -> None:
+        if not 0 < self.threshold <= 1 or min(self.ratio, self.busy_ratio, self.spread) < 1:
+            raise ValueError("histogram test needs 0 < threshold <= 1 and ratios >= 1")
+        if self.min_score < 0 or not 2 <= self.bins <= 256:
+            raise ValueError("histogram test needs min_score >= 0 and 2 <= bins <= 256")
+
+
 class ContentCutDetector:
     """Adaptive content detector: frame ``i`` starts a scene when it differs from frame ``i-1``.
 
     The score of frame ``i`` is the weighted mean absolute difference of its Y/Cb/Cr planes to
     those of frame ``i-1`` (0-255; luma counts twice by default: it carries the structure, and a
-    cut between two dim shots may change little else). Frame ``i`` is a hard cut when its score
+    cut between two dim shots may change little else). Frame ``i`` is a hard cut when
 
-    * is at least ``threshold`` (absolute floor: noise and grain never cut), and
-    * is at least ``ratio`` times the median score of the ``window`` frames on either side
+    * either its score is at least ``threshold`` (absolute floor: noise and grain never cut)
+      and at least ``ratio`` times the median score of the ``window`` frames on either side
       (relative test: steady fast motion or flicker scores high on every frame, a cut scores
-      high on one), and
-    * is not a flash (with ``suppress_flashes``): no frame of the look-ahead is back within
-      ``threshold`` of frame ``i-1``, and frame ``i`` is not back within ``threshold`` of one
-      of the ``window`` frames before ``i-1`` (the end of a flash), and
-    * comes at least ``min_scene_frames`` after the previous cut (the earlier cut wins).
+      high on one),
+    * or its colour histograms jump (``histogram``, see :class:`HistogramTest`; ``None`` turns
+      it off): the cut next to a shot in which every pixel changes every frame, which the
+      relative test cannot see;
+
+    and in both cases
+
+    * it is not a flash (with ``suppress_flashes``): no frame of the look-ahead is back near
+      frame ``i-1``, and frame ``i`` is not back near one of the ``window`` frames before
+      ``i-1`` (the end of a flash). *Near* is a score below ``threshold``, or, in a shot that
+      moves a lot, a score well below the jump itself with the histograms back too, and
+    * it comes at least ``min_scene_frames`` after the previous cut (the earlier cut wins).
 
     A hard cut therefore lands exactly on the first frame of the new shot. Gradual transitions
     are found by ``fade`` (see :class:`FadeTest`; ``None`` turns it off) and land inside the
@@ -140,9 +193,10 @@ class ContentCutDetector:
         threshold: float = 10.0,
         ratio: float = 3.0,
         window: int = 2,
-        min_scene_frames: int = 3,
+        min_scene_frames: int = 1,
         weights: tuple[float, float, float] = (2.0, 1.0, 1.0),
         fade: FadeTest | None = None,
+        histogram: HistogramTest | None = HistogramTest(),
         suppress_flashes: bool = True,
     ) -> None:
         if threshold <= 0 or ratio < 1 or window < 1 or min_scene_frames < 1:
@@ -155,12 +209,16 @@ class ContentCutDetector:
         self._min_scene = min_scene_frames
         self._weights = weights
         self._fade = fade
+        self._histogram = histogram
         self._flashes = suppress_flashes
         self._count = 0
-        # Scores of the frames not yet decided plus `window` decided ones before them.
-        self._scores: deque[tuple[int, float]] = deque(maxlen=2 * window + 1)
-        # Recent thumbnails: the flash test needs the look-ahead and `window + 1` frames before.
+        # (frame, score, histogram distance) of the frames not yet decided plus `window`
+        # decided ones before them.
+        self._scores: deque[tuple[int, float, float]] = deque(maxlen=2 * window + 1)
+        # Recent thumbnails and their histograms: the flash test needs the look-ahead and
+        # `window + 1` frames before.
         self._thumbs: deque[Thumb] = deque(maxlen=2 * window + 2)
+        self._hists: deque[Histogram | None] = deque(maxlen=2 * window + 2)
         # Frame-to-frame luma changes over the fade test's longest span.
         self._luma: deque[float] = deque(maxlen=fade.max_frames if fade else 1)
         self._next = 1  # the next frame awaiting a decision
@@ -181,7 +239,10 @@ class ContentCutDetector:
         index = self._count
         self._count += 1
         previous = self._thumbs[-1] if self._thumbs else None
+        previous_hist = self._hists[-1] if self._hists else None
+        hist = histogram(thumb, self._histogram.bins) if self._histogram else None
         self._thumbs.append(thumb)
+        self._hists.append(hist)
         if self._fade is not None:
             small = thumb.y[::2, ::2]
             if previous is not None and self._small and small.shape == self._small[-1].shape:
@@ -192,7 +253,9 @@ class ContentCutDetector:
             self._small.append(small)
         if previous is None:
             return []
-        self._scores.append((index, thumb.difference(previous, self._weights)))
+        score = thumb.difference(previous, self._weights)
+        jump = _hist_distance(hist, previous_hist, self._weights)
+        self._scores.append((index, score, jump))
         if self._fade is not None:
             self._follow_fade(index, self._fade)
         return self._decide(up_to=index - self._window)
@@ -212,6 +275,10 @@ class ContentCutDetector:
                 self._gradual.pop(0)
             if frame - self._last_cut < self._min_scene:
                 continue
+            if gradual and frame - self._last_cut < _SAME_TRANSITION:
+                # The fade test found the transition a hard cut just took (a fast fade whose
+                # first step is a jump): one cut is enough.
+                gradual = False
             if gradual or self._is_cut(frame):
                 self._last_cut = frame
                 cuts.append(frame)
@@ -222,36 +289,119 @@ class ContentCutDetector:
         return cuts
 
     def _is_cut(self, frame: int) -> bool:
-        score = 0.0
+        score, jump = 0.0, 0.0
         around: list[float] = []
-        for index, value in self._scores:
+        before: list[float] = []
+        after: list[float] = []
+        scores: dict[int, tuple[float, float]] = {}
+        for index, value, distance in self._scores:
+            scores[index] = (value, distance)
             if index == frame:
-                score = value
+                score, jump = value, distance
             elif abs(index - frame) <= self._window:
                 around.append(value)
-        if score < self._threshold:
+                (before if index < frame else after).append(distance)
+        adaptive = score >= self._threshold and score >= self._ratio * (
+            statistics.median(around) if around else 0.0
+        )
+        if not adaptive and not self._histogram_jump(frame, score, jump, before, after):
             return False
-        baseline = statistics.median(around) if around else 0.0
-        return score >= self._ratio * baseline and not (self._flashes and self._is_flash(frame))
+        if frame - self._last_cut == 1 and frame + 1 in scores:
+            # A one-frame shot: the picture must hold still after this second jump, or it is
+            # the next step of one fast change (a quick fade) that the first cut already took.
+            next_score, next_jump = scores[frame + 1]
+            ratio = self._histogram.ratio if self._histogram else math.inf
+            if score < self._ratio * next_score and jump < ratio * next_jump:
+                return False
+            # ... and the one frame must be a picture of its own, not a step between its
+            # neighbours (a quick fade to black in two strides): stepping through a frame that
+            # lies between two pictures costs hardly more than going straight.
+            thumbs = list(self._thumbs)
+            first = self._count - len(thumbs)
+            if frame - 2 >= first:
+                a, b, c = (thumbs[frame - k - first] for k in (2, 1, 0))
+                straight = a.difference(c, self._weights)
+                stepped = a.difference(b, self._weights) + b.difference(c, self._weights)
+                if straight >= 0.8 * stepped:
+                    return False
+        return not (self._flashes and self._is_flash(frame, scores))
 
-    def _is_flash(self, frame: int) -> bool:
+    def _histogram_jump(
+        self, frame: int, score: float, jump: float, before: list[float], after: list[float]
+    ) -> bool:
+        test = self._histogram
+        if test is None or score < test.min_score or jump < test.threshold:
+            return False
+        # A side cut short by the start or the end of the video says nothing.
+        sides = [statistics.fmean(side) for side in (before, after) if side]
+        # It must stand far out from the calmer side, and out from the busier one too: the
+        # end of a fade changes the histogram much on every frame before it, none after.
+        if sides and (jump < test.ratio * min(sides) or jump < test.busy_ratio * max(sides)):
+            return False
+        # A cut changes the picture at once: the frames two before and one after are no
+        # further apart than the two frames of the cut. A fast fade keeps going.
+        hists = list(self._hists)
+        first = self._count - len(hists)
+        early, late = max(frame - 2, first), min(frame + 1, self._count - 1)
+        wide = _hist_distance(hists[early - first], hists[late - first], self._weights)
+        return wide <= test.spread * jump
+
+    def _is_flash(self, frame: int, scores: dict[int, tuple[float, float]]) -> bool:
         """Is ``frame`` the start or the end of a brief change the picture returns from?
 
-        Start: a frame of the look-ahead is back within ``threshold`` of frame ``frame - 1``.
-        End: ``frame`` is back within ``threshold`` of a frame up to ``window`` before the
-        previous one (the flash began after it).
+        Start: a frame of the look-ahead is back near frame ``frame - 1``. End: ``frame`` is
+        back near a frame up to ``window`` before the previous one (the flash began after it).
         """
         thumbs = list(self._thumbs)
+        hists = list(self._hists)
         first = self._count - len(thumbs)  # frame index of thumbs[0]
         if frame - 1 < first:
             return False
-        before = thumbs[frame - 1 - first]
-        after = thumbs[frame + 1 - first :]
-        if any(t.difference(before, self._weights) < self._threshold for t in after):
+        window = range(1, self._window + 1)
+        # How much the picture moves from frame to frame on either side of the jump.
+        motion_before = _median([scores[frame - k][0] for k in window if frame - k in scores])
+        motion_after = _median([scores[frame + k][0] for k in window if frame + k in scores])
+        before, current = frame - 1 - first, frame - first
+        if any(
+            self._back(t, before, current, motion_before * (t - before), thumbs, hists)
+            for t in range(current + 1, len(thumbs))
+        ):
             return True
-        current = thumbs[frame - first]
-        earlier = thumbs[max(0, frame - 1 - self._window - first) : frame - 1 - first]
-        return any(t.difference(current, self._weights) < self._threshold for t in earlier)
+        earliest = max(0, frame - 1 - self._window - first)
+        return any(
+            self._back(t, current, before, motion_after * (current - t), thumbs, hists)
+            for t in range(earliest, before)
+        )
+
+    def _back(
+        self,
+        t: int,
+        reference: int,
+        flash: int,
+        motion: float,
+        thumbs: list[Thumb],
+        hists: list[Histogram | None],
+    ) -> bool:
+        """Is ``thumbs[t]`` back near ``thumbs[reference]``, away from which ``flash`` jumped?
+
+        ``motion`` is how much the picture around ``reference`` moves over as many frames as
+        separate ``t`` from it.
+        """
+        distance = thumbs[t].difference(thumbs[reference], self._weights)
+        jump = thumbs[flash].difference(thumbs[reference], self._weights)
+        # Back below the threshold - unless the jump itself was hardly more (a cut between
+        # two dim shots changes little, and the new shot stays as far from the old).
+        if distance < min(self._threshold, 0.5 * jump):
+            return True
+        # In a shot that moves a lot, frames apart already differ by more than the threshold:
+        # the picture is back when it is no further than that motion explains, clearly closer
+        # than the flash was, and its colour histogram has come back too (a cut to another
+        # shot changes both for good).
+        if distance > min(0.75 * jump, 1.5 * motion):
+            return False
+        h_back = _hist_distance(hists[t], hists[reference], self._weights)
+        h_jump = _hist_distance(hists[flash], hists[reference], self._weights)
+        return h_back <= 0.3 * h_jump
 
     # --- gradual transitions ---------------------------------------------------------------
 
@@ -279,6 +429,10 @@ class ContentCutDetector:
             if max(changes) > distance / 2 or distance < fade.monotony * sum(changes):
                 continue
             start = self._small[-1 - span]
+            if max(float(start.std()), float(newest.std())) < fade.flat_contrast:
+                # A flat picture changing brightness (a flat grey fading up to white) shows no
+                # new picture: no transition.
+                continue
             offset = next(
                 offset
                 for offset in range(1, span + 1)
@@ -336,6 +490,49 @@ def _shifted_difference(
     moved = a[max(0, -sy) : height - max(0, sy), max(0, -sx) : width - max(0, sx)]
     target = b[max(0, sy) : height - max(0, -sy), max(0, sx) : width - max(0, -sx)]
     return float(np.abs(moved - target).mean())
+
+
+Histogram: TypeAlias = tuple[npt.NDArray[np.float64], ...]
+
+
+def histogram(thumb: Thumb, bins: int) -> Histogram:
+    """Normalised soft histograms (``bins`` bins over 0-255) of the thumbnail's planes.
+
+    Each sample is shared between its two nearest bins, so a picture whose levels drift a
+    little (grain, a slow change of exposure) moves its histogram a little, not by whole bins.
+    Luma is sampled at every other pixel, like chroma in 4:2:0: the shape of a distribution
+    needs far fewer samples than a pixel-wise difference.
+    """
+    planes = [thumb.y[::2, ::2], thumb.u, thumb.v]
+    return tuple(_soft_histogram(p, bins) for p in planes if p is not None)
+
+
+def _soft_histogram(plane: Plane, bins: int) -> npt.NDArray[np.float64]:
+    position = plane.ravel().astype(np.float32) * np.float32(bins / 256) - np.float32(0.5)
+    low = np.floor(position)
+    upper = position - low
+    index = low.astype(np.intp)
+    counts = np.bincount(np.clip(index, 0, bins - 1), 1 - upper, bins).astype(np.float64)
+    counts += np.bincount(np.clip(index + 1, 0, bins - 1), upper, bins)
+    total = float(counts.sum())
+    return counts / total if total else counts
+
+
+def _hist_distance(
+    a: Histogram | None, b: Histogram | None, weights: tuple[float, float, float]
+) -> float:
+    """Weighted total-variation distance of two frames' histograms (0-1)."""
+    if a is None or b is None:
+        return 0.0
+    if len(a) != len(b) or any(x.shape != y.shape for x, y in zip(a, b, strict=True)):
+        return 1.0  # gray against colour, or the bins changed: a total change
+    distances = [0.5 * float(np.abs(x - y).sum()) for x, y in zip(a, b, strict=True)]
+    used = weights[: len(distances)]
+    return sum(w * d for w, d in zip(used, distances, strict=True)) / sum(used)
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
 
 
 def _small_difference(a: Plane, b: Plane) -> float:
