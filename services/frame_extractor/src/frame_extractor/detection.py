@@ -144,7 +144,7 @@ class HistogramTest:
 
     threshold: float = 0.1
     ratio: float = 4.0
-    busy_ratio: float = 1.5
+    busy_ratio: float = 1.25
     spread: float = 1.3
     min_score: float = 5.0
     bins: int = 32
@@ -227,6 +227,7 @@ class ContentCutDetector:
         # Every other luma sample of the last frames, for the fade test's span comparisons.
         self._small: deque[Plane] = deque(maxlen=(fade.max_frames + 1) if fade else 1)
         self._settling: int | None = None  # frame where the last transition was found
+        self._in_transition = False  # a gradual transition was found and has not settled
         self._fade_floor = 0  # fade spans start at or after this frame
 
     @property
@@ -306,16 +307,10 @@ class ContentCutDetector:
         )
         if not adaptive and not self._histogram_jump(frame, score, jump, before, after):
             return False
-        if frame - self._last_cut == 1 and frame + 1 in scores:
-            # A one-frame shot: the picture must hold still after this second jump, or it is
-            # the next step of one fast change (a quick fade) that the first cut already took.
-            next_score, next_jump = scores[frame + 1]
-            ratio = self._histogram.ratio if self._histogram else math.inf
-            if score < self._ratio * next_score and jump < ratio * next_jump:
-                return False
-            # ... and the one frame must be a picture of its own, not a step between its
-            # neighbours (a quick fade to black in two strides): stepping through a frame that
-            # lies between two pictures costs hardly more than going straight.
+        if frame - self._last_cut == 1:
+            # A one-frame shot: that frame must be a picture of its own, not a step between
+            # its neighbours (a quick fade to black in two strides): stepping through a frame
+            # that lies between two pictures costs hardly more than going straight.
             thumbs = list(self._thumbs)
             first = self._count - len(thumbs)
             if frame - 2 >= first:
@@ -331,6 +326,10 @@ class ContentCutDetector:
     ) -> bool:
         test = self._histogram
         if test is None or score < test.min_score or jump < test.threshold:
+            return False
+        if self._in_transition:
+            # Inside a gradual transition the fade test already cut, the histogram moves on
+            # every frame and may lurch at its end: that is the same transition.
             return False
         # A side cut short by the start or the end of the video says nothing.
         sides = [statistics.fmean(side) for side in (before, after) if side]
@@ -418,6 +417,7 @@ class ContentCutDetector:
             if (moving or flat) and index - self._settling < fade.max_frames:
                 return
             self._settling = None
+            self._in_transition = False
             self._fade_floor = index
         for span in fade.spans:
             if span >= len(self._small) or index - span < self._fade_floor:
@@ -450,6 +450,7 @@ class ContentCutDetector:
             halfway = index - span + offset
             self._gradual.append(max(halfway, self._next))
             self._settling = index
+            self._in_transition = True
             return
 
 
