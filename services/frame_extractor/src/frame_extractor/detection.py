@@ -212,13 +212,14 @@ class ContentCutDetector:
         self._histogram = histogram
         self._flashes = suppress_flashes
         self._count = 0
-        # (frame, score, histogram distance) of the frames not yet decided plus `window`
-        # decided ones before them.
-        self._scores: deque[tuple[int, float, float]] = deque(maxlen=2 * window + 1)
-        # Recent thumbnails and their histograms: the flash test needs the look-ahead and
-        # `window + 1` frames before.
+        # (frame, score) of the frames not yet decided plus `window` decided ones before them.
+        self._scores: deque[tuple[int, float]] = deque(maxlen=2 * window + 1)
+        # Recent thumbnails: the flash test needs the look-ahead and `window + 1` frames
+        # before. Their histograms are computed only when a test asks (None until then): a
+        # calm picture never needs them.
         self._thumbs: deque[Thumb] = deque(maxlen=2 * window + 2)
         self._hists: deque[Histogram | None] = deque(maxlen=2 * window + 2)
+        self._jumps: dict[int, float] = {}  # histogram distance of frame i to i-1, as asked
         # Frame-to-frame luma changes over the fade test's longest span.
         self._luma: deque[float] = deque(maxlen=fade.max_frames if fade else 1)
         self._next = 1  # the next frame awaiting a decision
@@ -240,10 +241,11 @@ class ContentCutDetector:
         index = self._count
         self._count += 1
         previous = self._thumbs[-1] if self._thumbs else None
-        previous_hist = self._hists[-1] if self._hists else None
-        hist = histogram(thumb, self._histogram.bins) if self._histogram else None
         self._thumbs.append(thumb)
-        self._hists.append(hist)
+        self._hists.append(None)
+        first = index + 1 - len(self._thumbs)
+        for stale in [frame for frame in self._jumps if frame <= first]:
+            del self._jumps[stale]
         if self._fade is not None:
             small = thumb.y[::2, ::2]
             if previous is not None and self._small and small.shape == self._small[-1].shape:
@@ -254,9 +256,7 @@ class ContentCutDetector:
             self._small.append(small)
         if previous is None:
             return []
-        score = thumb.difference(previous, self._weights)
-        jump = _hist_distance(hist, previous_hist, self._weights)
-        self._scores.append((index, score, jump))
+        self._scores.append((index, thumb.difference(previous, self._weights)))
         if self._fade is not None:
             self._follow_fade(index, self._fade)
         return self._decide(up_to=index - self._window)
@@ -289,48 +289,62 @@ class ContentCutDetector:
                     self._settling = max(self._settling or 0, frame)
         return cuts
 
+    def _thumb(self, frame: int) -> Thumb | None:
+        position = frame - (self._count - len(self._thumbs))
+        return self._thumbs[position] if 0 <= position < len(self._thumbs) else None
+
+    def _hist(self, frame: int) -> Histogram | None:
+        """The histogram of a recent frame, computed on first use (None: not kept, or off)."""
+        position = frame - (self._count - len(self._thumbs))
+        if self._histogram is None or not 0 <= position < len(self._thumbs):
+            return None
+        hist = self._hists[position]
+        if hist is None:
+            hist = histogram(self._thumbs[position], self._histogram.bins)
+            self._hists[position] = hist
+        return hist
+
+    def _jump(self, frame: int) -> float:
+        """Histogram distance of ``frame`` to the frame before (0 when either is not kept)."""
+        if frame not in self._jumps:
+            distance = _hist_distance(self._hist(frame), self._hist(frame - 1), self._weights)
+            self._jumps[frame] = distance
+        return self._jumps[frame]
+
     def _is_cut(self, frame: int) -> bool:
-        score, jump = 0.0, 0.0
-        around: list[float] = []
-        before: list[float] = []
-        after: list[float] = []
-        scores: dict[int, tuple[float, float]] = {}
-        for index, value, distance in self._scores:
-            scores[index] = (value, distance)
-            if index == frame:
-                score, jump = value, distance
-            elif abs(index - frame) <= self._window:
-                around.append(value)
-                (before if index < frame else after).append(distance)
+        scores = dict(self._scores)
+        score = scores.get(frame, 0.0)
+        around = [v for i, v in scores.items() if i != frame and abs(i - frame) <= self._window]
         adaptive = score >= self._threshold and score >= self._ratio * (
             statistics.median(around) if around else 0.0
         )
-        if not adaptive and not self._histogram_jump(frame, score, jump, before, after):
+        if not adaptive and not self._histogram_jump(frame, score, scores):
             return False
-        if frame - self._last_cut == 1:
+        if frame - self._last_cut == 1 and self._between(frame - 2, frame - 1, frame):
             # A one-frame shot: that frame must be a picture of its own, not a step between
-            # its neighbours (a quick fade to black in two strides): stepping through a frame
-            # that lies between two pictures costs hardly more than going straight.
-            thumbs = list(self._thumbs)
-            first = self._count - len(thumbs)
-            if frame - 2 >= first:
-                a, b, c = (thumbs[frame - k - first] for k in (2, 1, 0))
-                straight = a.difference(c, self._weights)
-                stepped = a.difference(b, self._weights) + b.difference(c, self._weights)
-                if straight >= 0.8 * stepped:
-                    return False
+            # its neighbours (a quick fade to black in two strides).
+            return False
         return not (self._flashes and self._is_flash(frame, scores))
 
-    def _histogram_jump(
-        self, frame: int, score: float, jump: float, before: list[float], after: list[float]
-    ) -> bool:
+    def _histogram_jump(self, frame: int, score: float, scores: dict[int, float]) -> bool:
         test = self._histogram
-        if test is None or score < test.min_score or jump < test.threshold:
+        if test is None or score < test.min_score:
+            return False
+        jump = self._jump(frame)
+        if jump < test.threshold:
             return False
         if self._in_transition:
             # Inside a gradual transition the fade test already cut, the histogram moves on
             # every frame and may lurch at its end: that is the same transition.
             return False
+        window = range(1, self._window + 1)
+        # The previous cut is no change of the shot before this one: leave it out.
+        before = [
+            self._jump(frame - k)
+            for k in window
+            if frame - k in scores and frame - k != self._last_cut
+        ]
+        after = [self._jump(frame + k) for k in window if frame + k in scores]
         # A side cut short by the start or the end of the video says nothing.
         sides = [statistics.fmean(side) for side in (before, after) if side]
         # It must stand far out from the calmer side, and out from the busier one too: the
@@ -339,67 +353,76 @@ class ContentCutDetector:
             return False
         # A cut changes the picture at once: the frames two before and one after are no
         # further apart than the two frames of the cut. A fast fade keeps going.
-        hists = list(self._hists)
-        first = self._count - len(hists)
+        first = self._count - len(self._thumbs)
         early, late = max(frame - 2, first), min(frame + 1, self._count - 1)
-        wide = _hist_distance(hists[early - first], hists[late - first], self._weights)
-        return wide <= test.spread * jump
+        wide = _hist_distance(self._hist(early), self._hist(late), self._weights)
+        if wide > test.spread * jump:
+            return False
+        # Nor is it the first step of a dissolve: the picture going on changing the same way,
+        # frame `frame` a blend between the frames either side of it.
+        following = scores.get(frame + 1, 0.0)
+        return not (following >= 0.3 * score and self._between(frame - 1, frame, frame + 1))
 
-    def _is_flash(self, frame: int, scores: dict[int, tuple[float, float]]) -> bool:
+    def _between(self, a: int, b: int, c: int) -> bool:
+        """Does frame ``b`` lie between frames ``a`` and ``c`` (a step of one steady change)?
+
+        Pixel by pixel, a blend of two pictures is on the way from one to the other: going
+        through it costs hardly more than going straight. An unrelated picture is a detour.
+        """
+        first, middle, last = self._thumb(a), self._thumb(b), self._thumb(c)
+        if first is None or middle is None or last is None:
+            return False
+        straight = first.difference(last, self._weights)
+        stepped = first.difference(middle, self._weights) + middle.difference(last, self._weights)
+        return straight >= 0.8 * stepped
+
+    def _is_flash(self, frame: int, scores: dict[int, float]) -> bool:
         """Is ``frame`` the start or the end of a brief change the picture returns from?
 
         Start: a frame of the look-ahead is back near frame ``frame - 1``. End: ``frame`` is
         back near a frame up to ``window`` before the previous one (the flash began after it).
         """
-        thumbs = list(self._thumbs)
-        hists = list(self._hists)
-        first = self._count - len(thumbs)  # frame index of thumbs[0]
+        first = self._count - len(self._thumbs)  # the oldest frame kept
         if frame - 1 < first:
             return False
         window = range(1, self._window + 1)
         # How much the picture moves from frame to frame on either side of the jump.
-        motion_before = _median([scores[frame - k][0] for k in window if frame - k in scores])
-        motion_after = _median([scores[frame + k][0] for k in window if frame + k in scores])
-        before, current = frame - 1 - first, frame - first
+        motion_before = _median([scores[frame - k] for k in window if frame - k in scores])
+        motion_after = _median([scores[frame + k] for k in window if frame + k in scores])
         if any(
-            self._back(t, before, current, motion_before * (t - before), thumbs, hists)
-            for t in range(current + 1, len(thumbs))
+            self._back(t, frame - 1, frame, motion_before * (t - frame + 1))
+            for t in range(frame + 1, self._count)
         ):
             return True
-        earliest = max(0, frame - 1 - self._window - first)
+        earliest = max(first, frame - 1 - self._window)
         return any(
-            self._back(t, current, before, motion_after * (current - t), thumbs, hists)
-            for t in range(earliest, before)
+            self._back(t, frame, frame - 1, motion_after * (frame - t))
+            for t in range(earliest, frame - 1)
         )
 
-    def _back(
-        self,
-        t: int,
-        reference: int,
-        flash: int,
-        motion: float,
-        thumbs: list[Thumb],
-        hists: list[Histogram | None],
-    ) -> bool:
-        """Is ``thumbs[t]`` back near ``thumbs[reference]``, away from which ``flash`` jumped?
+    def _back(self, t: int, reference: int, flash: int, motion: float) -> bool:
+        """Is frame ``t`` back near frame ``reference``, away from which ``flash`` jumped?
 
         ``motion`` is how much the picture around ``reference`` moves over as many frames as
         separate ``t`` from it.
         """
-        distance = thumbs[t].difference(thumbs[reference], self._weights)
-        jump = thumbs[flash].difference(thumbs[reference], self._weights)
+        seen, there, away = self._thumb(t), self._thumb(reference), self._thumb(flash)
+        if seen is None or there is None or away is None:
+            return False
+        distance = seen.difference(there, self._weights)
+        jump = away.difference(there, self._weights)
         # Back below the threshold - unless the jump itself was hardly more (a cut between
         # two dim shots changes little, and the new shot stays as far from the old).
         if distance < min(self._threshold, 0.5 * jump):
             return True
-        # In a shot that moves a lot, frames apart already differ by more than the threshold:
-        # the picture is back when it is no further than that motion explains, clearly closer
-        # than the flash was, and its colour histogram has come back too (a cut to another
-        # shot changes both for good).
-        if distance > min(0.75 * jump, 1.5 * motion):
+        # In a shot that moves a lot, frames apart already differ by more than the threshold
+        # (as much as the flash itself in a fast scroll): the picture is back when that motion
+        # explains the difference and its colour histogram has come back (a cut to another
+        # shot changes the histogram for good).
+        if distance > 1.5 * motion:
             return False
-        h_back = _hist_distance(hists[t], hists[reference], self._weights)
-        h_jump = _hist_distance(hists[flash], hists[reference], self._weights)
+        h_back = _hist_distance(self._hist(t), self._hist(reference), self._weights)
+        h_jump = _hist_distance(self._hist(flash), self._hist(reference), self._weights)
         return h_back <= 0.3 * h_jump
 
     # --- gradual transitions ---------------------------------------------------------------
@@ -497,24 +520,26 @@ Histogram: TypeAlias = tuple[npt.NDArray[np.float64], ...]
 
 
 def histogram(thumb: Thumb, bins: int) -> Histogram:
-    """Normalised soft histograms (``bins`` bins over 0-255) of the thumbnail's planes.
+    """Normalised histograms (``bins`` bins over 0-255) of the thumbnail's planes, smoothed.
 
-    Each sample is shared between its two nearest bins, so a picture whose levels drift a
-    little (grain, a slow change of exposure) moves its histogram a little, not by whole bins.
+    Each plane is counted on two grids of bins, the second shifted by half a bin, and the two
+    are kept side by side: a picture whose levels drift a little (grain, a slow change of
+    exposure) then moves its histogram a little, not by whole bins, as it would on one grid.
     Luma is sampled at every other pixel, like chroma in 4:2:0: the shape of a distribution
-    needs far fewer samples than a pixel-wise difference.
+    needs far fewer samples than a pixel-wise difference. (OpenCV counts: a few tens of
+    microseconds a frame.)
     """
     planes = [thumb.y[::2, ::2], thumb.u, thumb.v]
-    return tuple(_soft_histogram(p, bins) for p in planes if p is not None)
+    return tuple(_smoothed_histogram(p, bins) for p in planes if p is not None)
 
 
-def _soft_histogram(plane: Plane, bins: int) -> npt.NDArray[np.float64]:
-    position = plane.ravel().astype(np.float32) * np.float32(bins / 256) - np.float32(0.5)
-    low = np.floor(position)
-    upper = position - low
-    index = low.astype(np.intp)
-    counts = np.bincount(np.clip(index, 0, bins - 1), 1 - upper, bins).astype(np.float64)
-    counts += np.bincount(np.clip(index + 1, 0, bins - 1), upper, bins)
+def _smoothed_histogram(plane: Plane, bins: int) -> npt.NDArray[np.float64]:
+    image = np.ascontiguousarray(plane, dtype=np.uint8)  # thumbnails hold 0-255
+    half = 128 / bins
+    grids = [
+        cv2.calcHist([image], [0], None, [bins], [low, low + 256]).ravel() for low in (0.0, -half)
+    ]
+    counts = np.concatenate(grids).astype(np.float64)
     total = float(counts.sum())
     return counts / total if total else counts
 
