@@ -9,6 +9,13 @@ PySceneDetect's own detectors remain available behind the same protocol, fed fro
 (:mod:`frame_extractor.pyscenedetect_detector`, setting ``detector=pyscenedetect``); the
 benchmark prints the accuracy and speed of both.
 
+The adaptive test alone misses the hard cut next to a shot in which every pixel changes every
+frame (noise, a scrolling pattern, a cellular automaton, confetti, a fast pan): the cut does not
+stand out from its neighbours. A second signal catches it: the colour histograms, which such a
+shot keeps while a cut changes them (:class:`HistogramTest`). They are computed only when a
+frame changes enough to need them, so calm footage does not pay for them. ``bench/bench_shots.py``
+holds the evidence for every threshold (see ``docs/architecture.md``).
+
 Chroma is compared directly, so a change of hue between flat colours (which HSV-mean detectors
 with the default threshold miss: red to green moves hue by 60 of 180 units, a score of 20 < 27)
 is a large Cb/Cr change here.
