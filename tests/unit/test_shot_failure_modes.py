@@ -10,14 +10,15 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
 from frame_extractor.detection import ContentCutDetector, FadeTest, HistogramTest
 from frame_extractor.extraction import extract
 from frame_extractor.settings import FrameExtractorSettings
-from frame_extractor.thumbnails import Thumb
-from tests.clips import Shot, render
+from frame_extractor.thumbnails import FrameSampler, Thumb
+from tests.clips import Shot, make_cut_clip, render
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
 
@@ -162,3 +163,19 @@ def test_a_fade_to_black_in_two_strides_is_one_cut() -> None:
 def test_nonsensical_histogram_parameters_are_refused(options: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="histogram test needs"):
         HistogramTest(**options)  # type: ignore[arg-type]
+
+
+def test_with_the_histogram_test_off_cuts_between_moving_shots_are_still_found(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a clip of moving test sources cut at known frames (as the frame-stage benchmark's)
+    cuts = [20, 45, 80, 100]
+    path = make_cut_clip(tmp_path / "cuts.mp4", cut_frames=cuts, total_frames=130, audio=False)
+    sampler = FrameSampler(256, 480)
+    with av.open(str(path)) as container:
+        thumbs = [sampler.thumb(frame) for frame in container.decode(video=0)]
+    # WHEN detected with the adaptive test alone (no histograms to tell a flash's return)
+    detector = ContentCutDetector(fade=FadeTest(), histogram=None)
+    found = [c for thumb in thumbs for c in detector.push(thumb)] + detector.flush()
+    # THEN every cut is found: motion alone never makes the picture "come back"
+    assert found == cuts

@@ -426,7 +426,7 @@ class ContentCutDetector:
         # (as much as the flash itself in a fast scroll): the picture is back when that motion
         # explains the difference and its colour histogram has come back (a cut to another
         # shot changes the histogram for good).
-        if distance > 1.5 * motion:
+        if self._histogram is None or distance > 1.5 * motion:
             return False
         h_back = _hist_distance(self._hist(t), self._hist(reference), self._weights)
         h_jump = _hist_distance(self._hist(flash), self._hist(reference), self._weights)
