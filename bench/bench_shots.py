@@ -45,16 +45,19 @@ STATIC = {
     # Stills with photo-like structure: one frame of a fractal / a gradient, held.
     "photo": "mandelbrot=size={w}x{h}:rate={fps}:maxiter=200:start_scale=0.6,"
     "trim=end_frame=1,loop=loop=-1:size=1,setpts=N/{fps}/TB",
-    "photo2": "gradients=size={w}x{h}:rate={fps}:seed=5:nb_colors=5,"
+    # (gradients picks random colours and points unless all are given)
+    "photo2": "gradients=size={w}x{h}:rate={fps}:nb_colors=5:c0=#ff8000:c1=#0040ff:c2=#00ff60"
+    ":c3=#ffe0ff:c4=#402020:x0=10:y0=20:x1={w}-20:y1={h}-10,"
     "trim=end_frame=1,loop=loop=-1:size=1,setpts=N/{fps}/TB",
 }
 MOTION = {
-    "noise": "color=c=#808080:size={w}x{h}:rate={fps},noise=alls=90:allf=t+u",
-    "cnoise": "color=c=#3060a0:size={w}x{h}:rate={fps},noise=c0s=60:c1s=40:c2s=40:allf=t+u",
-    "cellauto": "cellauto=rule=30:size={w}x{h}:rate={fps}",
+    "noise": "color=c=#808080:size={w}x{h}:rate={fps},noise=alls=90:allf=t+u:all_seed=7",
+    "cnoise": "color=c=#3060a0:size={w}x{h}:rate={fps},"
+    "noise=c0s=60:c1s=40:c2s=40:allf=t+u:all_seed=11",
+    "cellauto": "cellauto=rule=30:size={w}x{h}:rate={fps}:seed=5",
     # Tinted: two black-and-white automata of equal density have the same statistics, and no
     # frame-difference or histogram detector can tell them apart (see bench/README.md).
-    "cellauto110": "cellauto=rule=110:size={w}x{h}:rate={fps}:random_fill_ratio=0.5,"
+    "cellauto110": "cellauto=rule=110:size={w}x{h}:rate={fps}:random_fill_ratio=0.5:seed=6,"
     "format=yuv444p,lutyuv=y='40+val*0.6':u=100:v=90",
     "life": "life=size={w}x{h}:rate={fps}:ratio=0.5:mold=0:seed=3"
     ":life_color=#60ff90:death_color=#301040",
