@@ -21,6 +21,11 @@ from frame_extractor.thumbnails import Plane, Thumb
 
 Kind = Literal["adaptive", "content"]
 
+# PySceneDetect's detectors have no test of their own for flashes or for a frame that is only a
+# step of a fast change: with a shorter minimum scene they report such frames as one-frame
+# scenes. Our detector may go down to one frame (it tells those apart); theirs never below this.
+_LEAST_SCENE_FRAMES = 3
+
 
 class PySceneDetectCutDetector:
     """Feeds PySceneDetect's ``AdaptiveDetector`` or ``ContentDetector``, one frame at a time.
@@ -29,7 +34,8 @@ class PySceneDetectCutDetector:
         fps: frame rate of the video (PySceneDetect counts in timecodes).
         kind: ``adaptive`` (rolling-average ratio, PySceneDetect's choice for fast motion) or
             ``content`` (fixed threshold on the HSV difference).
-        min_scene_frames: PySceneDetect's ``min_scene_len``.
+        min_scene_frames: PySceneDetect's ``min_scene_len`` (at least 3, see
+            ``_LEAST_SCENE_FRAMES``).
 
     Raises:
         ValueError: ``fps`` not positive or ``min_scene_frames`` below 1.
@@ -40,10 +46,11 @@ class PySceneDetectCutDetector:
             raise ValueError("need fps > 0 and min_scene_frames >= 1")
         self._fps = float(fps)  # PySceneDetect refuses an int rate
         self._detector: AdaptiveDetector | ContentDetector
+        least = max(min_scene_frames, _LEAST_SCENE_FRAMES)
         if kind == "adaptive":
-            self._detector = AdaptiveDetector(min_scene_len=min_scene_frames)
+            self._detector = AdaptiveDetector(min_scene_len=least)
         else:
-            self._detector = ContentDetector(min_scene_len=min_scene_frames)
+            self._detector = ContentDetector(min_scene_len=least)
         # How far behind the newest frame PySceneDetect may still report a cut.
         self._delay = int(self._detector.event_buffer_length)
         self._count = 0

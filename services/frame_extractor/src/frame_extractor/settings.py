@@ -76,7 +76,7 @@ class FrameExtractorSettings(ConsumerSettings):
         description="Frames either side that the cut ratio compares with (also the look-ahead).",
     )
     min_scene_frames: int = Field(
-        default=3,
+        default=1,
         ge=1,
         description="Cuts closer than this to the previous one are ignored (the earlier wins).",
     )
