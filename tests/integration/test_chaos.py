@@ -14,7 +14,10 @@ Then every video has exactly one ``VideoCompleted``, none is left ``processing``
 status its content calls for (the crash-looping one with the frame stage ``failed`` and a
 "gave up after" reason), and the dead-letter queues hold the malformed message and nothing else.
 
-Replay a run with ``CHAOS_SEED=<seed printed by the test>``.
+The emulator is a moto server whose DynamoDB answers one request at a time (plain moto drops
+concurrent writes when a transaction is cancelled: :mod:`tests.locked_moto`), or whatever
+``AWS_ENDPOINT_URL`` names. Replay a run with ``CHAOS_SEED=<seed printed by the test>``; each
+service's log is in the test's temporary directory.
 """
 
 from __future__ import annotations
