@@ -1,7 +1,8 @@
 """The embedded AWS emulator: a moto server on 127.0.0.1 in a child process.
 
 A child process (rather than moto's threaded server inside ours) keeps the emulator's request
-handling off our interpreter's GIL while frames decode, and ends cleanly with us.
+handling off our interpreter's GIL while frames decode, and ends cleanly with us. Its DynamoDB
+answers one request at a time (:mod:`videosense.moto_server` says why).
 """
 
 from __future__ import annotations
@@ -58,7 +59,15 @@ class Emulator:
         for _attempt in range(3):
             port = self._port or _free_port()
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "videosense.moto_server",
+                    "-H",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

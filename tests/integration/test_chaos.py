@@ -14,10 +14,10 @@ Then every video has exactly one ``VideoCompleted``, none is left ``processing``
 status its content calls for (the crash-looping one with the frame stage ``failed`` and a
 "gave up after" reason), and the dead-letter queues hold the malformed message and nothing else.
 
-The emulator is a moto server whose DynamoDB answers one request at a time (plain moto drops
-concurrent writes when a transaction is cancelled: :mod:`tests.locked_moto`), or whatever
-``AWS_ENDPOINT_URL`` names. Replay a run with ``CHAOS_SEED=<seed printed by the test>``; each
-service's log is in the test's temporary directory.
+The emulator is the embedded one, a moto server of its own (whose DynamoDB answers one request
+at a time: :mod:`videosense.moto_server`), or whatever ``AWS_ENDPOINT_URL`` names. Replay a run
+with ``CHAOS_SEED=<seed printed by the test>``; each service's log is in the test's temporary
+directory.
 """
 
 from __future__ import annotations
@@ -42,10 +42,9 @@ import pytest
 from tests.chaos import ChaosMonkey, CrashOnPickup, Supervisor
 from tests.clips import make_cut_clip
 from tests.fixtures.captioner.tiny_blip import build_tiny_blip
-from tests.locked_moto import LockedEmulator
 from tests.service_processes import ServiceFleet
 from tests.waiting import eventually
-from videosense.emulator import EMULATOR_ENV
+from videosense.emulator import EMULATOR_ENV, Emulator
 from videosense_deploy.environment import Deployment
 from videosense_shared.aws import AwsClients
 from videosense_shared.bus import ERROR_ATTRIBUTE
@@ -54,7 +53,8 @@ from videosense_shared.ids import video_id_for
 from videosense_shared.messages import Stage, StageStatus, VideoCompleted, VideoStatus
 from videosense_shared.provision import subscribe_queue
 from videosense_shared.settings import CommonSettings
-from videosense_shared.store import HEADER, DocumentStore
+from videosense_shared.store import DynamoDocumentStore
+from videosense_shared.store.keys import HEADER
 from videosense_shared.topology import (
     AGGREGATOR,
     FRAME_EXTRACTOR,
@@ -292,13 +292,12 @@ async def _unfinished(aws: AwsClients, table: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    """The endpoint this test runs on: ``AWS_ENDPOINT_URL`` if set, else a moto server whose
-    DynamoDB answers one request at a time (plain moto loses writes under this load: see
-    :mod:`tests.locked_moto`)."""
+    """The endpoint this test runs on: ``AWS_ENDPOINT_URL`` if set, else an embedded emulator of
+    its own (the load here would slow the other tests' shared one)."""
     if os.environ.get("AWS_ENDPOINT_URL"):
         yield os.environ["AWS_ENDPOINT_URL"]
         return
-    with LockedEmulator() as emulator:
+    with Emulator() as emulator:
         yield emulator.endpoint
 
 
@@ -455,7 +454,7 @@ async def test_no_video_is_lost_stuck_or_mixed_up_while_services_keep_dying(
         # AND no video is left processing
         assert await _unfinished(aws, common.table_name) == []
         # AND each video ended as its content calls for, its document about its own upload
-        store = DocumentStore(aws.dynamodb, common.table_name)
+        store = DynamoDocumentStore(aws.dynamodb, common.table_name)
         for video_id, upload in expected.items():
             [event] = by_video[video_id].values()
             document = await store.read(video_id)
