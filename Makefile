@@ -42,7 +42,7 @@ test: setup
 	$(BIN)/pytest
 
 test-unit: setup
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest -m "not integration and not e2e"
 
 lint: setup
 	$(BIN)/ruff check .

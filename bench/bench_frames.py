@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # for tests.clips, the ground-truth clip generator
+sys.path.insert(0, str(ROOT))  # for tests.support.clips, the ground-truth clip generator
 
 FPS = 25
 SECONDS = 60
@@ -230,7 +230,7 @@ ECONOMY_PLAN: tuple[tuple[str, float], ...] = (
 
 def _economy_shots() -> list[tuple[str, int]]:
     """(lavfi source, frames) per scene of the economy clip."""
-    from tests.clips import SCENE_SOURCES
+    from tests.support.clips import SCENE_SOURCES
 
     still = ",trim=end_frame=1,loop=loop=-1:size=1,setpts=N/{fps}/TB"
     set_ups = (SCENE_SOURCES[0], SCENE_SOURCES[4])  # the two alternating set-ups
@@ -253,7 +253,7 @@ def _economy_shots() -> list[tuple[str, int]]:
 
 
 def _economy_clip(out: Path) -> Path:
-    from tests.clips import Shot, render
+    from tests.support.clips import Shot, render
 
     path = out / "economy-360p25-3min-v2.mp4"
     if not path.exists():
@@ -295,7 +295,7 @@ def _economy(out: Path) -> None:
 
 
 def _clip(out: Path) -> Path:
-    from tests.clips import make_cut_clip
+    from tests.support.clips import make_cut_clip
 
     path = out / "cuts-1080p25-60s-v1.mp4"
     if not path.exists():

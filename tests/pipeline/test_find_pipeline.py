@@ -1,0 +1,171 @@
+"""``videosense find`` over documents a real pipeline wrote: a clip with two title cards goes
+through frames + recognition (local backend, Tesseract) on the emulator, then ``find --text``
+reports each phrase at the keyframes of its own scene, read from ``documents/*.json`` in S3; a
+face indexed with ``faces index`` is found by ``find --person`` after local face search."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import cv2
+import pytest
+
+from recognizer.service import service
+from tests.support.pictures import (
+    SIDE,
+    SKIMAGE_DATA,
+    astronaut,
+    concat_cards,
+    pil_text,
+    tiny_embedder,
+    two_cards_clip,
+)
+from videosense.cli import main
+from videosense.embedded import EmbeddedStack
+from videosense_shared.messages import Stage, VideoStatus
+
+pytestmark = pytest.mark.integration
+
+SIZE = (640, 360)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return two_cards_clip(tmp_path_factory.mktemp("find-clip"))
+
+
+@pytest.fixture
+def crew_clip(tmp_path: Path) -> Path:
+    """1 s of a title card, then 2 s of the astronaut's portrait centred on a dark frame."""
+    portrait = tmp_path / "portrait.png"
+    face = cv2.resize(astronaut(), (SIZE[1], SIZE[1]))
+    side = (SIZE[0] - SIZE[1]) // 2
+    cv2.imwrite(str(portrait), cv2.copyMakeBorder(face, 0, 0, side, side, cv2.BORDER_CONSTANT))
+    card = tmp_path / "card.png"
+    cv2.imwrite(str(card), pil_text("Crew", SIZE))
+    return concat_cards(tmp_path / "crew.mp4", (card, 1), (portrait, 2))
+
+
+@pytest.fixture
+async def stack(
+    aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[EmbeddedStack]:
+    for name in ("INGEST", "FRAME_EXTRACTOR", "AGGREGATOR", "RECOGNIZER"):
+        monkeypatch.setenv(f"VIDEOSENSE_{name}_WAIT_TIME_S", "1")
+    async with EmbeddedStack(
+        endpoint=aws_env["AWS_ENDPOINT_URL"], extra_services=[service()]
+    ) as running:
+        yield running
+
+
+async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run the command line (its own event loop, so in a thread) and capture its output."""
+    capsys.readouterr()
+    code = await asyncio.to_thread(main, list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+async def test_find_text_reports_each_phrase_at_its_scene(
+    stack: EmbeddedStack, clip: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the clip analysed to the end with frames and recognition
+    video_id = await stack.upload(clip, stages=(Stage.FRAMES, Stage.RECOGNITION))
+    event = await stack.wait_completed(video_id, timeout_s=90)
+    assert event.status == VideoStatus.COMPLETE
+    document = await stack.store.read(video_id)
+    by_scene = {
+        scene: [(k.t_s, k.frame, k.image.key) for k in document.keyframes if k.scene_index == scene]
+        for scene in (0, 1)
+    }
+    assert by_scene[0]
+    assert by_scene[1]
+    # AND an object under documents/ that is not a document (it must not hide the real one)
+    await stack.aws.s3.put_object(
+        Bucket=stack.common.bucket, Key="documents/junk.json", Body=b'{"not": "a document"}'
+    )
+
+    # WHEN the first card's word is searched, in another case
+    code, out, err = await cli(capsys, "find", "--text", "BRIEFING", "--json")
+    # THEN exactly the first scene's keyframes are listed, with time, frame and JPEG key
+    assert code == 0, err
+    hits = json.loads(out)
+    assert [(h["t_s"], h["frame"], h["image"]["key"]) for h in hits] == by_scene[0]
+    assert {h["video_id"] for h in hits} == {video_id}
+    assert {h["scene_index"] for h in hits} == {0}
+    assert all("Mission briefing" in [m["value"] for m in h["matches"]] for h in hits)
+    assert f"skipped s3://{stack.common.bucket}/documents/junk.json" in err
+
+    # WHEN the second card's phrase is searched in that video, as readable text
+    code, out, err = await cli(capsys, "find", "--text", "weather report", "--video", video_id)
+    # THEN the second scene's keyframes are printed with their S3 keys
+    assert code == 0, err
+    for _, _, key in by_scene[1]:
+        assert f"s3://{stack.common.bucket}/{key}" in out
+    for _, _, key in by_scene[0]:
+        assert key not in out
+
+    # WHEN a label no backend produced is searched / THEN nothing matches, and that is no error
+    code, out, err = await cli(capsys, "find", "--label", "Car", "--json")
+    assert (code, json.loads(out)) == (0, [])
+    assert "0 keyframe(s)" in err
+
+
+async def test_find_in_an_unknown_video_fails_with_the_reason(
+    stack: EmbeddedStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a running stack with no video of that id
+    # WHEN find is asked to search it
+    code, out, err = await cli(capsys, "find", "--text", "x", "--video", "no-such-video")
+    # THEN it fails (exit 1) saying the video has no finished document
+    assert code == 1
+    assert out == ""
+    assert "no-such-video has no finished document" in err
+
+
+async def test_find_person_after_indexing_her_with_the_faces_command(
+    aws_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    crew_clip: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN the astronaut and a coffee cup indexed into the local gallery with `faces index`
+    gallery, embedder = tmp_path / "gallery", tmp_path / "embedder.onnx"
+    tiny_embedder(embedder)
+    for name, value in {
+        "VIDEOSENSE_RECOGNIZER_BACKEND": "local",
+        "VIDEOSENSE_RECOGNIZER_FEATURES": "faces,text,face_search",
+        "VIDEOSENSE_RECOGNIZER_FACE_GALLERY": str(gallery),
+        "VIDEOSENSE_RECOGNIZER_FACE_EMBEDDING_MODEL": str(embedder),
+        "VIDEOSENSE_RECOGNIZER_FACE_EMBEDDING_INPUT_SIZE": str(SIDE),
+        "VIDEOSENSE_RECOGNIZER_FACE_SIMILARITY_THRESHOLD": "0.9",
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert (
+        main(["faces", "index", "--name", "Eileen_Collins", str(SKIMAGE_DATA / "astronaut.png")])
+        == 0
+    )
+    assert main(["faces", "index", "--name", "cup", str(SKIMAGE_DATA / "coffee.png")]) == 0
+    for name in ("INGEST", "FRAME_EXTRACTOR", "AGGREGATOR", "RECOGNIZER"):
+        monkeypatch.setenv(f"VIDEOSENSE_{name}_WAIT_TIME_S", "1")
+    async with EmbeddedStack(
+        endpoint=aws_env["AWS_ENDPOINT_URL"], extra_services=[service()]
+    ) as stack:
+        # WHEN a clip with a title card, then her portrait, is analysed with face search
+        video_id = await stack.upload(crew_clip, stages=(Stage.FRAMES, Stage.RECOGNITION))
+        event = await stack.wait_completed(video_id, timeout_s=90)
+        assert event.status == VideoStatus.COMPLETE
+        document = await stack.store.read(video_id)
+        portrait_frames = [k.frame for k in document.keyframes if k.scene_index == 1]
+        assert portrait_frames
+        # AND she is searched by name, in another case
+        code, out, err = await cli(capsys, "find", "--person", "eileen_collins", "--json")
+    # THEN she is found at the portrait's keyframes only, named as she was indexed
+    assert code == 0, err
+    hits = json.loads(out)
+    assert [h["frame"] for h in hits] == portrait_frames
+    assert {m["value"] for h in hits for m in h["matches"]} == {"Eileen_Collins"}
