@@ -38,8 +38,18 @@ $(BIN)/videosense: pyproject.toml shared/pyproject.toml deploy/pyproject.toml \
 	$(PYTHON) -m venv .venv-checkov
 	.venv-checkov/bin/pip install -q checkov==3.3.30
 
+# Everything on moto, then the integration and e2e tiers again on LocalStack (host mode, in its own
+# virtualenv .venv-localstack/, built on first use) when a Python >= 3.13 is on the machine.
 test: setup
 	$(BIN)/pytest
+	@if localstack_python=$$($(BIN)/python -m tests.localstack.launcher 2>/dev/null); then \
+	  echo "LocalStack run: its virtualenv on $$localstack_python (built once, a few minutes)"; \
+	  $(BIN)/python -m tests.localstack.launcher --venv >/dev/null && \
+	  $(BIN)/pytest -m "integration or e2e" --emulator=localstack; \
+	else \
+	  echo "make test: SKIPPED the LocalStack run of the integration and e2e tiers:" \
+	    "no Python >= 3.13 (python3.13 on PATH, pyenv, or VIDEOSENSE_LOCALSTACK_PYTHON)"; \
+	fi
 
 test-unit: setup
 	$(BIN)/pytest -m "not integration and not e2e"
@@ -96,4 +106,4 @@ logs:
 	docker compose --profile $(EMULATOR) logs -f
 
 clean:
-	rm -rf $(VENV) .venv-checkov samples deploy/cdk.out bench/out .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-checkov .venv-localstack samples deploy/cdk.out bench/out .mypy_cache .ruff_cache .pytest_cache

@@ -1,4 +1,4 @@
-"""The bus against a real AWS emulator (moto in server mode): SNS -> SQS -> consumer -> DLQ.
+"""The bus against a real AWS emulator (moto or LocalStack): SNS -> SQS -> consumer -> DLQ.
 
 Every test waits on events or polls with a deadline; none uses a fixed sleep to synchronise.
 Visibility timeouts are the smallest ConsumerSettings accepts (5 s), so the slowest tests (the
@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import socket
 import time
-import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,7 +20,6 @@ import pytest
 import structlog
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
-from moto.server import ThreadedMotoServer
 from pydantic import TypeAdapter
 
 from videosense_shared.aws import AwsClients
@@ -58,32 +55,14 @@ VISIBILITY_S = 5  # the minimum ConsumerSettings allows
 
 
 # ----------------------------------------------------------------------------------- emulator
-# Private to this module for now; meant to be merged into the shared tests/conftest.py fixture.
-
-
-@pytest.fixture(scope="module")
-def _bus_moto_endpoint() -> Iterator[str]:
-    # werkzeug logs every request at INFO: far too noisy for a test run.
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture
-def _bus_aws_env(_bus_moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    request = urllib.request.Request(f"{_bus_moto_endpoint}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
-    monkeypatch.setenv("AWS_ENDPOINT_URL", _bus_moto_endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "VIDEOSENSE_PREFIX"):
-        monkeypatch.delenv(name, raising=False)
-    return _bus_moto_endpoint
+def _bus_aws_env(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> str:
+    # The session's emulator (tests/conftest.py); names carry a fresh per-test prefix, so tests
+    # never see each other's queues.
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return aws_env["AWS_ENDPOINT_URL"]
 
 
 @pytest.fixture
