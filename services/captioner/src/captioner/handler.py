@@ -12,11 +12,10 @@ from captioner.settings import CaptionerSettings
 from videosense_shared.backends import BackendLoader, BackendUnavailableError
 from videosense_shared.bus import (
     Attempt,
-    Delivery,
     Publisher,
     RetryableError,
     StageError,
-    StageWorker,
+    StageHandler,
 )
 from videosense_shared.claimcheck import fit_for_sns
 from videosense_shared.ids import message_id_for
@@ -30,20 +29,18 @@ from videosense_shared.messages import (
     utc_now,
 )
 from videosense_shared.objects import UnreadableImageError, read_keyframe
-from videosense_shared.topology import STAGE_TOPICS
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
 
 log = get_logger(__name__)
 
-TOPIC = STAGE_TOPICS[Stage.CAPTIONS.value]
 # Keyframe downloads in flight per chunk: S3 reads are cheap, but a 50-keyframe chunk should
 # not open 50 connections at once.
 _FETCH_CONCURRENCY = 8
 
 
-class Captioner:
+class Captioner(StageHandler[FramesExtracted]):
     """Captions the keyframes of one chunk at a time (several chunks in parallel via the
     consumer, all sharing one backend)."""
 
@@ -54,27 +51,10 @@ class Captioner:
         settings: CaptionerSettings,
         backends: BackendLoader[CaptionBackend],
     ) -> None:
+        super().__init__(Stage.CAPTIONS, FramesExtracted, publisher, backend=settings.backend)
         self._s3 = s3
         self._settings = settings
         self._backends = backends
-        self._worker = StageWorker(
-            stage=Stage.CAPTIONS,
-            topic=TOPIC,
-            input_type=FramesExtracted,
-            publisher=publisher,
-            process=self.process,
-            backend=settings.backend,
-        )
-
-    async def handle(self, delivery: Delivery) -> None:
-        """Consume one ``FramesExtracted`` chunk (the stage-worker shape: see
-        :class:`StageWorker`).
-
-        Raises:
-            PoisonMessage: not a valid ``FramesExtracted``.
-            RetryableError: the backend is throttled or unavailable for now.
-        """
-        await self._worker.handle(delivery)
 
     async def process(
         self, message: FramesExtracted, attempt: Attempt | None = None

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from frame_extractor.chunks import frames_extracted
 from frame_extractor.extraction import ExtractedKeyframe, ExtractionError, extract
 from frame_extractor.settings import FrameExtractorSettings
-from videosense_shared.bus import Attempt, Delivery, Publisher, StageError, StageWorker
+from videosense_shared.bus import Attempt, Publisher, StageError, StageHandler
 from videosense_shared.layout import keyframe_key
 from videosense_shared.logs import get_logger
 from videosense_shared.messages import (
@@ -24,7 +24,6 @@ from videosense_shared.messages import (
     utc_now,
 )
 from videosense_shared.objects import SourceUnavailableError, download_to_file
-from videosense_shared.topology import FRAMES_EXTRACTED
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -39,30 +38,15 @@ def backend_name(settings: FrameExtractorSettings) -> str:
     return "pyav+content"
 
 
-class FrameExtractor:
+class FrameExtractor(StageHandler[VideoIngested]):
     """Runs the frame stage for one video at a time (several in parallel via the consumer)."""
 
     def __init__(
         self, s3: S3Client, publisher: Publisher, settings: FrameExtractorSettings
     ) -> None:
+        super().__init__(Stage.FRAMES, VideoIngested, publisher, backend=backend_name(settings))
         self._s3 = s3
         self._settings = settings
-        self._worker = StageWorker(
-            stage=Stage.FRAMES,
-            topic=FRAMES_EXTRACTED,
-            input_type=VideoIngested,
-            publisher=publisher,
-            process=self.process,
-            backend=backend_name(settings),
-        )
-
-    async def handle(self, delivery: Delivery) -> None:
-        """Consume one ``VideoIngested`` (the stage-worker shape: see :class:`StageWorker`).
-
-        Raises:
-            PoisonMessage: not a valid ``VideoIngested``.
-        """
-        await self._worker.handle(delivery)
 
     async def process(
         self, message: VideoIngested, attempt: Attempt | None = None

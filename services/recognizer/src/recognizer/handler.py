@@ -10,7 +10,7 @@ from recognizer.backend import RecognitionBackend, RecognitionError, decisive
 from recognizer.features import Feature
 from recognizer.settings import RecognizerSettings
 from videosense_shared.backends import BackendLoader, BackendUnavailableError
-from videosense_shared.bus import Attempt, Delivery, Publisher, StageError, StageWorker
+from videosense_shared.bus import Attempt, Publisher, StageError, StageHandler
 from videosense_shared.claimcheck import fit_for_sns
 from videosense_shared.ids import message_id_for
 from videosense_shared.logs import get_logger
@@ -23,7 +23,6 @@ from videosense_shared.messages import (
     utc_now,
 )
 from videosense_shared.objects import UnreadableImageError, read_keyframe
-from videosense_shared.topology import RECOGNITION_READY
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -31,7 +30,7 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 
-class Recognizer:
+class Recognizer(StageHandler[FramesExtracted]):
     """Runs the enabled features on every keyframe of a chunk, a few keyframes at a time.
 
     Idempotent: a redelivered chunk yields the same message id (and the same claim-check key),
@@ -45,28 +44,11 @@ class Recognizer:
         backends: BackendLoader[RecognitionBackend],
         settings: RecognizerSettings,
     ) -> None:
+        super().__init__(Stage.RECOGNITION, FramesExtracted, publisher, backend=backends.name)
         self._s3 = s3
         self._backends = backends
         self._settings = settings
         self._features = settings.requested_features()
-        self._worker = StageWorker(
-            stage=Stage.RECOGNITION,
-            topic=RECOGNITION_READY,
-            input_type=FramesExtracted,
-            publisher=publisher,
-            process=self.process,
-            backend=backends.name,
-        )
-
-    async def handle(self, delivery: Delivery) -> None:
-        """Consume one ``FramesExtracted`` chunk (the stage-worker shape: see
-        :class:`StageWorker`).
-
-        Raises:
-            PoisonMessage: not a valid ``FramesExtracted``.
-            RetryableError: S3, SNS or the backend had transient trouble.
-        """
-        await self._worker.handle(delivery)
 
     async def process(
         self, message: FramesExtracted, attempt: Attempt | None = None

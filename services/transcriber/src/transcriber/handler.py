@@ -15,11 +15,10 @@ from transcriber.backend import (
 from videosense_shared.backends import BackendLoader, BackendUnavailableError
 from videosense_shared.bus import (
     Attempt,
-    Delivery,
     Publisher,
     RetryableError,
     StageError,
-    StageWorker,
+    StageHandler,
 )
 from videosense_shared.claimcheck import fit_for_sns
 from videosense_shared.ids import message_id_for
@@ -30,7 +29,6 @@ from videosense_shared.messages import (
     VideoIngested,
     utc_now,
 )
-from videosense_shared.topology import STAGE_TOPICS
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -38,10 +36,9 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 NO_AUDIO = "the video has no audio track"
-_TOPIC = STAGE_TOPICS[Stage.TRANSCRIPT.value]
 
 
-class Transcriber:
+class Transcriber(StageHandler[VideoIngested]):
     """Runs the transcript stage of one video with the configured backend."""
 
     def __init__(
@@ -51,26 +48,10 @@ class Transcriber:
         publisher: Publisher,
         backends: BackendLoader[TranscriptionBackend],
     ) -> None:
+        super().__init__(Stage.TRANSCRIPT, VideoIngested, publisher, backend=backends.name)
         self._s3 = s3
         self._bucket = bucket
         self._backends = backends
-        self._worker = StageWorker(
-            stage=Stage.TRANSCRIPT,
-            topic=_TOPIC,
-            input_type=VideoIngested,
-            publisher=publisher,
-            process=self.process,
-            backend=backends.name,
-        )
-
-    async def handle(self, delivery: Delivery) -> None:
-        """Consume one ``VideoIngested`` (the stage-worker shape: see :class:`StageWorker`).
-
-        Raises:
-            PoisonMessage: not a valid ``VideoIngested``.
-            RetryableError: an asynchronous job is still running (comes back later).
-        """
-        await self._worker.handle(delivery)
 
     async def process(
         self, message: VideoIngested, attempt: Attempt | None = None

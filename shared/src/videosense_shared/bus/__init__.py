@@ -24,6 +24,7 @@ from videosense_shared.bus.stage_worker import (
     Attempt,
     LastErrors,
     StageError,
+    StageHandler,
     StageWorker,
     give_up_reason,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "Publisher",
     "RetryableError",
     "StageError",
+    "StageHandler",
     "StageWorker",
     "give_up_reason",
     "install_stop_signals",

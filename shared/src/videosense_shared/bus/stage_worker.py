@@ -29,6 +29,7 @@ from videosense_shared.bus.publisher import Publisher
 from videosense_shared.ids import message_id_for
 from videosense_shared.logs import bound, get_logger
 from videosense_shared.messages import Stage, StageFailed
+from videosense_shared.topology import STAGE_TOPICS
 
 log = get_logger(__name__)
 
@@ -198,3 +199,38 @@ class StageWorker(Generic[In]):
                 skipped=skipped,
             ),
         )
+
+
+class StageHandler(Generic[In]):
+    """Base of a stage service's handler class: ``handle`` runs the subclass's ``process`` on a
+    :class:`StageWorker`, which publishes on the stage's own topic."""
+
+    def __init__(
+        self, stage: Stage, input_type: type[In], publisher: Publisher, *, backend: str | None
+    ) -> None:
+        self._worker = StageWorker(
+            stage=stage,
+            topic=STAGE_TOPICS[stage.value],
+            input_type=input_type,
+            publisher=publisher,
+            process=self.process,
+            backend=backend,
+        )
+
+    async def handle(self, delivery: Delivery) -> None:
+        """Consume one delivery of the stage's input (see :class:`StageWorker`).
+
+        Raises:
+            PoisonMessage: the body is not a valid input message.
+            RetryableError: transient trouble; the message comes back later.
+        """
+        await self._worker.handle(delivery)
+
+    async def process(self, message: In, attempt: Attempt | None = None) -> Sequence[BaseModel]:
+        """The stage's own work: the messages to publish for ``message``.
+
+        Raises:
+            StageError: this video cannot get the stage's result.
+            RetryableError: transient trouble.
+        """
+        raise NotImplementedError
