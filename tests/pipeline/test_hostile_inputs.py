@@ -25,7 +25,6 @@ from tests.support.hostile_media import (
     huge_frame_video,
     jpeg_named,
     text_named,
-    wav_named,
 )
 from tests.support.waiting import eventually
 from videosense.embedded import EmbeddedStack
@@ -304,7 +303,6 @@ async def test_hostile_uploads_end_failed_with_a_reason_naming_the_limit_or_the_
             "duration 10:00:00 exceeds the limit of 6:00:00 (VIDEOSENSE_INGEST_MAX_DURATION_S)"
         ),
         jpeg_named(tmp_path / "photo.mp4"): "not a video: still image (jpeg_pipe)",
-        wav_named(tmp_path / "song.mov"): "no video stream (audio only)",
         text_named(tmp_path / "notes.mkv"): (
             "not a video: Invalid data found when processing input"
         ),

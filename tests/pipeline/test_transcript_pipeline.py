@@ -1,5 +1,6 @@
 """The transcriber in the whole pipeline on the emulator: frames + transcript requested, the
-document assembled by the aggregator (pocketsphinx: the offline backend, for real)."""
+document assembled by the aggregator (pocketsphinx, and the default packaged Whisper model, for
+real)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from frame_extractor.handler import NO_VIDEO
 from tests.support.clips import make_colour_clip
-from tests.support.speech import SENTENCES, make_speech_clip, word_accuracy
+from tests.support.speech import SENTENCES, espeak_audio, make_speech_clip, word_accuracy
 from transcriber.handler import NO_AUDIO
+from transcriber.packaged_model import PACKAGED_BASE
 from transcriber.service import service
 from transcriber.settings import TranscriberSettings
 from videosense.embedded import EmbeddedStack
@@ -103,3 +106,42 @@ async def test_a_whisper_model_that_cannot_load_ends_the_video_partial(
     assert stage.error is not None
     assert "does not exist" in stage.error
     assert document.stages[Stage.FRAMES].status == StageStatus.COMPLETE
+
+
+async def test_an_audio_only_upload_gets_a_transcript_and_skips_the_frame_stages(
+    aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # GIVEN the transcriber with its defaults (the packaged Whisper model, nothing configured)
+    # and an MP3 of speech with no video at all, asking for frames, recognition and transcript
+    _fast_polling(monkeypatch)
+    for name in ("BACKEND", "MODEL", "LANGUAGE"):
+        monkeypatch.delenv(f"VIDEOSENSE_TRANSCRIBER_{name}", raising=False)
+    spoken = "please send the report to my office before noon on friday"
+    song = espeak_audio(tmp_path / "memo.mp3", spoken)
+    async with EmbeddedStack(
+        endpoint=aws_env["AWS_ENDPOINT_URL"], extra_services=[service(TranscriberSettings())]
+    ) as stack:
+        video_id = await stack.upload(
+            song, stages=(Stage.FRAMES, Stage.RECOGNITION, Stage.TRANSCRIPT)
+        )
+        # WHEN the pipeline runs
+        event = await stack.wait_completed(video_id, timeout_s=120)
+        document = await stack.store.read(video_id)
+    # THEN it is accepted and complete: a transcript, the frame stages skipped with the reason
+    assert event.status == VideoStatus.COMPLETE
+    assert document.media is not None
+    assert not document.media.has_video
+    assert document.media.has_audio
+    frames = document.stages[Stage.FRAMES]
+    assert frames.status == StageStatus.SKIPPED
+    assert frames.error == NO_VIDEO
+    assert document.stages[Stage.RECOGNITION].status == StageStatus.SKIPPED
+    transcript_stage = document.stages[Stage.TRANSCRIPT]
+    assert transcript_stage.status == StageStatus.COMPLETE
+    assert transcript_stage.backend == "whisper"
+    assert transcript_stage.model == PACKAGED_BASE
+    assert document.transcript is not None
+    assert document.transcript.language == "en"
+    heard = "".join(c for c in document.transcript.text.lower() if c.isalnum() or c.isspace())
+    assert word_accuracy(spoken, heard) >= 0.8, document.transcript.text
+    assert not document.keyframes

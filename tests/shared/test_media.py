@@ -67,6 +67,11 @@ RECIPES: dict[str, str] = {
     "too_big.mp4": f"-f lavfi -i color=size=8192x4352:rate=25 -frames:v 2 {H264}",
     # One frame every 10 minutes: a 7 h video in a few kilobytes.
     "too_long.mp4": f"-f lavfi -i color=size=16x16:rate=1/600 -t 25200 {H264}",
+    # Audio alone: accepted (a transcript, no frames).
+    "sine.mp3": f"{SINE} -t 2 -c:a libmp3lame",
+    "sine.flac": f"{SINE} -t 2 -c:a flac",
+    "sine.m4a": f"{SINE} -t 2 -c:a aac",
+    "sine.wav": f"{SINE} -t 2 -c:a pcm_s16le",
 }
 # Clips remuxed from another (no re-encoding): (source clip, ffmpeg options).
 REMUXED: dict[str, tuple[str, str]] = {
@@ -124,7 +129,13 @@ MADE: dict[str, Callable[[Path], Path]] = {
     "photo_named.mp4": jpeg_named,
     "sound_named.mov": wav_named,
     "text_named.mkv": text_named,
+    "subtitles_named.mkv": lambda path: _write(path, "1\n00:00:00,000 --> 00:00:01,500\nhi\n"),
 }
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
 
 
 class Clips:
@@ -301,6 +312,38 @@ def test_a_good_video_yields_its_facts(
     assert facts.model_dump() == expected | {"duration_s": duration}
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize(
+    ("name", "duration_s"),
+    [
+        pytest.param("sine.mp3", 2.0, id="mp3"),
+        pytest.param("sine.flac", 2.0, id="flac"),
+        pytest.param("sine.m4a", 2.0, id="m4a-aac"),
+        pytest.param("sine.wav", 2.0, id="wav"),
+        pytest.param("cover_art.mp3", 1.0, id="mp3-with-cover-art"),
+        pytest.param("sound_named.mov", 1.0, id="wav-named-mov"),
+    ],
+)
+def test_audio_alone_is_accepted_with_no_frames(
+    transport: str, name: str, duration_s: float, clips: Clips, http_files: FileServer
+) -> None:
+    # GIVEN audio with no video stream (cover art does not count as one), whatever its name
+    # WHEN it is probed
+    facts = _probe(transport, clips, http_files, name)
+
+    # THEN it is accepted with its duration and audio, and no frames, size or video codec
+    assert facts.model_dump() == {
+        "duration_s": pytest.approx(duration_s, abs=0.1),
+        "fps": 0.0,
+        "width": 0,
+        "height": 0,
+        "frame_count": 0,
+        "video_codec": "",
+        "has_audio": True,
+    }
+    assert not facts.has_video
+
+
 def test_a_stream_is_probed_from_any_position_and_left_open(clips: Clips) -> None:
     # GIVEN an in-memory video whose read position is somewhere in the middle
     stream = io.BytesIO(clips("h264_aac.mp4").read_bytes())
@@ -328,7 +371,6 @@ def test_a_stream_is_probed_from_any_position_and_left_open(clips: Clips) -> Non
             id="text-file-named-mp4",
         ),
         pytest.param("still.png", r"not a video: still image \(png_pipe\)", id="png-image"),
-        pytest.param("cover_art.mp3", r"no video stream \(audio only\)", id="mp3-with-cover-art"),
         pytest.param(
             "first_half.mp4",
             r"truncated or corrupt: mp4 box 'mdat' needs \d+ bytes but the file ends at \d+"
@@ -375,12 +417,12 @@ def test_a_stream_is_probed_from_any_position_and_left_open(clips: Clips) -> Non
         pytest.param(
             "photo_named.mp4", r"not a video: still image \(jpeg_pipe\)", id="jpeg-named-mp4"
         ),
-        pytest.param("sound_named.mov", r"no video stream \(audio only\)", id="wav-named-mov"),
         pytest.param(
             "text_named.mkv",
             r"not a video: Invalid data found when processing input",
             id="text-named-mkv",
         ),
+        pytest.param("subtitles_named.mkv", r"no video stream", id="subtitles-alone"),
     ],
 )
 def test_a_bad_video_fails_with_a_short_readable_reason(

@@ -1,4 +1,5 @@
-"""Speech for the transcriber tests: flite-voiced video clips and a word-accuracy measure."""
+"""Speech for the transcriber tests: flite-voiced video clips, espeak-ng audio files (any
+language espeak-ng speaks) and a word-accuracy measure."""
 
 from __future__ import annotations
 
@@ -57,3 +58,30 @@ def word_accuracy(reference: str, hypothesis: str) -> float:
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
         previous = current
     return max(0.0, 1 - previous[-1] / len(ref))
+
+
+def espeak_audio(path: Path, text: str, *, voice: str = "en-us", lead_s: float = 0.5) -> Path:
+    """Audio of ``text`` spoken by espeak-ng's ``voice`` (e.g. ``de`` for German), after
+    ``lead_s`` of silence, encoded by ffmpeg as the extension of ``path`` says (mp3, flac,
+    m4a, wav): an audio-only file.
+
+    Raises:
+        RuntimeError: espeak-ng or ffmpeg failed.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    spoken = path.with_name(f"{path.stem}.espeak.wav")
+    done = subprocess.run(
+        ["espeak-ng", "-v", voice, "-w", str(spoken), text],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"espeak-ng failed to speak {text!r}: {done.stderr.strip()}")
+    command = [ffmpeg_binary(), "-v", "error", "-nostdin", "-y", "-i", str(spoken)]
+    command += ["-af", f"adelay={int(lead_s * 1000)}:all=1", "-vn", str(path)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    spoken.unlink(missing_ok=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"ffmpeg failed to encode {path.name}: {done.stderr.strip()}")
+    return path

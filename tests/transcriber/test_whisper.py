@@ -218,8 +218,8 @@ def test_a_model_name_not_available_offline_fails_clearly(
     # THEN the stage's reason names the model instead of a crash
     with pytest.raises(BackendUnavailableError, match="'tiny' cannot be loaded") as caught:
         model.load()
-    # and it says what to do about it
-    assert "VIDEOSENSE_TRANSCRIBER_BACKEND=pocketsphinx" in caught.value.reason
+    # and it says what to do about it: the packaged model needs no network
+    assert "leave VIDEOSENSE_TRANSCRIBER_MODEL empty for the packaged model" in caught.value.reason
 
 
 @pytest.fixture(scope="module")

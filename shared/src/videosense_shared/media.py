@@ -1,8 +1,12 @@
 """Cheap media probing: the facts a video document needs, and proof the video decodes.
 
 Probing opens the container, reads the stream headers and decodes at most the first video
-frame. It never reads the whole file, so it works as well on a presigned URL (through
-:class:`~videosense_shared.media_http.RangedHttpReader`) as on a local file.
+frame (or audio frame). It never reads the whole file, so it works as well on a presigned URL
+(through :class:`~videosense_shared.media_http.RangedHttpReader`) as on a local file.
+
+A file with audio and no video (mp3, wav, flac, m4a, a song with cover art) is accepted: its
+facts have no frames (size, rate and frame count 0, no video codec) and it gets a transcript,
+while the frame stages skip it.
 
 Every problem *with the media* becomes a :class:`MediaProbeError` whose message is a short
 readable reason that can go straight into a ``failed`` video document. Problems with the
@@ -91,14 +95,14 @@ class ProbeLimits:
 
 
 class MediaProbeError(Exception):
-    """The file is not a video this pipeline can process.
+    """The file is not media this pipeline can process (a video, or audio alone).
 
     ``str(error)`` (also ``error.reason``) is one short readable line, meant for a ``failed``
     video document. It starts with ``"empty file"``, ``"not a video:"``, ``"no video
-    stream"`` or ``"truncated or corrupt:"``, or names the exceeded limit and the setting that
-    changes it (``"frame size 16384x16384 (268.4 Mpx) exceeds the limit of 35.4 Mpx per frame
-    (VIDEOSENSE_INGEST_MAX_FRAME_PIXELS)"``, ``"duration 10:00:00 exceeds the limit of 6:00:00
-    (VIDEOSENSE_INGEST_MAX_DURATION_S)"``).
+    stream"`` (nor audio) or ``"truncated or corrupt:"``, or names the exceeded limit and the
+    setting that changes it (``"frame size 16384x16384 (268.4 Mpx) exceeds the limit of 35.4
+    Mpx per frame (VIDEOSENSE_INGEST_MAX_FRAME_PIXELS)"``, ``"duration 10:00:00 exceeds the
+    limit of 6:00:00 (VIDEOSENSE_INGEST_MAX_DURATION_S)"``).
     """
 
     def __init__(self, reason: str) -> None:
@@ -279,8 +283,11 @@ def _facts(container: InputContainer, reader: _WatchedReader, limits: ProbeLimit
         raise MediaProbeError(f"not a video: still image ({container.format.name})")
     stream = _main_video_stream(container)
     if stream is None:
-        has_audio = bool(container.streams.audio)
-        raise MediaProbeError("no video stream" + (" (audio only)" if has_audio else ""))
+        if container.streams.audio:
+            # An audio-only upload (a song, a podcast, a recording): it gets a transcript; the
+            # frame stages have nothing to look at and end skipped.
+            return _audio_facts(container, limits)
+        raise MediaProbeError("no video stream")
     context = stream.codec_context
     # Coded dimensions, deliberately not rotated by the display matrix: PyAV decodes frames
     # unrotated, so keyframe JPEGs, boxes in relative coordinates and these numbers all
@@ -322,6 +329,48 @@ def _facts(container: InputContainer, reader: _WatchedReader, limits: ProbeLimit
         video_codec=stream.codec.canonical_name,
         has_audio=bool(container.streams.audio),
     )
+
+
+def _audio_facts(container: InputContainer, limits: ProbeLimits) -> MediaFacts:
+    """The facts of a file with audio and no video: no frames, no size, no video codec."""
+    audio = container.streams.audio[0]
+    if container.duration and container.duration > 0:
+        duration_s = container.duration / av.time_base
+    elif audio.duration and audio.time_base:
+        duration_s = float(audio.duration * audio.time_base)
+    else:
+        raise MediaProbeError("truncated or corrupt: unknown duration")
+    if duration_s > limits.max_duration_s:
+        raise MediaProbeError(
+            f"duration {describe_duration(duration_s)} exceeds the limit of "
+            f"{describe_duration(limits.max_duration_s)} ({limits.duration_setting})"
+        )
+    _decode_first_audio_frame(container, audio.index)
+    return MediaFacts(
+        duration_s=duration_s,
+        fps=0.0,
+        width=0,
+        height=0,
+        frame_count=0,
+        video_codec="",
+        has_audio=True,
+    )
+
+
+def _decode_first_audio_frame(container: InputContainer, index: int) -> None:
+    """Prove the audio decodes by decoding its first frame (and nothing more)."""
+    stream = container.streams[index]
+    last_error: av.error.FFmpegError | None = None
+    for count, packet in enumerate(container.demux(stream)):
+        if count >= MAX_PROBE_PACKETS:
+            break
+        try:
+            if packet.decode():
+                return
+        except av.error.FFmpegError as exc:
+            last_error = exc
+    detail = f" ({_ffmpeg_said(last_error)})" if last_error is not None else ""
+    raise MediaProbeError(f"truncated or corrupt: no decodable audio frame{detail}")
 
 
 def declared_frame_size(source: str | SeekableBinary, index: int) -> tuple[int, int] | None:

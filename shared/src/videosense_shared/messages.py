@@ -76,7 +76,11 @@ class SourceRef(Model):
 
 
 class MediaFacts(Model):
-    """What probing the container told us."""
+    """What probing the container told us.
+
+    Audio alone (no video stream) has ``video_codec == ""`` and ``fps``, ``width``,
+    ``height`` and ``frame_count`` all 0: see :attr:`has_video`.
+    """
 
     duration_s: float = Field(ge=0)
     fps: float = Field(ge=0)
@@ -85,6 +89,11 @@ class MediaFacts(Model):
     frame_count: int = Field(ge=0)
     video_codec: str
     has_audio: bool
+
+    @property
+    def has_video(self) -> bool:
+        """Whether the media has a video stream (false for an audio-only upload)."""
+        return bool(self.video_codec)
 
 
 class Box(Model):

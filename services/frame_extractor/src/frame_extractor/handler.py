@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
+#: Why the frame stage of an audio-only upload is skipped (the document's stage error).
+NO_VIDEO = "no video stream (audio only)"
+
 
 def backend_name(settings: FrameExtractorSettings) -> str:
     """How this extractor is described in the document: decoder + scene detector."""
@@ -55,8 +58,13 @@ class FrameExtractor(StageHandler[VideoIngested]):
         (idempotent: same keys, same message ids on a redelivery).
 
         Raises:
-            StageError: the uploaded version is gone or overwritten, or cannot be decoded.
+            StageError: the uploaded version is gone or overwritten, or cannot be decoded;
+                skipped for audio alone (nothing to look at).
         """
+        if not message.media.has_video:
+            # An audio-only upload: it gets a transcript; the aggregator skips the keyframe
+            # stages along with this one.
+            raise StageError(NO_VIDEO, skipped=True)
         started = utc_now()
         with tempfile.TemporaryDirectory(prefix="videosense-frames-") as tmp:
             path = Path(tmp) / "video"

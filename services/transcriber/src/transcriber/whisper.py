@@ -1,8 +1,10 @@
 """Whisper through faster-whisper (CTranslate2): int8 on the CPU, Silero VAD, word times,
 language identification.
 
-The model is a directory holding a CTranslate2-converted Whisper model, or a name/hub id that
-faster-whisper downloads once into its cache. It is loaded once and kept (the service loads it
+The model is, by default, the multilingual ``base`` model installed as packages
+(``packaged:base``, :mod:`transcriber.packaged_model`: no configuration, no network), or a
+directory holding a CTranslate2-converted Whisper model, or a name/hub id that faster-whisper
+downloads once into its cache. It is loaded once and kept (the service loads it
 before the first video: :mod:`transcriber.backends`); when it cannot be loaded (a missing
 directory, a name with no network) every video fails the stage with that reason instead of the
 service crash-looping.
@@ -10,12 +12,18 @@ service crash-looping.
 faster-whisper holds all the audio it is given as float32 (64 KB per second: about 460 MB for
 two hours), so the WAV is read and transcribed in windows of ``window_s`` seconds cut at quiet
 points (:mod:`transcriber.audio_windows`): memory is bounded by the window, not the video.
-Times are shifted by each window's start; with ``language='auto'`` the language identified on
-the first window with speech is kept for the rest, so the transcript has one language.
+Times are shifted by each window's start.
+
+Language: with ``language='auto'`` faster-whisper identifies it from the first 30 s of speech of
+a window. It is identified once, on the first window that has speech, and held for the windows
+after it: the document has one ``language``, and a later window is decoded in that language
+rather than re-guessed on a stretch of music or a single foreign name (a per-window majority
+vote would cost an identification per window and could still flip the document on a tie).
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 import wave
@@ -25,6 +33,7 @@ from typing import Any
 from transcriber.audio import ExtractedAudio
 from transcriber.audio_windows import AudioWindow, read_windows
 from transcriber.backend import TranscriptionError
+from transcriber.packaged_model import PACKAGED_PREFIX, packaged_model
 from transcriber.timeline import RawSegment, RawWord, build_transcript
 from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import Transcript
@@ -106,6 +115,8 @@ class WhisperSpeechModel:
         except ImportError as err:  # pragma: no cover - a broken install
             raise BackendUnavailableError(f"faster-whisper is not installed: {err}") from err
         name = self._model_name
+        if name.startswith(PACKAGED_PREFIX):
+            return self._load_packaged(WhisperModel, name)
         looks_like_path = name.startswith(("/", "./", "../", "~")) or Path(name).is_dir()
         if looks_like_path and not Path(name).expanduser().is_dir():
             raise BackendUnavailableError(f"whisper model directory {name!r} does not exist")
@@ -126,13 +137,34 @@ class WhisperSpeechModel:
             hint = (
                 ""
                 if looks_like_path
-                else " (a model name is downloaded from the Hugging Face Hub; offline, set "
-                "VIDEOSENSE_TRANSCRIBER_MODEL to a converted model directory, or use "
-                "VIDEOSENSE_TRANSCRIBER_BACKEND=pocketsphinx)"
+                else " (a model name is downloaded from the Hugging Face Hub; offline, leave "
+                "VIDEOSENSE_TRANSCRIBER_MODEL empty for the packaged model or set it to a "
+                "converted model directory)"
             )
             raise BackendUnavailableError(
                 f"whisper model {name!r} cannot be loaded: {detail}{hint}"
             ) from err
+
+    def _load_packaged(self, whisper_model: Any, name: str) -> Any:
+        files = packaged_model(name).open_files()
+        try:
+            # With ``files`` the name is only an identifier: nothing is looked up or fetched.
+            return whisper_model(
+                name,
+                device="cpu",
+                compute_type=self._compute_type,
+                cpu_threads=self._cpu_threads,
+                files=files,
+            )
+        except Exception as err:
+            detail = " ".join(f"{type(err).__name__}: {err}".split())[:300]
+            raise BackendUnavailableError(
+                f"packaged whisper model {name!r} cannot be loaded: {detail}"
+            ) from err
+        finally:
+            weights = files.get("model.bin")
+            if isinstance(weights, io.BufferedReader):
+                weights.close()
 
     def recognize(self, audio: ExtractedAudio) -> Transcript:
         """Transcribe the WAV file window by window (language identified unless configured).

@@ -1,0 +1,107 @@
+"""The default transcriber, for real: Whisper base as installed by ``make setup`` (the model
+packages), with no configuration and no network, on a few seconds of synthesised speech."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.speech import espeak_audio, word_accuracy
+from transcriber.audio import ExtractedAudio, extract_audio
+from transcriber.packaged_model import PACKAGED_BASE, WHISPER_BASE, PackagedModel
+from transcriber.settings import TranscriberSettings
+from transcriber.whisper import WhisperSpeechModel
+from videosense_shared.backends import BackendUnavailableError
+from videosense_shared.messages import Transcript
+
+pytestmark = pytest.mark.integration
+
+ENGLISH = "please send the report to my office before noon on friday"
+GERMAN = "Guten Morgen. Heute scheint die Sonne, und wir gehen zusammen in den Park."
+
+
+@pytest.fixture(scope="module")
+def default_model() -> WhisperSpeechModel:
+    # The transcriber's defaults, with nothing set in the environment for it.
+    settings = TranscriberSettings(_env_prefix="VIDEOSENSE_UNSET_FOR_TEST_")
+    model = WhisperSpeechModel(settings.whisper_model, language=settings.language)
+    model.load()
+    return model
+
+
+def _audio(tmp_path: Path, text: str, voice: str) -> ExtractedAudio:
+    spoken = espeak_audio(tmp_path / f"{voice}.flac", text, voice=voice)
+    return extract_audio(spoken, tmp_path / f"{voice}.wav")
+
+
+def _words_inside(transcript: Transcript, duration_s: float) -> None:
+    words = [w for segment in transcript.segments for w in segment.words]
+    assert words
+    for word in words:
+        assert 0 <= word.start_s <= word.end_s <= duration_s, word
+
+
+def test_with_no_configuration_the_packaged_multilingual_model_is_used() -> None:
+    # GIVEN no transcriber setting at all
+    settings = TranscriberSettings(_env_prefix="VIDEOSENSE_UNSET_FOR_TEST_")
+    # WHEN the whisper backend's model is chosen
+    # THEN it is the model installed as packages, found through those packages
+    assert settings.backend == "whisper"
+    assert settings.whisper_model == PACKAGED_BASE
+    for package, file in WHISPER_BASE.parts + WHISPER_BASE.files:
+        assert WHISPER_BASE.locate(package, file).is_file()
+
+
+def test_english_speech_is_transcribed_word_by_word(
+    default_model: WhisperSpeechModel, tmp_path: Path
+) -> None:
+    # GIVEN a short English sentence spoken by espeak-ng, alone in a FLAC file
+    audio = _audio(tmp_path, ENGLISH, "en-us")
+    # WHEN the default model transcribes it
+    transcript = default_model.recognize(audio)
+    # THEN the words come out, in English, each timed inside the audio
+    assert transcript.language == "en"
+    assert word_accuracy(ENGLISH, _plain(transcript.text)) >= 0.8, transcript.text
+    assert audio.duration_s is not None
+    _words_inside(transcript, audio.duration_s)
+    assert default_model.model == PACKAGED_BASE
+
+
+def test_german_speech_is_identified_as_german(
+    default_model: WhisperSpeechModel, tmp_path: Path
+) -> None:
+    # GIVEN a German sentence, and no language configured
+    audio = _audio(tmp_path, GERMAN, "de")
+    # WHEN the default model transcribes it
+    transcript = default_model.recognize(audio)
+    # THEN the document's language is the identified one, and German words come out
+    assert transcript.language == "de"
+    assert {"morgen", "park"} <= set(_plain(transcript.text).split()), transcript.text
+    assert audio.duration_s is not None
+    _words_inside(transcript, audio.duration_s)
+
+
+def test_a_missing_model_package_is_a_clear_reason_not_a_crash() -> None:
+    # GIVEN a packaged model whose package is not installed
+    missing = PackagedModel(
+        name="packaged:nothing",
+        parts=(("videosense_no_such_model_package", "model.bin.part1"),),
+        files=(),
+    )
+    # WHEN its files are opened
+    # THEN the backend is unavailable with a reason saying how to install it
+    with pytest.raises(BackendUnavailableError, match=r"requirements/models-speech\.txt"):
+        missing.open_files()
+
+
+def test_an_unknown_packaged_name_is_refused_at_load() -> None:
+    # GIVEN the whisper backend asked for a packaged model that does not exist
+    model = WhisperSpeechModel("packaged:huge")
+    # WHEN it loads THEN it says which packaged models exist
+    with pytest.raises(BackendUnavailableError, match="packaged:base"):
+        model.load()
+
+
+def _plain(text: str) -> str:
+    return "".join(c for c in text.lower() if c.isalnum() or c.isspace())
