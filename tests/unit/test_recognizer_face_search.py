@@ -115,3 +115,15 @@ def test_face_search_is_a_default_feature_once_the_gallery_holds_a_photo(tmp_pat
     # WHEN a photo is added / THEN face search runs by default
     _gallery(gallery, {"eileen": her_face_crop()})
     assert Feature.FACE_SEARCH in RecognizerSettings(face_gallery=gallery).requested_features()
+
+
+async def test_a_photo_indexed_while_the_backend_runs_is_searched(tmp_path: Path) -> None:
+    # GIVEN a running backend whose gallery holds only the cameraman
+    gallery = _gallery(tmp_path / "gallery", {"cameraman": cameraman_head()})
+    backend = _backend(gallery)
+    assert [f.name for f in (await backend.recognize(astronaut_keyframe(), BOTH)).faces] == [None]
+    # WHEN her photo is added to the gallery (as `videosense faces index` does)
+    _gallery(gallery, {"eileen": her_face_crop()})
+    # THEN the same backend names her on the next keyframe, without a restart
+    found = await backend.recognize(astronaut_keyframe(), BOTH)
+    assert [f.name for f in found.faces] == ["eileen"]

@@ -8,7 +8,8 @@ distance), when that distance is at most the threshold (dlib's 0.6 by default); 
 is the photo's id in the gallery (its path inside it), stable across runs.
 
 Embeddings of gallery photos are kept in memory per process, keyed by the photo's content, so
-a gallery opened again (another backend, a retry) is not embedded twice.
+a gallery opened again (another backend, a retry, a photo added while the service runs: see
+``LocalBackend``) only embeds the photos it has not seen.
 """
 
 from __future__ import annotations
@@ -97,7 +98,9 @@ class FaceGallery:
         self._embedder = embedder
         self._max_distance = max_distance
         faces: list[GalleryFace] = []
-        for photo in gallery.photos():
+        photos = gallery.photos()
+        self._listed = tuple(photo.photo_id for photo in photos)
+        for photo in photos:
             vector = _photo_embedding(photo.path, embedder, detector, min_confidence)
             if vector is not None:
                 faces.append(GalleryFace(photo.name, photo.photo_id, vector))
@@ -108,6 +111,11 @@ class FaceGallery:
 
     def __len__(self) -> int:
         return len(self._faces)
+
+    @property
+    def photo_ids(self) -> tuple[str, ...]:
+        """The ids of the photos the gallery held when loaded (readable or not), in order."""
+        return self._listed
 
     def match(self, image: Bgr, box: Box) -> tuple[GalleryFace, float] | None:
         """The nearest gallery face to the face in ``box`` and its distance, if close enough."""

@@ -162,16 +162,27 @@ class LocalBackend:
         return ImageRecognition(labels=tuple(labels), faces=tuple(faces), text=tuple(text))
 
     def _search(self, image: Bgr, faces: list[Face], *, keep_unmatched: bool) -> list[Face]:
-        assert self._gallery is not None
+        gallery = self._current_gallery()
         out: list[Face] = []
         for face in faces:
-            match = self._gallery.match(image, face.box)
+            match = gallery.match(image, face.box)
             if match is not None:
                 found, _distance = match
                 out.append(face.model_copy(update={"name": found.name, "match_id": found.match_id}))
             elif keep_unmatched:
                 out.append(face)
         return out
+
+    def _current_gallery(self) -> FaceGallery:
+        """The gallery as it is now: photos indexed or deleted since it was loaded are picked
+        up (a service runs for days; only new photos are embedded, see the cache)."""
+        photo_ids = tuple(
+            p.photo_id for p in GalleryDirectory(self._settings.face_gallery).photos()
+        )
+        with self._load_lock:
+            if self._gallery is None or self._gallery.photo_ids != photo_ids:
+                self._gallery = self._load_gallery()
+            return self._gallery
 
     def _read_text(self, image: Bgr, minimum: float) -> list[TextDetection]:
         codes = self._codes.read(image) if self._codes is not None else []
