@@ -136,6 +136,19 @@ async def test_qr_code_is_read_as_text_with_full_confidence() -> None:
     assert _contains(codes[0].box, 0.5, 0.5)
 
 
+@pytest.mark.parametrize(
+    "shape", [(1, 1, 3), (8000, 20, 3), (16, 6000, 3)], ids=["1px", "tall-strip", "wide-strip"]
+)
+async def test_degenerate_frames_have_no_text_rather_than_an_error(
+    shape: tuple[int, int, int],
+) -> None:
+    # GIVEN a keyframe of one pixel, or a strip too thin for RapidOCR's resizing on its own
+    frame = np.full(shape, 200, np.uint8)
+    # WHEN text and faces are looked for / THEN nothing is found, and nothing fails
+    found = await _recognize(frame, frozenset({Feature.TEXT, Feature.FACES}))
+    assert (found.text, found.faces) == ((), ())
+
+
 @OCR_ENGINES
 async def test_blank_frame_has_no_text(ocr: str) -> None:
     found = await _recognize(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import cv2
 import numpy as np
 
 from recognizer.backend import RecognitionError
@@ -26,6 +27,25 @@ _PARAMS = {
     "EngineConfig.onnxruntime.intra_op_num_threads": 1,
     "EngineConfig.onnxruntime.inter_op_num_threads": 1,
 }
+
+
+# RapidOCR scales the longer side down to 2000 px and rounds both sides to multiples of 32: a
+# strip thinner than 1/40 of its length would round to nothing and fail.
+_MAX_ASPECT = 40
+
+
+def _padded(image: Bgr) -> Bgr:
+    """The image with black added below or to the right of a very thin strip (pixel
+    coordinates of what is found are unchanged)."""
+    h, w = image.shape[:2]
+    least = -(-max(h, w) // _MAX_ASPECT)
+    if min(h, w) >= least:
+        return image
+    bottom, right = max(0, least - h), max(0, least - w)
+    return np.asarray(
+        cv2.copyMakeBorder(image, 0, bottom, 0, right, cv2.BORDER_CONSTANT, value=(0, 0, 0)),
+        np.uint8,
+    )
 
 
 class RapidOcr:
@@ -69,9 +89,11 @@ class RapidOcr:
         try:
             # The engine keeps per-call state between its det/cls/rec steps: one image at a time.
             with self._lock:
-                result = self._engine(image)
+                result = self._engine(_padded(image))
         except Exception as err:  # any failure inside the OCR pipeline is this image's failure
-            raise RecognitionError(f"rapidocr failed on the image: {err}") from err
+            raise RecognitionError(
+                f"rapidocr failed on the image: {type(err).__name__} {err}".rstrip()
+            ) from err
         if result.boxes is None or result.txts is None or result.scores is None:
             return []  # no text found
         out: list[TextDetection] = []
