@@ -24,12 +24,13 @@ system-deps:
 	fi
 
 # Re-run when any project file changes; otherwise setup is a no-op.
-$(BIN)/videosense: pyproject.toml shared/pyproject.toml deploy/pyproject.toml \
+$(BIN)/videosense: pyproject.toml shared/pyproject.toml deploy/pyproject.toml requirements/vision.txt \
 		$(addsuffix /pyproject.toml,$(SERVICES))
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# torch first and pinned: the CPU build; an open range would pull a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q --require-hashes --no-deps -r requirements/vision.txt
 	$(BIN)/pip install -q -e shared $(addprefix -e ,$(SERVICES)) -e deploy -e '.[dev]'
 	@touch $@
 

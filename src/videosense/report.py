@@ -8,6 +8,17 @@ from typing import Any
 
 from videosense.search import Hit
 from videosense_shared.document import VideoDocument
+from videosense_shared.messages import Stage, StageStatus
+
+#: How to turn on what the default offline run cannot do (no packaged model exists for it).
+_ENABLE_LABELS = (
+    "labels (set VIDEOSENSE_RECOGNIZER_LABEL_MODEL to an ONNX image classifier, or "
+    "VIDEOSENSE_RECOGNIZER_BACKEND=rekognition)"
+)
+_ENABLE_CAPTIONS = (
+    "captions (set VIDEOSENSE_CAPTIONER_MODEL to a local captioning model, or "
+    "VIDEOSENSE_CAPTIONER_BACKEND=bedrock|openai|sagemaker)"
+)
 
 
 def _clock(seconds: float) -> str:
@@ -59,7 +70,7 @@ def print_document(doc: VideoDocument) -> None:
             names = [face.name for face in kf.faces if face.name]
             found.append(f"{len(kf.faces)} face(s)" + (f" ({', '.join(names)})" if names else ""))
         if kf.text:
-            found.append("text: " + " ".join(t.text for t in kf.text)[:80])
+            found.append("text: " + " | ".join(distinct_text([t.text for t in kf.text]))[:80])
         if found:
             print(f"  {_clock(kf.t_s)}  " + "; ".join(found))
     if doc.transcript is not None:
@@ -68,6 +79,47 @@ def print_document(doc: VideoDocument) -> None:
         for segment in doc.transcript.segments:
             speaker = f"{segment.speaker}: " if segment.speaker else ""
             print(f"  {_clock(segment.start_s)}  {speaker}{segment.text.strip()}")
+    missing = not_run(doc)
+    if missing:
+        print("not run   " + "; ".join(missing))
+
+
+def distinct_text(texts: Sequence[str]) -> list[str]:
+    """Each text once, in order, leaving out entries whose words all appear in a longer entry.
+
+    Some backends (Rekognition) report a line and then each of its words; the summary shows the
+    line only.
+    """
+    words = [text.split() for text in texts]
+    kept: list[str] = []
+    for text, own in zip(texts, words, strict=True):
+        inside_longer = any(
+            len(other) > len(own) and set(own) <= set(other) for other in words if other != own
+        )
+        if text not in kept and not inside_longer:
+            kept.append(text)
+    return kept
+
+
+def not_run(doc: VideoDocument) -> list[str]:
+    """What the run did not analyse for lack of a model, each with how to enable it."""
+    missing: list[str] = []
+    recognition = doc.stages.get(Stage.RECOGNITION)
+    if (
+        recognition is not None
+        and recognition.backend == "local"
+        and recognition.features is not None
+        and "labels" not in recognition.features
+    ):
+        missing.append(_ENABLE_LABELS)
+    captions = doc.stages.get(Stage.CAPTIONS)
+    # Keyframes without captions: the stage was not requested (no captioner available) or did
+    # not run.
+    if doc.keyframes and (
+        captions is None or captions.status in (StageStatus.FAILED, StageStatus.SKIPPED)
+    ):
+        missing.append(_ENABLE_CAPTIONS)
+    return missing
 
 
 def print_extraction(summary: dict[str, Any], out: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 from recognizer.features import Feature
 from recognizer.local_backend import LocalBackend
 from recognizer.settings import RecognizerSettings
-from tests.support.pictures import SIDE, SKIMAGE_DATA, astronaut, astronaut_keyframe, tiny_embedder
+from tests.support.pictures import SKIMAGE_DATA, astronaut, astronaut_keyframe
 from videosense.cli import main
 from videosense.face_collections import FacesError, LocalGallery, check_name
 
@@ -101,16 +101,19 @@ def test_bad_requests_fail_with_a_reason_and_change_nothing(
     assert not gallery.exists()
 
 
-def test_unset_gallery_is_a_usage_error_naming_the_setting(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_unset_gallery_defaults_to_the_user_data_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # GIVEN the local backend without a gallery directory
+    # GIVEN the local backend with no gallery setting, and a data home of its own
     monkeypatch.setenv("VIDEOSENSE_RECOGNIZER_BACKEND", "local")
     monkeypatch.delenv("VIDEOSENSE_RECOGNIZER_FACE_GALLERY", raising=False)
-    # WHEN faces are listed / THEN the user is told which setting to set
-    code, _, err = faces(capsys, "list")
-    assert code == 2
-    assert "VIDEOSENSE_RECOGNIZER_FACE_GALLERY" in err
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    # WHEN a photo is indexed with nothing but a name
+    code, _, err = faces(capsys, "index", "--name", "Eileen_Collins", str(ASTRONAUT))
+    # THEN it lands in the user's videosense data directory, where the recognizer looks
+    assert code == 0, err
+    assert len(list((tmp_path / "data" / "videosense" / "faces" / "Eileen_Collins").iterdir())) == 1
+    assert RecognizerSettings().face_gallery == tmp_path / "data" / "videosense" / "faces"
 
 
 def test_a_bad_image_among_good_ones_indexes_none(tmp_path: Path) -> None:
@@ -141,18 +144,13 @@ def test_names_rekognition_accepts_are_accepted(name: str) -> None:
 async def test_the_recognizer_names_a_face_indexed_by_the_command_line(
     gallery: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # GIVEN the astronaut and a coffee cup indexed through the command line
+    # GIVEN the astronaut and a coffee cup indexed through the command line, nothing else
     assert faces(capsys, "index", "--name", "Eileen_Collins", str(ASTRONAUT))[0] == 0
     assert faces(capsys, "index", "--name", "cup", str(COFFEE))[0] == 0
-    # AND the recognizer's local backend with a tiny embedding model on that gallery
-    embedder = tmp_path / "embedder.onnx"
-    tiny_embedder(embedder)
-    settings = RecognizerSettings(
-        face_embedding_model=embedder,
-        face_embedding_input_size=SIDE,
-        face_similarity_threshold=0.9,
-    )
+    # AND the recognizer's local backend with its default settings (the packaged face models)
+    settings = RecognizerSettings()
     assert settings.face_gallery == gallery  # the same setting the command line used
+    assert Feature.FACE_SEARCH in settings.requested_features()
     # WHEN her face in a keyframe is searched
     found = await LocalBackend(settings).recognize(
         astronaut_keyframe(), {Feature.FACES, Feature.FACE_SEARCH}

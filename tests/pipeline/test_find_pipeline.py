@@ -1,5 +1,5 @@
 """``videosense find`` over documents a real pipeline wrote: a clip with two title cards goes
-through frames + recognition (local backend, Tesseract) on the emulator, then ``find --text``
+through frames + recognition (local backend) on the emulator, then ``find --text``
 reports each phrase at the keyframes of its own scene, read from ``documents/*.json`` in S3; a
 face indexed with ``faces index`` is found by ``find --person`` after local face search."""
 
@@ -14,15 +14,7 @@ import cv2
 import pytest
 
 from recognizer.service import service
-from tests.support.pictures import (
-    SIDE,
-    SKIMAGE_DATA,
-    astronaut,
-    concat_cards,
-    pil_text,
-    tiny_embedder,
-    two_cards_clip,
-)
+from tests.support.pictures import SKIMAGE_DATA, astronaut, concat_cards, pil_text, two_cards_clip
 from videosense.cli import main
 from videosense.embedded import EmbeddedStack
 from videosense_shared.messages import Stage, VideoStatus
@@ -133,18 +125,10 @@ async def test_find_person_after_indexing_her_with_the_faces_command(
     crew_clip: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # GIVEN the astronaut and a coffee cup indexed into the local gallery with `faces index`
-    gallery, embedder = tmp_path / "gallery", tmp_path / "embedder.onnx"
-    tiny_embedder(embedder)
-    for name, value in {
-        "VIDEOSENSE_RECOGNIZER_BACKEND": "local",
-        "VIDEOSENSE_RECOGNIZER_FEATURES": "faces,text,face_search",
-        "VIDEOSENSE_RECOGNIZER_FACE_GALLERY": str(gallery),
-        "VIDEOSENSE_RECOGNIZER_FACE_EMBEDDING_MODEL": str(embedder),
-        "VIDEOSENSE_RECOGNIZER_FACE_EMBEDDING_INPUT_SIZE": str(SIDE),
-        "VIDEOSENSE_RECOGNIZER_FACE_SIMILARITY_THRESHOLD": "0.9",
-    }.items():
-        monkeypatch.setenv(name, value)
+    # GIVEN the astronaut and a coffee cup indexed into the local gallery with `faces index`,
+    # and nothing else configured: face search runs by default with the packaged face models
+    monkeypatch.setenv("VIDEOSENSE_RECOGNIZER_BACKEND", "local")
+    monkeypatch.setenv("VIDEOSENSE_RECOGNIZER_FACE_GALLERY", str(tmp_path / "gallery"))
     assert (
         main(["faces", "index", "--name", "Eileen_Collins", str(SKIMAGE_DATA / "astronaut.png")])
         == 0

@@ -94,11 +94,16 @@ async def test_text_and_face_land_in_the_right_keyframes(stack: EmbeddedStack, c
         assert PHRASE not in [t.text for t in keyframe.text]
 
 
-async def test_face_search_requested_offline_ends_partial_with_the_reason(
-    aws_env: dict[str, str], fast_polling: None, clip: Path, monkeypatch: pytest.MonkeyPatch
+async def test_face_search_without_gallery_photos_ends_partial_with_the_reason(
+    aws_env: dict[str, str],
+    fast_polling: None,
+    clip: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
-    # GIVEN a recognizer configured for face search with the local backend
+    # GIVEN a recognizer configured for face search with the local backend, and no gallery
     monkeypatch.setenv("VIDEOSENSE_RECOGNIZER_FEATURES", "faces,face_search")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     async with EmbeddedStack(
         endpoint=aws_env["AWS_ENDPOINT_URL"], extra_services=[service()]
     ) as stack:
@@ -113,4 +118,4 @@ async def test_face_search_requested_offline_ends_partial_with_the_reason(
     assert recognition.status == StageStatus.FAILED
     assert recognition.backend == "local"
     assert recognition.error is not None
-    assert "face search is unavailable offline" in recognition.error
+    assert "face search needs photos in the local face gallery" in recognition.error

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Set
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -182,14 +183,18 @@ async def test_chunk_of_a_video_without_recognition_is_skipped(world: World) -> 
 @pytest.mark.parametrize(
     ("features", "says"),
     [
-        pytest.param("faces,face_search", "face search is unavailable offline", id="face-search"),
+        pytest.param(
+            "faces,face_search", "face search needs photos in the local face gallery", id="search"
+        ),
         pytest.param("celebrities", "celebrity recognition is unavailable offline", id="celebs"),
         pytest.param("labels", "VIDEOSENSE_RECOGNIZER_LABEL_MODEL", id="labels-without-model"),
     ],
 )
 async def test_feature_unavailable_offline_fails_the_stage_with_the_reason(
-    world: World, features: str, says: str
+    world: World, features: str, says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # An empty user data directory: no face gallery yet.
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     card = await world.put_keyframe(10, encode_jpeg(pil_text(PHRASE)))
     await world.recognizer(features=features).handle(delivery(world.chunk([card])))
     (failed,) = await world.published()

@@ -1,12 +1,15 @@
-"""The local backend for real: OpenCV and Tesseract on generated frames and a real face photo.
+"""The local backend for real: the packaged models (dlib's face detector, RapidOCR) and the
+options (OpenCV's Haar cascade, Tesseract) on generated frames and a real face photo.
 
 Ground truth is built into the frames: text rendered at a known place must be read back
 exactly, the scikit-image astronaut's face (at pixels 177..270 x 67..160 of her 512x512
-portrait) must be found there, and frames without faces must yield none.
+portrait) must be found there, and frames without faces (ffmpeg's test patterns among them)
+must yield none.
 """
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,11 +25,16 @@ from recognizer.features import Feature
 from recognizer.images import Bgr, encode_jpeg
 from recognizer.local_backend import LocalBackend
 from recognizer.settings import RecognizerSettings
+from tests.support.clips import ffmpeg_binary
 from tests.support.pictures import astronaut, pil_text
 from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import Box
 
 ALL_LOCAL = frozenset({Feature.FACES, Feature.TEXT, Feature.PEOPLE})
+OCR_ENGINES = pytest.mark.parametrize("ocr", ["rapidocr", "tesseract"])
+FACE_DETECTORS = pytest.mark.parametrize("face_detector", ["hog", "haar"])
+#: ffmpeg's synthetic sources: colour bars, counters, fractals, automata. None shows a face.
+TEST_PATTERNS = ("testsrc", "testsrc2", "smptebars", "mandelbrot", "cellauto", "rgbtestsrc", "life")
 
 
 def _backend(**overrides: Any) -> LocalBackend:
@@ -72,25 +80,33 @@ async def _recognize(
         pytest.param(pil_text, "VIDEOSENSE 2026", id="truetype-caps-digits"),
     ],
 )
+@OCR_ENGINES
 async def test_rendered_text_is_read_back_exactly(
-    render: Callable[[str], Bgr], phrase: str
+    render: Callable[[str], Bgr], phrase: str, ocr: str
 ) -> None:
     # GIVEN a frame with one line of rendered text
     frame = render(phrase)
-    # WHEN the local backend reads it
-    found = await _recognize(frame, frozenset({Feature.TEXT}))
-    # THEN the line comes back word for word, followed by its words, all confident
-    texts = [t.text for t in found.text]
-    assert texts[0] == phrase
-    assert texts[1:] == phrase.split()
-    assert all(t.confidence >= 80 for t in found.text)
+    # WHEN the local backend reads it (with either OCR engine)
+    found = await _recognize(frame, frozenset({Feature.TEXT}), ocr=ocr)
+    # THEN the line comes back word for word, once, as one confident entry (no word entries)
+    assert [t.text for t in found.text] == [phrase]
+    assert found.text[0].confidence >= 80
 
 
-async def test_text_box_covers_the_rendered_text() -> None:
+async def test_rapidocr_is_the_default_text_reader() -> None:
+    # GIVEN no OCR setting / THEN RapidOCR reads; Tesseract is not even looked for
+    found = await _recognize(
+        pil_text("Mission briefing"), frozenset({Feature.TEXT}), tesseract_cmd="no-such-binary"
+    )
+    assert [t.text for t in found.text] == ["Mission briefing"]
+
+
+@OCR_ENGINES
+async def test_text_box_covers_the_rendered_text(ocr: str) -> None:
     # GIVEN text drawn from x=30 on the mid-height baseline of a 640x360 frame
     frame = cv2_text("HELLO WORLD")
     # WHEN it is read
-    found = await _recognize(frame, frozenset({Feature.TEXT}))
+    found = await _recognize(frame, frozenset({Feature.TEXT}), ocr=ocr)
     # THEN the line's relative box sits where the text was drawn
     line = found.text[0]
     assert line.box is not None
@@ -99,10 +115,13 @@ async def test_text_box_covers_the_rendered_text() -> None:
     assert 0.3 < line.box.width < 0.7
 
 
-async def test_min_confidence_above_everything_drops_all_text() -> None:
+@OCR_ENGINES
+async def test_min_confidence_above_everything_drops_all_text(ocr: str) -> None:
     # GIVEN a clearly readable frame, WHEN only 100%-sure words are wanted
-    found = await _recognize(cv2_text("HELLO WORLD"), frozenset({Feature.TEXT}), min_confidence=100)
-    # THEN Tesseract's (always < 100) word confidences keep nothing
+    found = await _recognize(
+        cv2_text("HELLO WORLD"), frozenset({Feature.TEXT}), min_confidence=100, ocr=ocr
+    )
+    # THEN the engines' (always < 100) confidences keep nothing
     assert found.text == ()
 
 
@@ -117,8 +136,24 @@ async def test_qr_code_is_read_as_text_with_full_confidence() -> None:
     assert _contains(codes[0].box, 0.5, 0.5)
 
 
-async def test_blank_frame_has_no_text() -> None:
-    found = await _recognize(np.full((360, 640, 3), 128, np.uint8), frozenset({Feature.TEXT}))
+@pytest.mark.parametrize(
+    "shape", [(1, 1, 3), (8000, 20, 3), (16, 6000, 3)], ids=["1px", "tall-strip", "wide-strip"]
+)
+async def test_degenerate_frames_have_no_text_rather_than_an_error(
+    shape: tuple[int, int, int],
+) -> None:
+    # GIVEN a keyframe of one pixel, or a strip too thin for RapidOCR's resizing on its own
+    frame = np.full(shape, 200, np.uint8)
+    # WHEN text and faces are looked for / THEN nothing is found, and nothing fails
+    found = await _recognize(frame, frozenset({Feature.TEXT, Feature.FACES}))
+    assert (found.text, found.faces) == ((), ())
+
+
+@OCR_ENGINES
+async def test_blank_frame_has_no_text(ocr: str) -> None:
+    found = await _recognize(
+        np.full((360, 640, 3), 128, np.uint8), frozenset({Feature.TEXT}), ocr=ocr
+    )
     assert found.text == ()
 
 
@@ -129,15 +164,20 @@ async def test_blank_frame_has_no_text() -> None:
     "size",
     [
         pytest.param(None, id="original-512"),
-        pytest.param((320, 240), id="keyframe-320x240-squashed"),
+        # Faces down to ~45 px across (dlib's HOG needs the face's own aspect ratio: a frame
+        # squashed to 4:3 drops the astronaut's score below the threshold).
+        pytest.param((256, 256), id="small-256"),
         pytest.param((1280, 1280), id="upscaled-1280"),
     ],
 )
-async def test_astronaut_face_is_found_where_it_is(size: tuple[int, int] | None) -> None:
+@FACE_DETECTORS
+async def test_astronaut_face_is_found_where_it_is(
+    size: tuple[int, int] | None, face_detector: str
+) -> None:
     # GIVEN the astronaut portrait, possibly resized like a keyframe
     image = astronaut() if size is None else np.asarray(cv2.resize(astronaut(), size), np.uint8)
-    # WHEN faces are looked for
-    found = await _recognize(image, frozenset({Feature.FACES}))
+    # WHEN faces are looked for (with dlib's detector, the default, or the Haar option)
+    found = await _recognize(image, frozenset({Feature.FACES}), face_detector=face_detector)
     # THEN exactly one face, confident, centred on her face (~ (223, 113) of 512)
     assert len(found.faces) == 1
     face = found.faces[0]
@@ -178,6 +218,31 @@ async def test_face_free_frames_have_no_faces(frame: Callable[[], Bgr]) -> None:
     assert found.faces == ()
 
 
+def _pattern(source: str, folder: Path) -> Bgr:
+    """Frame 40 of an ffmpeg test source at 1280x720 (moving sources have moved by then)."""
+    out = folder / f"{source}.png"
+    subprocess.run(
+        [
+            ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-y",
+            "-f", "lavfi", "-i", f"{source}=size=1280x720:rate=25",
+            "-vf", "select=eq(n\\,40)", "-frames:v", "1", str(out),
+        ],
+        check=True,
+    )  # fmt: skip
+    image = cv2.imread(str(out), cv2.IMREAD_COLOR)
+    assert image is not None
+    return np.asarray(image, np.uint8)
+
+
+@pytest.mark.parametrize("source", TEST_PATTERNS)
+async def test_ffmpeg_test_patterns_have_no_faces(source: str, tmp_path: Path) -> None:
+    # GIVEN a frame of one of ffmpeg's test patterns (the Haar cascade saw a face in one)
+    frame = _pattern(source, tmp_path)
+    # WHEN the default detector looks for faces / THEN it finds none
+    found = await _recognize(frame, frozenset({Feature.FACES}))
+    assert found.faces == ()
+
+
 async def test_people_detector_reports_no_person_on_a_text_card() -> None:
     found = await _recognize(cv2_text("EMPTY"), frozenset({Feature.PEOPLE}))
     assert found.labels == ()
@@ -196,7 +261,6 @@ async def test_only_requested_features_run() -> None:
 @pytest.mark.parametrize(
     ("feature", "says"),
     [
-        pytest.param(Feature.FACE_SEARCH, "face search is unavailable offline", id="face-search"),
         pytest.param(Feature.CELEBRITIES, "celebrity recognition is unavailable", id="celebs"),
         pytest.param(Feature.LABELS, "VIDEOSENSE_RECOGNIZER_LABEL_MODEL", id="labels-no-model"),
     ],
@@ -210,13 +274,13 @@ async def test_feature_the_local_backend_cannot_run_is_refused_clearly(
 
 
 async def test_missing_tesseract_is_refused_clearly() -> None:
-    backend = _backend(tesseract_cmd="no-such-tesseract-binary")
+    backend = _backend(ocr="tesseract", tesseract_cmd="no-such-tesseract-binary")
     with pytest.raises(BackendUnavailableError, match="needs Tesseract"):
         await backend.prepare(frozenset({Feature.TEXT}))
 
 
 async def test_missing_tesseract_language_is_refused_clearly() -> None:
-    backend = _backend(ocr_languages="eng+xyz")
+    backend = _backend(ocr="tesseract", ocr_languages="eng+xyz")
     with pytest.raises(BackendUnavailableError, match="xyz"):
         await backend.prepare(frozenset({Feature.TEXT}))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from pydantic import ValidationError
@@ -74,7 +76,11 @@ def test_unknown_feature_is_a_settings_error(monkeypatch: pytest.MonkeyPatch) ->
         ),
     ],
 )
-def test_default_features_per_backend(cfg: dict[str, str], expected: tuple[str, ...]) -> None:
+def test_default_features_per_backend(
+    cfg: dict[str, str], expected: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The default face gallery (empty here) is under the user's data directory.
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     settings = RecognizerSettings(**cfg)  # type: ignore[arg-type]
     assert tuple(f.value for f in settings.requested_features()) == expected
 
@@ -82,6 +88,12 @@ def test_default_features_per_backend(cfg: dict[str, str], expected: tuple[str, 
 def test_defaults() -> None:
     settings = RecognizerSettings()
     assert (settings.backend, settings.min_confidence, settings.collection) == ("local", 80, None)
+    # The packaged models by default; OpenCV's cascade and Tesseract are options.
+    assert (settings.face_detector, settings.ocr, settings.face_match_distance) == (
+        "hog",
+        "rapidocr",
+        0.6,
+    )
 
 
 def test_parse_features_rejects_unknown_names() -> None:
@@ -104,10 +116,10 @@ def test_tsv_words_keep_text_confidence_box_and_line() -> None:
     assert (words[1].left, words[1].top, words[1].width, words[1].height) == (160, 12, 160, 28)
 
 
-def test_lines_join_confident_words_and_come_before_them() -> None:
+def test_lines_join_confident_words_into_one_entry_per_line() -> None:
     found = detections(parse_tsv(TSV), 400, 100, min_confidence=80)
-    # "42" is below 80; "|" has no letter or digit
-    assert [t.text for t in found] == ["Hello world", "Hello", "world"]
+    # "42" is below 80; "|" has no letter or digit; words are not repeated as entries
+    assert [t.text for t in found] == ["Hello world"]
     line = found[0]
     assert line.confidence == pytest.approx(94.0)
     assert line.box is not None

@@ -1,5 +1,5 @@
-"""Pictures with known content for the recognizer tests: a real face photo, rendered text,
-title-card clips, and a tiny random ONNX face-embedding model."""
+"""Pictures with known content for the recognizer tests: a real face photo, rendered text and
+title-card clips."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 from PIL import Image, ImageDraw, ImageFont
 from skimage import data
 
@@ -17,8 +15,6 @@ from recognizer.images import Bgr, encode_jpeg
 from tests.support.clips import ffmpeg_binary
 
 SKIMAGE_DATA = Path(data.__file__).parent
-#: Input side of the tiny face embedder.
-SIDE = 32
 CARD_SIZE = (640, 360)
 
 
@@ -42,33 +38,6 @@ def pil_text(text: str, size: tuple[int, int] = (640, 360)) -> Bgr:
 def astronaut_keyframe() -> bytes:
     # The astronaut as a keyframe: rescaled and re-encoded, so not the gallery's pixels.
     return encode_jpeg(np.asarray(cv2.resize(astronaut(), (400, 400)), np.uint8), 80)
-
-
-def tiny_embedder(path: Path, seed: int = 5) -> None:
-    """face [1,3,32,32] -> conv/relu -> conv -> global pool -> 8-d embedding."""
-    rng = np.random.default_rng(seed)
-
-    def weights(name: str, *shape: int) -> onnx.TensorProto:
-        return numpy_helper.from_array(rng.normal(0, 0.5, shape).astype(np.float32), name)
-
-    graph = helper.make_graph(
-        [
-            helper.make_node("Conv", ["face", "W1"], ["c1"], strides=[2, 2], pads=[1, 1, 1, 1]),
-            helper.make_node("Relu", ["c1"], ["r1"]),
-            helper.make_node("Conv", ["r1", "W2"], ["c2"], strides=[2, 2], pads=[1, 1, 1, 1]),
-            helper.make_node("GlobalAveragePool", ["c2"], ["pooled"]),
-            helper.make_node("Flatten", ["pooled"], ["flat"]),
-            helper.make_node("Gemm", ["flat", "W3"], ["embedding"]),
-        ],
-        "tiny-face-embedder",
-        [helper.make_tensor_value_info("face", TensorProto.FLOAT, [1, 3, SIDE, SIDE])],
-        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, [1, 8])],
-        initializer=[weights("W1", 8, 3, 3, 3), weights("W2", 16, 8, 3, 3), weights("W3", 16, 8)],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
 
 
 def concat_cards(out: Path, *cards: tuple[Path, float]) -> Path:

@@ -43,7 +43,8 @@ def add_parser(sub: Any) -> None:
         description=(
             "With VIDEOSENSE_RECOGNIZER_BACKEND=rekognition: a Rekognition collection "
             "(--collection or VIDEOSENSE_RECOGNIZER_COLLECTION). With the local backend: the "
-            "gallery directory VIDEOSENSE_RECOGNIZER_FACE_GALLERY (<name>/<photo>)."
+            "gallery directory VIDEOSENSE_RECOGNIZER_FACE_GALLERY (<name>/<photo>; default "
+            "~/.local/share/videosense/faces), searched with dlib's packaged face models."
         ),
     )
     actions = faces.add_subparsers(dest="faces_command", required=True)
@@ -99,11 +100,6 @@ Result = list[IndexedFace] | list[Person] | list[str]
 
 
 def _local(args: argparse.Namespace, settings: RecognizerSettings) -> Result:
-    if settings.face_gallery is None:
-        raise _UsageError(
-            "the local backend keeps faces in a gallery directory: set "
-            "VIDEOSENSE_RECOGNIZER_FACE_GALLERY (or VIDEOSENSE_RECOGNIZER_BACKEND=rekognition)"
-        )
     if args.collection:
         # Not an error: scripts can pass the same arguments whichever backend is configured.
         print(

@@ -1,5 +1,6 @@
 """OpenCV's classic detectors, shipped inside the opencv-python-headless 4.x wheel: Haar face
-cascades, the HOG people detector, and the QR code and barcode readers.
+cascades (the ``haar`` face detector option; dlib's detector in :mod:`recognizer.face_models`
+is the default), the HOG people detector, and the QR code and barcode readers.
 
 None needs a model download, so the local backend runs fully offline. Their raw scores are not
 probabilities; :func:`recognizer.boxes.score_confidence` maps them to 0-100 with curves chosen

@@ -1,71 +1,45 @@
-"""Offline face search: faces matched against a local gallery by an ONNX embedding model.
+"""Offline face search: faces matched against a local gallery with dlib's 128-d embedding.
 
-The gallery is a directory of photos per person (its layout: :mod:`recognizer.gallery`). Each
-photo contributes the embedding of its largest detected face, or
-of the whole photo when no face is detected in it (an already cropped face). A face in a
-keyframe is named after the gallery photo it is most similar to (cosine similarity of the
-L2-normalised embeddings), when that similarity reaches the threshold; ``match_id`` is the
-photo's id in the gallery (its path inside it), stable across runs.
+The gallery is a directory of photos per person (its layout: :mod:`recognizer.gallery`;
+``videosense faces index`` fills it). Each photo contributes the embedding of its largest
+detected face, or of the whole photo when no face is detected in it (an already tight crop).
+A face in a keyframe is named after the gallery photo whose embedding is nearest (Euclidean
+distance), when that distance is at most the threshold (dlib's 0.6 by default); ``match_id``
+is the photo's id in the gallery (its path inside it), stable across runs.
 
-The model is any face embedding network exported to ONNX (ArcFace / SFace style) taking one
-NCHW RGB crop scaled to -1..1 and returning one vector.
+Embeddings of gallery photos are kept in memory per process, keyed by the photo's content, so
+a gallery opened again (another backend, a retry, a photo added while the service runs: see
+``LocalBackend``) only embeds the photos it has not seen.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
-import numpy.typing as npt
 
-from recognizer.detectors import FaceDetector
+from recognizer.face_models import FaceEmbedder, Vector
 from recognizer.gallery import GalleryDirectory
 from recognizer.images import Bgr
 from videosense_shared.backends import BackendUnavailableError
-from videosense_shared.messages import Box
+from videosense_shared.messages import Box, Face
 
-Vector = npt.NDArray[np.float32]
+#: dlib's threshold for "same person" (its LFW accuracy is quoted at this distance).
+DEFAULT_MAX_DISTANCE = 0.6
+_WHOLE_PHOTO = Box(left=0.0, top=0.0, width=1.0, height=1.0)
 
 
-class FaceEmbedder:
-    """Runs an ONNX face embedding model with OpenCV's DNN module.
+class FaceFinder(Protocol):
+    """A face detector (dlib's HOG or OpenCV's Haar cascade)."""
 
-    Raises:
-        BackendUnavailableError: the model cannot be read or loaded.
-    """
-
-    def __init__(self, model: Path, input_size: int) -> None:
-        try:
-            self._net = cv2.dnn.readNetFromONNX(str(model))
-        except cv2.error as err:
-            raise BackendUnavailableError(
-                f"the face embedding model {model} does not load: {err.err}"
-            ) from err
-        if self._net.empty():
-            raise BackendUnavailableError(f"the face embedding model {model} does not load")
-        self._size = input_size
-        self._lock = threading.Lock()  # cv2.dnn.Net: one forward pass at a time
-
-    def embed(self, face: Bgr) -> Vector:
-        """The unit-length embedding of a face crop.
-
-        Raises:
-            BackendUnavailableError: the model returned an all-zero vector (unusable for matching).
-        """
-        rgb = cv2.cvtColor(cv2.resize(face, (self._size, self._size)), cv2.COLOR_BGR2RGB)
-        scaled = rgb.astype(np.float32) / 127.5 - 1.0
-        blob = np.ascontiguousarray(scaled.transpose(2, 0, 1)[np.newaxis])
-        with self._lock:
-            self._net.setInput(blob)
-            vector = np.asarray(self._net.forward(), dtype=np.float32).reshape(-1)
-        norm = float(np.linalg.norm(vector))
-        if norm == 0.0:
-            raise BackendUnavailableError("the face embedding model returned a zero vector")
-        result: Vector = vector / norm
-        return result
+    def detect(self, image: Bgr, min_confidence: float) -> list[Face]:
+        """Faces in a BGR image, most confident first."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -77,14 +51,29 @@ class GalleryFace:
     vector: Vector
 
 
-def crop(image: Bgr, box: Box) -> Bgr:
-    """The pixels of a relative box (at least one pixel)."""
-    h, w = image.shape[:2]
-    x0 = min(w - 1, max(0, int(box.left * w)))
-    y0 = min(h - 1, max(0, int(box.top * h)))
-    x1 = max(x0 + 1, min(w, round((box.left + box.width) * w)))
-    y1 = max(y0 + 1, min(h, round((box.top + box.height) * h)))
-    return image[y0:y1, x0:x1]
+_cache: dict[str, Vector] = {}
+_cache_lock = threading.Lock()
+
+
+def _photo_embedding(
+    path: Path, embedder: FaceEmbedder, detector: FaceFinder, min_confidence: float
+) -> Vector | None:
+    data = path.read_bytes()
+    key = hashlib.sha256(data).hexdigest()
+    with _cache_lock:
+        known = _cache.get(key)
+    if known is not None:
+        return known
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+    if image is None:
+        return None
+    pixels = np.asarray(image, np.uint8)
+    found = detector.detect(pixels, min_confidence)
+    box = max(found, key=lambda f: f.box.width * f.box.height).box if found else _WHOLE_PHOTO
+    vector = embedder.embed(pixels, box)
+    with _cache_lock:
+        _cache[key] = vector
+    return vector
 
 
 class FaceGallery:
@@ -98,27 +87,23 @@ class FaceGallery:
         self,
         root: Path,
         embedder: FaceEmbedder,
-        detector: FaceDetector,
+        detector: FaceFinder,
         *,
-        threshold: float,
+        max_distance: float = DEFAULT_MAX_DISTANCE,
         min_confidence: float,
     ) -> None:
         gallery = GalleryDirectory(root)
         if not gallery.exists():
             raise BackendUnavailableError(f"the face gallery {root} is not a directory")
         self._embedder = embedder
-        self._threshold = threshold
+        self._max_distance = max_distance
         faces: list[GalleryFace] = []
-        for photo in gallery.photos():
-            image = cv2.imread(str(photo.path), cv2.IMREAD_COLOR)
-            if image is None:
-                continue
-            pixels = np.asarray(image, np.uint8)
-            found = detector.detect(pixels, min_confidence)
-            if found:
-                largest = max(found, key=lambda f: f.box.width * f.box.height)
-                pixels = crop(pixels, largest.box)
-            faces.append(GalleryFace(photo.name, photo.photo_id, embedder.embed(pixels)))
+        photos = gallery.photos()
+        self._listed = tuple(photo.photo_id for photo in photos)
+        for photo in photos:
+            vector = _photo_embedding(photo.path, embedder, detector, min_confidence)
+            if vector is not None:
+                faces.append(GalleryFace(photo.name, photo.photo_id, vector))
         if not faces:
             raise BackendUnavailableError(f"the face gallery {root} holds no readable photo")
         self._faces = faces
@@ -127,11 +112,16 @@ class FaceGallery:
     def __len__(self) -> int:
         return len(self._faces)
 
-    def match(self, face: Bgr) -> tuple[GalleryFace, float] | None:
-        """The most similar gallery face and its cosine similarity, if above the threshold."""
-        similarities = self._matrix @ self._embedder.embed(face)
-        best = int(np.argmax(similarities))
-        similarity = float(similarities[best])
-        if similarity < self._threshold:
+    @property
+    def photo_ids(self) -> tuple[str, ...]:
+        """The ids of the photos the gallery held when loaded (readable or not), in order."""
+        return self._listed
+
+    def match(self, image: Bgr, box: Box) -> tuple[GalleryFace, float] | None:
+        """The nearest gallery face to the face in ``box`` and its distance, if close enough."""
+        distances = np.linalg.norm(self._matrix - self._embedder.embed(image, box), axis=1)
+        best = int(np.argmin(distances))
+        distance = float(distances[best])
+        if distance > self._max_distance:
             return None
-        return self._faces[best], similarity
+        return self._faces[best], distance

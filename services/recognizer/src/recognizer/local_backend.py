@@ -1,9 +1,10 @@
-"""The offline backend: OpenCV detectors and Tesseract, nothing downloaded, nothing sent out.
+"""The offline backend: models installed as packages, nothing downloaded, nothing sent out.
 
-What it can do: ``faces`` (Haar cascade), ``people`` (HOG, as ``Person`` labels), ``text``
-(Tesseract words and lines, plus QR codes and barcodes), ``labels`` only when an ONNX
-classifier is configured, and ``face_search`` only when an ONNX face embedding model and a
-local face gallery are configured. ``celebrities`` needs Rekognition's celebrity database.
+What it can do: ``faces`` (dlib's HOG face detector; OpenCV's Haar cascade as an option),
+``face_search`` (dlib's 128-d face embedding against the local face gallery), ``people``
+(OpenCV's HOG, as ``Person`` labels), ``text`` (RapidOCR text lines, Tesseract as an option,
+plus QR codes and barcodes), and ``labels`` only when an ONNX classifier is configured: no
+general label model ships as a package. ``celebrities`` needs Rekognition's celebrity database.
 Requesting what is not there fails the stage with a reason, never silently.
 """
 
@@ -15,11 +16,14 @@ from collections.abc import Set
 
 from recognizer.backend import ImageRecognition
 from recognizer.detectors import CodeReader, FaceDetector, PeopleDetector
-from recognizer.face_search import FaceEmbedder, FaceGallery, crop
+from recognizer.face_models import FaceEmbedder, HogFaceDetector
+from recognizer.face_search import FaceFinder, FaceGallery
 from recognizer.features import Feature
+from recognizer.gallery import GalleryDirectory
 from recognizer.images import Bgr, decode_image
 from recognizer.labels_model import LabelModel
 from recognizer.ocr import TesseractOcr
+from recognizer.rapid_ocr import RapidOcr
 from recognizer.settings import RecognizerSettings
 from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import Face, Label, TextDetection
@@ -30,29 +34,26 @@ _UNAVAILABLE = {
         "model (use VIDEOSENSE_RECOGNIZER_BACKEND=rekognition)"
     ),
 }
-_NO_EMBEDDING_MODEL = (
-    "face search is unavailable offline: no face embedding model is configured (set "
-    "VIDEOSENSE_RECOGNIZER_FACE_EMBEDDING_MODEL and VIDEOSENSE_RECOGNIZER_FACE_GALLERY, or use "
-    "VIDEOSENSE_RECOGNIZER_BACKEND=rekognition with VIDEOSENSE_RECOGNIZER_COLLECTION)"
-)
 _NO_GALLERY = (
-    "face search needs a local face gallery: set VIDEOSENSE_RECOGNIZER_FACE_GALLERY to a "
-    "directory of face photos (one sub-directory per person)"
+    "face search needs photos in the local face gallery {root}: add them with "
+    "`videosense faces index --name NAME photo.jpg` (or set VIDEOSENSE_RECOGNIZER_FACE_GALLERY)"
 )
 
 
 class LocalBackend:
-    """OpenCV + Tesseract recognition. Detectors are built on first use of their feature."""
+    """dlib + RapidOCR (+ OpenCV) recognition. Models are loaded on first use of their feature."""
 
     def __init__(self, settings: RecognizerSettings) -> None:
         self._settings = settings
-        self._faces: FaceDetector | None = None
+        self._faces: FaceFinder | None = None
         self._people: PeopleDetector | None = None
         self._codes: CodeReader | None = None
         self._labels: LabelModel | None = None
         self._gallery: FaceGallery | None = None
-        self._ocr = TesseractOcr(
-            settings.tesseract_cmd, settings.ocr_languages, settings.ocr_timeout_s
+        self._ocr: TesseractOcr | RapidOcr = (
+            TesseractOcr(settings.tesseract_cmd, settings.ocr_languages, settings.ocr_timeout_s)
+            if settings.ocr == "tesseract"
+            else RapidOcr()
         )
         self._ocr_checked = False
         # Keyframes are recognized in parallel threads; the first ones must not each load the
@@ -69,7 +70,7 @@ class LocalBackend:
 
         Raises:
             BackendUnavailableError: a feature this backend cannot run, a missing label model,
-                Tesseract or cascade.
+                face model, OCR engine or cascade, or an empty face gallery.
         """
         await asyncio.to_thread(self._load, frozenset(features))
 
@@ -82,7 +83,7 @@ class LocalBackend:
 
         Raises:
             BackendUnavailableError: a feature this backend cannot run, a missing label model,
-                Tesseract or cascade.
+                face model, OCR engine or cascade, or an empty face gallery.
         """
         if Feature.CELEBRITIES in features:
             raise BackendUnavailableError(_UNAVAILABLE[Feature.CELEBRITIES])
@@ -99,7 +100,9 @@ class LocalBackend:
             )
         wants_faces = Feature.FACES in features or Feature.FACE_SEARCH in features
         if wants_faces and self._faces is None:
-            self._faces = FaceDetector()
+            self._faces = (
+                FaceDetector() if self._settings.face_detector == "haar" else HogFaceDetector()
+            )
         if Feature.FACE_SEARCH in features and self._gallery is None:
             self._gallery = self._load_gallery()
         if Feature.PEOPLE in features and self._people is None:
@@ -113,19 +116,19 @@ class LocalBackend:
 
     def _load_gallery(self) -> FaceGallery:
         cfg = self._settings
-        if cfg.face_embedding_model is None:
-            raise BackendUnavailableError(_NO_EMBEDDING_MODEL)
-        if cfg.face_gallery is None:
-            raise BackendUnavailableError(_NO_GALLERY)
         assert self._faces is not None
-        embedder = FaceEmbedder(cfg.face_embedding_model, cfg.face_embedding_input_size)
-        return FaceGallery(
-            cfg.face_gallery,
-            embedder,
-            self._faces,
-            threshold=cfg.face_similarity_threshold,
-            min_confidence=cfg.min_confidence,
-        )
+        try:
+            return FaceGallery(
+                cfg.face_gallery,
+                FaceEmbedder(),
+                self._faces,
+                max_distance=cfg.face_match_distance,
+                min_confidence=cfg.min_confidence,
+            )
+        except BackendUnavailableError as err:
+            if GalleryDirectory(cfg.face_gallery).photos():
+                raise
+            raise BackendUnavailableError(_NO_GALLERY.format(root=cfg.face_gallery)) from err
 
     async def recognize(self, image: bytes, features: Set[Feature]) -> ImageRecognition:
         """Decode the JPEG and run the detectors in a worker thread.
@@ -159,16 +162,27 @@ class LocalBackend:
         return ImageRecognition(labels=tuple(labels), faces=tuple(faces), text=tuple(text))
 
     def _search(self, image: Bgr, faces: list[Face], *, keep_unmatched: bool) -> list[Face]:
-        assert self._gallery is not None
+        gallery = self._current_gallery()
         out: list[Face] = []
         for face in faces:
-            match = self._gallery.match(crop(image, face.box))
+            match = gallery.match(image, face.box)
             if match is not None:
-                found, _similarity = match
+                found, _distance = match
                 out.append(face.model_copy(update={"name": found.name, "match_id": found.match_id}))
             elif keep_unmatched:
                 out.append(face)
         return out
+
+    def _current_gallery(self) -> FaceGallery:
+        """The gallery as it is now: photos indexed or deleted since it was loaded are picked
+        up (a service runs for days; only new photos are embedded, see the cache)."""
+        photo_ids = tuple(
+            p.photo_id for p in GalleryDirectory(self._settings.face_gallery).photos()
+        )
+        with self._load_lock:
+            if self._gallery is None or self._gallery.photo_ids != photo_ids:
+                self._gallery = self._load_gallery()
+            return self._gallery
 
     def _read_text(self, image: Bgr, minimum: float) -> list[TextDetection]:
         codes = self._codes.read(image) if self._codes is not None else []

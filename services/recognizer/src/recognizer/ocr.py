@@ -1,4 +1,5 @@
-"""On-screen text with Tesseract: the CLI's TSV output turned into words and lines with boxes.
+"""On-screen text with Tesseract (the ``tesseract`` OCR option; RapidOCR is the default, see
+:mod:`recognizer.rapid_ocr`): the CLI's TSV output turned into text lines with boxes.
 
 The CLI (Debian's ``tesseract-ocr``) is called directly rather than through a wrapper library:
 TSV is its stable, documented output and a subprocess keeps Tesseract's own threads and memory
@@ -90,13 +91,14 @@ _COLUMNS = ("level", *_LINE_KEYS, "left", "top", "width", "height", "conf", "tex
 def detections(
     words: Iterable[OcrWord], image_w: int, image_h: int, min_confidence: float
 ) -> list[TextDetection]:
-    """Lines then words, each kept when its confidence reaches ``min_confidence``.
+    """One detection per text line, made of the line's confident words.
 
     Words without a letter or digit are dropped: on textured backgrounds Tesseract reads
     edges as confident punctuation (``\\``, ``|``), which is never what a user searches for.
 
     A line's text joins its confident words; its confidence is theirs averaged and its box
-    covers them. Boxes are relative to an ``image_w`` x ``image_h`` image.
+    covers them. Boxes are relative to an ``image_w`` x ``image_h`` image. Words are not
+    repeated as entries of their own: search matches words inside lines.
     """
     kept = [
         w for w in words if w.confidence >= min_confidence and any(ch.isalnum() for ch in w.text)
@@ -117,14 +119,6 @@ def detections(
                 box=pixel_box(x0, y0, x1 - x0, y1 - y0, image_w, image_h),
             )
         )
-    out.extend(
-        TextDetection(
-            text=w.text,
-            confidence=w.confidence,
-            box=pixel_box(w.left, w.top, w.width, w.height, image_w, image_h),
-        )
-        for w in kept
-    )
     return out
 
 
@@ -175,7 +169,7 @@ class TesseractOcr:
             )
 
     def read(self, image: Bgr, min_confidence: float) -> list[TextDetection]:
-        """Lines and words of text in a BGR image (blocking: run it in a worker thread).
+        """Lines of text in a BGR image (blocking: run it in a worker thread).
 
         Raises:
             RecognitionError: Tesseract failed or timed out on this image.

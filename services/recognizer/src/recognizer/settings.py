@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -9,6 +10,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from recognizer.features import Feature, parse_features
+from recognizer.gallery import GalleryDirectory
 from videosense_shared.settings import ConsumerSettings
 
 #: What each backend runs when ``features`` is not set.
@@ -18,19 +20,26 @@ DEFAULT_FEATURES: dict[str, tuple[Feature, ...]] = {
 }
 
 
+def default_face_gallery() -> Path:
+    """``$XDG_DATA_HOME/videosense/faces`` (``~/.local/share/videosense/faces`` by default)."""
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "videosense" / "faces"
+
+
 class RecognizerSettings(ConsumerSettings):
     """Which backend recognizes what, and how hard it may push.
 
     ``features`` empty means the backend's default: ``faces,text,people`` for ``local`` (plus
-    ``labels`` when a label model is configured, ``face_search`` when a face embedding model
-    and a gallery are), ``labels,faces,celebrities,text`` for ``rekognition`` (plus
+    ``labels`` when a label model is configured, ``face_search`` when the face gallery holds a
+    photo), ``labels,faces,celebrities,text`` for ``rekognition`` (plus
     ``face_search`` when a collection is configured).
     """
 
     model_config = SettingsConfigDict(env_prefix="VIDEOSENSE_RECOGNIZER_", extra="ignore")
 
     backend: Literal["local", "rekognition"] = Field(
-        default="local", description="Who does the recognition: OpenCV+Tesseract or Rekognition."
+        default="local",
+        description="Who does the recognition: local models (dlib, RapidOCR) or Rekognition.",
     )
     features: Annotated[tuple[Feature, ...], NoDecode] = Field(
         default=(),
@@ -53,6 +62,14 @@ class RecognizerSettings(ConsumerSettings):
     )
 
     # Local backend.
+    face_detector: Literal["hog", "haar"] = Field(
+        default="hog",
+        description="Local face detector: dlib's HOG detector, or OpenCV's Haar cascade.",
+    )
+    ocr: Literal["rapidocr", "tesseract"] = Field(
+        default="rapidocr",
+        description="Local text reader: RapidOCR's packaged PP-OCR models, or the Tesseract CLI.",
+    )
     tesseract_cmd: str = Field(default="tesseract", description="The Tesseract executable.")
     ocr_languages: str = Field(default="eng", description="Tesseract languages, e.g. 'eng+deu'.")
     ocr_timeout_s: float = Field(default=60.0, gt=0, description="Tesseract time limit per image.")
@@ -68,28 +85,18 @@ class RecognizerSettings(ConsumerSettings):
     )
     label_top_k: int = Field(default=5, ge=1, le=100, description="Labels kept per keyframe.")
 
-    face_embedding_model: Path | None = Field(
-        default=None,
+    face_gallery: Path = Field(
+        default_factory=default_face_gallery,
         description=(
-            "ONNX face embedding model for local face search (NCHW RGB face crop scaled to "
-            "-1..1 in, one embedding vector out)."
+            "Local face collection (what `videosense faces index` fills): a directory with one "
+            "sub-directory of face photos per person (or photos named after the person)."
         ),
     )
-    face_embedding_input_size: int = Field(
-        default=112, ge=8, le=1024, description="Square input side of the face embedding model."
-    )
-    face_gallery: Path | None = Field(
-        default=None,
-        description=(
-            "Local face collection: a directory with one sub-directory of face photos per "
-            "person (or photos named after the person)."
-        ),
-    )
-    face_similarity_threshold: float = Field(
-        default=0.5,
-        ge=-1,
-        le=1,
-        description="Least cosine similarity of embeddings for a local face match.",
+    face_match_distance: float = Field(
+        default=0.6,
+        gt=0,
+        le=2,
+        description="Largest Euclidean distance of 128-d face embeddings for a local match.",
     )
 
     # Rekognition backend.
@@ -124,11 +131,7 @@ class RecognizerSettings(ConsumerSettings):
         defaults = DEFAULT_FEATURES[self.backend]
         if self.backend == "local":
             labels = (Feature.LABELS,) if self.label_model is not None else ()
-            search = (
-                (Feature.FACE_SEARCH,)
-                if self.face_embedding_model is not None and self.face_gallery is not None
-                else ()
-            )
+            search = (Feature.FACE_SEARCH,) if GalleryDirectory(self.face_gallery).photos() else ()
             return (*labels, *defaults, *search)
         if self.backend == "rekognition" and self.collection:
             return (*defaults, Feature.FACE_SEARCH)
