@@ -36,10 +36,13 @@ def print_document(doc: VideoDocument) -> None:
     if doc.media:
         m = doc.media
         audio = "with audio" if m.has_audio else "no audio"
-        print(
-            f"media     {m.width}x{m.height} {m.video_codec} {m.fps:.3f} fps, "
-            f"{_clock(m.duration_s)} ({m.frame_count} frames), {audio}"
-        )
+        if m.has_video:
+            print(
+                f"media     {m.width}x{m.height} {m.video_codec} {m.fps:.3f} fps, "
+                f"{_clock(m.duration_s)} ({m.frame_count} frames), {audio}"
+            )
+        else:
+            print(f"media     audio only, {_clock(m.duration_s)}")
     for stage, info in doc.stages.items():
         took = ""
         if info.started_at and info.finished_at:

@@ -11,6 +11,7 @@ from videosense.report import distinct_text, not_run, print_document
 from videosense_shared.document import DocumentKeyframe, StageInfo, VideoDocument
 from videosense_shared.messages import (
     ImageRef,
+    MediaFacts,
     SourceRef,
     Stage,
     StageStatus,
@@ -122,3 +123,16 @@ def test_not_run_lists_only_what_did_not_run(
     stages: dict[str, StageInfo], expected: list[str]
 ) -> None:
     assert [m.split(" ")[0] for m in not_run(_document(stages=stages))] == expected
+
+
+def test_an_audio_only_upload_is_described_as_such(capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN the document of an audio-only upload (no video stream: no size, rate or frames)
+    audio = MediaFacts(
+        duration_s=75.5, fps=0, width=0, height=0, frame_count=0, video_codec="", has_audio=True
+    )
+    document = _document(texts=()).model_copy(update={"media": audio, "keyframes": ()})
+    # WHEN its summary is printed
+    print_document(document)
+    # THEN the media line says it is audio only, without a 0x0 frame size
+    media = [line for line in capsys.readouterr().out.splitlines() if line.startswith("media")]
+    assert media == ["media     audio only, 01:15.500"]
