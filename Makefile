@@ -63,23 +63,16 @@ test-unit: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared/src $(addsuffix /src,$(SERVICES)) src tests bench deploy/videosense_deploy deploy/app.py
+	$(BIN)/mypy shared/src $(addsuffix /src,$(SERVICES)) src tests bench tools deploy/videosense_deploy deploy/app.py
 
 format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-$(SAMPLE):
-	@mkdir -p $(dir $(SAMPLE))
-	# 12 s, 4 shots with hard cuts at 3 s, 6 s and 9 s, and a tone for audio.
-	ffmpeg -v error -y \
-	  -f lavfi -i "testsrc2=size=640x360:rate=25:duration=3" \
-	  -f lavfi -i "mandelbrot=size=640x360:rate=25,trim=duration=3" \
-	  -f lavfi -i "smptebars=size=640x360:rate=25:duration=3" \
-	  -f lavfi -i "life=size=640x360:rate=25:mold=10:ratio=0.15,trim=duration=3" \
-	  -f lavfi -i "sine=frequency=440:duration=12" \
-	  -filter_complex "[0:v][1:v][2:v][3:v]concat=n=4:v=1:a=0,format=yuv420p[v]" \
-	  -map "[v]" -map 4:a -c:v libx264 -preset veryfast -c:a aac -shortest $@
+$(SAMPLE): tools/make_sample.py | $(BIN)/videosense
+	# 12 s, 4 shots (hard cuts at 3 s, 6 s, 9 s): a title card, a test pattern, a face, colour
+	# bars; speech over it. Generated, never downloaded or committed.
+	$(BIN)/python tools/make_sample.py $@
 
 sample: setup $(SAMPLE)
 

@@ -19,7 +19,7 @@ from ingest.settings import requestable_stages
 from videosense.commands import dlq as dlq_command
 from videosense.commands import faces as faces_command
 from videosense.commands import find as find_command
-from videosense.embedded import EmbeddedStack, available_stages
+from videosense.embedded import EmbeddedStack, available_stages, default_run_stages
 from videosense.report import print_document, print_extraction
 from videosense_shared.document import VideoDocument
 from videosense_shared.logs import configure_logging
@@ -52,7 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="analyse one video on the embedded stack and print it")
     run.add_argument("video", type=Path, help="a local video file")
     run.add_argument(
-        "--stages", type=_stages, default=None, help=f"comma list (available: {available})"
+        "--stages",
+        type=_stages,
+        default=None,
+        help=f"comma list (available: {available}; default: all but captions, which run "
+        "when a captioning backend or model is configured)",
     )
     run.add_argument("--json", action="store_true", help="print the schema-v1 JSON document")
     run.add_argument("--out", type=Path, help="also save the document and keyframes here")
@@ -124,7 +128,7 @@ async def _run(args: argparse.Namespace) -> int:
     _stop_on_signals()
     _progress("starting the embedded stack (AWS emulator + services)")
     async with EmbeddedStack() as stack:
-        video_id = await stack.upload(video, args.stages)
+        video_id = await stack.upload(video, args.stages or default_run_stages())
         _progress(f"uploaded s3://{stack.common.bucket}/{stack.common.uploads_prefix}{video.name}")
         watcher = asyncio.create_task(_watch(stack, video_id))
         try:

@@ -14,6 +14,7 @@ from typing import Self
 
 from aggregator.service import service as aggregator_service
 from captioner.service import service as captioner_service
+from captioner.settings import CaptionerSettings
 from frame_extractor.service import service as frame_extractor_service
 from ingest.handler import STAGES_METADATA
 from ingest.service import service_for as ingest_service_for
@@ -45,6 +46,18 @@ def available_stages(services: Sequence[ServiceSpec] | None = None) -> tuple[Sta
     """Stages provided by ``services`` (default: every built stage service)."""
     specs = stage_services() if services is None else services
     return stage_rules.available_stages(spec.stage for spec in specs)
+
+
+def default_run_stages() -> tuple[Stage, ...]:
+    """What ``videosense run`` analyses when no stages are asked for: everything that can run
+    offline with the packaged models (frames, on-screen text and faces, the transcript), plus
+    captions when a captioning backend or model is configured (no captioning model installs as
+    a package, so the local default would need a download)."""
+    captioner = CaptionerSettings()
+    captions_configured = captioner.backend != "local" or bool(captioner.model)
+    return tuple(
+        stage for stage in available_stages() if stage is not Stage.CAPTIONS or captions_configured
+    )
 
 
 def all_services(extra: Sequence[ServiceSpec] = ()) -> list[ServiceSpec]:

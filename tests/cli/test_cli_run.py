@@ -50,6 +50,13 @@ def test_run_json_finds_every_cut_and_keyframe(cut_clip: Path, tmp_path: Path) -
     assert doc["media"]["has_audio"] is True
     assert doc["media"]["frame_count"] == TOTAL
     assert doc["stages"]["frames"]["status"] == "complete"
+    # AND with no --stages and nothing configured, every stage that runs offline ran (captions
+    # need a configured model)
+    assert {name: stage["status"] for name, stage in doc["stages"].items()} == {
+        "frames": "complete",
+        "recognition": "complete",
+        "transcript": "complete",
+    }
     # AND the scenes match the known cuts within one frame, end exclusive, covering the video
     starts = [s["start_frame"] for s in doc["scenes"]]
     assert len(starts) == len(CUTS) + 1
