@@ -54,6 +54,10 @@ async def stack(
 ) -> AsyncIterator[EmbeddedStack]:
     for service in ("INGEST", "FRAME_EXTRACTOR", "AGGREGATOR"):
         monkeypatch.setenv(f"VIDEOSENSE_{service}_WAIT_TIME_S", "1")
+        # A stopped service's long poll can still take a message on the emulator's side (it
+        # counts as a receive): with a short visibility window, such a message comes back in
+        # seconds for the restarted service, not after the frame extractor's usual 5 minutes.
+        monkeypatch.setenv(f"VIDEOSENSE_{service}_VISIBILITY_TIMEOUT_S", "5")
     async with EmbeddedStack(endpoint=aws_env["AWS_ENDPOINT_URL"]) as running:
         yield running
 
