@@ -22,6 +22,7 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from pydantic import TypeAdapter
 
+from tests.support.video_messages import video_ingested
 from videosense_shared.aws import AwsClients
 from videosense_shared.bus import (
     ERROR_ATTRIBUTE,
@@ -33,12 +34,8 @@ from videosense_shared.bus import (
     parse_typed,
     queue_url,
 )
-from videosense_shared.ids import message_id_for, trace_id_for, video_id_for
 from videosense_shared.messages import (
     AnyMessage,
-    MediaFacts,
-    SourceRef,
-    Stage,
     VideoIngested,
 )
 from videosense_shared.settings import CommonSettings, ConsumerSettings
@@ -174,26 +171,6 @@ async def running(consumer: Consumer) -> AsyncIterator[tuple[asyncio.Event, asyn
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=30)
-
-
-def video_ingested(key: str = "uploads/cat.mp4") -> VideoIngested:
-    video_id = video_id_for("videosense-media", key, "etag-1")
-    return VideoIngested(
-        message_id=message_id_for(video_id, "VideoIngested"),
-        video_id=video_id,
-        trace_id=trace_id_for(video_id),
-        source=SourceRef(bucket="videosense-media", key=key, etag="etag-1", size_bytes=1024),
-        media=MediaFacts(
-            duration_s=3.0,
-            fps=25.0,
-            width=320,
-            height=240,
-            frame_count=75,
-            video_codec="h264",
-            has_audio=False,
-        ),
-        stages=(Stage.FRAMES,),
-    )
 
 
 async def send(sqs: SQSClient, url: str, message: VideoIngested) -> None:

@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from pydantic import TypeAdapter
 
 from ingest.notifications import parse_s3_notification
+from tests.support.video_messages import video_ingested
 from tests.support.waiting import eventually, receive_all
 from videosense.cli import main
 from videosense.commands.dlq import list_depths, move_back, show
@@ -26,8 +27,8 @@ from videosense.redrive import REDRIVE_ATTRIBUTE, is_unsupported, redrive
 from videosense_shared.aws import AwsClients
 from videosense_shared.bus import ERROR_ATTRIBUTE, Consumer, Delivery, PoisonMessage, parse_typed
 from videosense_shared.bus.dead_letter import DeadLetterQueue
-from videosense_shared.ids import message_id_for, trace_id_for, video_id_for
-from videosense_shared.messages import AnyMessage, MediaFacts, SourceRef, Stage, VideoIngested
+from videosense_shared.ids import video_id_for
+from videosense_shared.messages import AnyMessage, VideoIngested
 from videosense_shared.provision import Provisioned, provision
 from videosense_shared.settings import CommonSettings, ConsumerSettings
 
@@ -54,26 +55,6 @@ def common(aws_env: dict[str, str]) -> CommonSettings:
 @pytest.fixture
 async def provisioned(aws: AwsClients, common: CommonSettings) -> Provisioned:
     return await provision(aws, common)
-
-
-def video_ingested(key: str = "uploads/cat.mp4") -> VideoIngested:
-    video_id = video_id_for("videosense-media", key, "etag-1")
-    return VideoIngested(
-        message_id=message_id_for(video_id, "VideoIngested"),
-        video_id=video_id,
-        trace_id=trace_id_for(video_id),
-        source=SourceRef(bucket="videosense-media", key=key, etag="etag-1", size_bytes=1024),
-        media=MediaFacts(
-            duration_s=3.0,
-            fps=25.0,
-            width=320,
-            height=240,
-            frame_count=75,
-            video_codec="h264",
-            has_audio=False,
-        ),
-        stages=(Stage.FRAMES,),
-    )
 
 
 def published_attributes(message: VideoIngested) -> Attributes:

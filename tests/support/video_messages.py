@@ -179,3 +179,24 @@ def delivery(message: Model, *, receive_count: int = 1, max_receives: int | None
         receive_count=receive_count,
         max_receives=max_receives,
     )
+
+
+def video_ingested(key: str = "uploads/cat.mp4") -> VideoIngested:
+    """A small ``VideoIngested`` for the frames stage, as bus and dead-letter tests send it."""
+    video_id = video_id_for("videosense-media", key, "etag-1")
+    return VideoIngested(
+        message_id=message_id_for(video_id, "VideoIngested"),
+        video_id=video_id,
+        trace_id=trace_id_for(video_id),
+        source=SourceRef(bucket="videosense-media", key=key, etag="etag-1", size_bytes=1024),
+        media=MediaFacts(
+            duration_s=3.0,
+            fps=25.0,
+            width=320,
+            height=240,
+            frame_count=75,
+            video_codec="h264",
+            has_audio=False,
+        ),
+        stages=(Stage.FRAMES,),
+    )
