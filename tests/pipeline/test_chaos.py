@@ -43,6 +43,7 @@ from tests.fixtures.captioner.tiny_blip import build_tiny_blip
 from tests.support.chaos import ChaosMonkey, CrashOnPickup, Supervisor
 from tests.support.clips import make_cut_clip
 from tests.support.service_processes import ServiceFleet
+from tests.support.taps import tap
 from tests.support.waiting import eventually
 from videosense.emulator import EMULATOR_ENV, Emulator
 from videosense_deploy.environment import Deployment
@@ -51,7 +52,6 @@ from videosense_shared.bus import ERROR_ATTRIBUTE
 from videosense_shared.bus.stage_worker import CRASHED
 from videosense_shared.ids import video_id_for
 from videosense_shared.messages import Stage, StageStatus, VideoCompleted, VideoStatus
-from videosense_shared.provision import subscribe_queue
 from videosense_shared.settings import CommonSettings
 from videosense_shared.store import DynamoDocumentStore
 from videosense_shared.store.keys import HEADER
@@ -186,14 +186,6 @@ async def _tune_queues(aws: AwsClients, urls: dict[str, str]) -> None:
             redrive["maxReceiveCount"] = FRAMES_RECEIVE_LIMIT
             attributes["RedrivePolicy"] = json.dumps(redrive)
         await aws.sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)  # type: ignore[arg-type]
-
-
-async def _tap(aws: AwsClients, common: CommonSettings, topic_arn: str) -> str:
-    """A test queue subscribed to a topic, to see everything published on it."""
-    url = (await aws.sqs.create_queue(QueueName=common.queue_name("tap-completed")))["QueueUrl"]
-    got = await aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-    await subscribe_queue(aws, topic_arn, got["Attributes"]["QueueArn"], None)
-    return url
 
 
 def _etag(data: bytes) -> str:
@@ -348,7 +340,9 @@ async def test_no_video_is_lost_stuck_or_mixed_up_while_services_keep_dying(
     provisioned = await asyncio.to_thread(fleet.provision)
     urls: dict[str, str] = provisioned["queues"]
     await _tune_queues(aws, urls)
-    completions = Completions(aws, await _tap(aws, common, provisioned["topics"][VIDEO_COMPLETED]))
+    completions = Completions(
+        aws, await tap(aws, common, provisioned["topics"][VIDEO_COMPLETED], "tap-completed")
+    )
     # AND a workload whose video ids are known up front (a single PUT's ETag is its MD5)
     crash_id = video_id_for(
         common.bucket, f"{common.uploads_prefix}crash loop.mp4", _etag(clips["crash"])

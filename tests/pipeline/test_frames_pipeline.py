@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.support.clips import make_cut_clip
+from tests.support.taps import tap
 from tests.support.waiting import eventually, receive_all
 from videosense.embedded import EmbeddedStack
 from videosense_shared.bus import ERROR_ATTRIBUTE
@@ -42,17 +43,8 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 async def _tap(stack: EmbeddedStack, topic: str) -> str:
-    """A test queue subscribed to a topic, to count what is published on it."""
-    from videosense_shared.provision import subscribe_queue
-
     assert stack.provisioned is not None
-    name = stack.common.queue_name(f"tap-{topic}")
-    url = (await stack.aws.sqs.create_queue(QueueName=name))["QueueUrl"]
-    arn = (await stack.aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"]))[
-        "Attributes"
-    ]["QueueArn"]
-    await subscribe_queue(stack.aws, stack.provisioned.topic_arns[topic], arn, None)
-    return url
+    return await tap(stack.aws, stack.common, stack.provisioned.topic_arns[topic], f"tap-{topic}")
 
 
 async def test_provisioning_is_idempotent(stack: EmbeddedStack) -> None:

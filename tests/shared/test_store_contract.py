@@ -204,6 +204,30 @@ async def test_the_completion_lease_has_one_holder_until_it_expires(store: Docum
     assert not await store.claim_completion(vid, timedelta(0))
 
 
+async def test_the_ingest_lease_has_one_holder_until_it_expires(store: DocumentStore) -> None:
+    # GIVEN a video whose VideoIngested is not published yet
+    video = await _video(store, "ingest-lease")
+    vid = video.video_id
+    # WHEN racing deliveries claim at once THEN one holds the lease
+    lease = timedelta(seconds=0.3)
+    claims = await asyncio.gather(*(store.claim_ingest(vid, lease) for _ in range(4)))
+    assert claims.count(True) == 1
+    # WHEN the holder crashed and its lease expired THEN its redelivery may claim again
+    await asyncio.sleep(0.4)
+    assert await store.claim_ingest(vid, timedelta(minutes=1))
+    assert not await store.claim_ingest(vid, timedelta(minutes=1))
+    # WHEN it is published THEN nobody may claim, even with the lease expired
+    await store.mark_ingest_published(vid)
+    assert (await store.header(vid)).ingest_published
+    assert not await store.claim_ingest(vid, timedelta(0))
+    await asyncio.sleep(0.01)
+    assert not await store.claim_ingest(vid, timedelta(0))
+    # AND a video that does not exist is never claimed (nor created by the claim)
+    assert not await store.claim_ingest("nope-ingest", timedelta(minutes=1))
+    with pytest.raises(DocumentNotFoundError):
+        await store.header("nope-ingest")
+
+
 async def test_a_video_is_due_until_its_completion_is_published(store: DocumentStore) -> None:
     # GIVEN two new videos WHEN created THEN both are due at once, earliest first
     first = await _video(store, "due-1")

@@ -3,12 +3,20 @@ out (or a ``failed`` document and ``VideoCompleted(failed)`` for a file that is 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from ingest.notifications import MalformedNotification, UploadedObject, parse_s3_notification
 from ingest.settings import STAGES_METADATA, IngestSettings
 from ingest.upload import head_upload, probe_upload
-from videosense_shared.bus import Delivery, LastErrors, PoisonMessage, Publisher, give_up_reason
+from videosense_shared.bus import (
+    Delivery,
+    LastErrors,
+    PoisonMessage,
+    Publisher,
+    RetryableError,
+    give_up_reason,
+)
 from videosense_shared.completion import Completion
 from videosense_shared.ids import message_id_for, trace_id_for
 from videosense_shared.logs import bound, get_logger
@@ -24,6 +32,10 @@ if TYPE_CHECKING:
 __all__ = ["STAGES_METADATA", "Ingest"]
 
 log = get_logger(__name__)
+
+# How long a delivery holds the right to publish VideoIngested: shorter than the ingest queue's
+# visibility timeout, so the redelivery of a claimer that crashed can claim again.
+INGEST_LEASE = timedelta(seconds=60)
 
 
 class Ingest:
@@ -123,11 +135,12 @@ class Ingest:
         created = await self._store.create(
             video_id=video_id, trace_id=trace_id, source=source, media=media, stages=stages
         )
-        if not created:
-            # A concurrent duplicate created it first; it (or its redelivery) publishes.
-            header = await self._store.header(video_id)
-            if header.ingest_published:
-                return
+        if not created and (await self._store.header(video_id)).ingest_published:
+            return
+        # Of two notifications racing on one upload, one claims the right to publish; the other
+        # comes back later and finds it published (or the lease of a crashed claimer expired).
+        if not await self._store.claim_ingest(video_id, INGEST_LEASE):
+            raise RetryableError(f"{video_id} is being ingested by another delivery")
         event = VideoIngested(
             message_id=message_id_for(video_id, "VideoIngested"),
             video_id=video_id,

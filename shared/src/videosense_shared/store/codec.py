@@ -130,4 +130,5 @@ def decode_header(item: dict[str, Any]) -> Header:
         completion_lease_until=_opt_time(item, "completion_lease_until"),
         ingest_published=bool(item.get("ingest_published", {}).get("BOOL", False)),
         due_at=_opt_time(item, DUE_SORT_KEY),
+        ingest_lease_until=_opt_time(item, "ingest_lease_until"),
     )

@@ -262,6 +262,20 @@ class InMemoryDocumentStore:
         await _hop()
         self._update(video_id, completion_published=True, completion_lease_until=None, due_at=None)
 
+    async def claim_ingest(self, video_id: str, lease: timedelta) -> bool:
+        """See :meth:`DocumentStore.claim_ingest
+        <videosense_shared.store.DocumentStore.claim_ingest>`."""
+        await _hop()
+        video = self._videos.get(video_id)
+        if video is None or video.header is None or video.header.ingest_published:
+            return False
+        now = utc_now()
+        held = video.header.ingest_lease_until
+        if held is not None and held >= now:
+            return False
+        self._update(video_id, ingest_lease_until=now + lease)
+        return True
+
     async def mark_ingest_published(self, video_id: str) -> None:
         """Record that ``VideoIngested`` went out."""
         await _hop()

@@ -8,7 +8,7 @@ from datetime import timedelta
 from videosense_shared.messages import utc_now
 from videosense_shared.store.codec import s, ts
 from videosense_shared.store.table import DynamoTable
-from videosense_shared.topology import DUE_PARTITION_KEY, DUE_SORT_KEY
+from videosense_shared.topology import DUE_PARTITION_KEY, DUE_SORT_KEY, PARTITION_KEY
 
 
 class CompletionOutbox:
@@ -41,6 +41,24 @@ class CompletionOutbox:
             "SET completion_published = :true REMOVE completion_lease_until, #shard, #due",
             names={"#shard": DUE_PARTITION_KEY, "#due": DUE_SORT_KEY},
             values={":true": {"BOOL": True}},
+        )
+
+    async def claim_ingest(self, video_id: str, lease: timedelta) -> bool:
+        """See :meth:`DocumentStore.claim_ingest
+        <videosense_shared.store.DocumentStore.claim_ingest>`."""
+        now = utc_now()
+        return await self._table.update_header(
+            video_id,
+            "SET ingest_lease_until = :until",
+            condition="attribute_exists(#pk) AND "
+            "(attribute_not_exists(ingest_published) OR ingest_published = :false) AND "
+            "(attribute_not_exists(ingest_lease_until) OR ingest_lease_until < :now)",
+            names={"#pk": PARTITION_KEY},
+            values={
+                ":false": {"BOOL": False},
+                ":now": s(ts(now)),
+                ":until": s(ts(now + lease)),
+            },
         )
 
     async def mark_ingest_published(self, video_id: str) -> None:

@@ -52,6 +52,7 @@ class Header:
     completion_lease_until: datetime | None
     ingest_published: bool
     due_at: datetime | None = None
+    ingest_lease_until: datetime | None = None
 
     @property
     def stage_statuses(self) -> dict[Stage, StageStatus]:
@@ -178,6 +179,16 @@ class DocumentStore(Protocol):
 
     async def mark_published(self, video_id: str) -> None:
         """Record that the completion event went out; the video leaves the "due" index."""
+        ...
+
+    async def claim_ingest(self, video_id: str, lease: timedelta) -> bool:
+        """Claim the right to publish ``VideoIngested`` for ``lease``.
+
+        ``False`` when it was already published or another delivery holds an unexpired claim:
+        of two notifications racing on one upload only one starts the stages. A delivery that
+        crashes after claiming leaves a lease that expires before its message comes back, so
+        its redelivery can claim again and the video is never stuck.
+        """
         ...
 
     async def mark_ingest_published(self, video_id: str) -> None:
