@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import pytest
 from pydantic import BaseModel
 
+from tests.support.taps import tap
 from tests.support.waiting import receive_all
 from videosense_shared.aws import AwsClients
 from videosense_shared.bus import (
@@ -36,7 +37,6 @@ from videosense_shared.messages import (
     parse_message,
     utc_now,
 )
-from videosense_shared.provision import subscribe_queue
 from videosense_shared.settings import CommonSettings, ConsumerSettings
 from videosense_shared.topology import TRANSCRIPT_READY
 
@@ -99,12 +99,7 @@ async def world(aws_env: dict[str, str]) -> AsyncIterator[World]:
         topic_arn = (await aws.sns.create_topic(Name=common.topic_name(TRANSCRIPT_READY)))[
             "TopicArn"
         ]
-        url = (await aws.sqs.create_queue(QueueName=common.queue_name("tap")))["QueueUrl"]
-        arn = (await aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"]))[
-            "Attributes"
-        ]["QueueArn"]
-        await subscribe_queue(aws, topic_arn, arn, None)
-        yield World(aws, common, url)
+        yield World(aws, common, await tap(aws, common, topic_arn, "tap"))
 
 
 def _video(stages: tuple[Stage, ...] = (Stage.FRAMES, Stage.TRANSCRIPT)) -> VideoIngested:
