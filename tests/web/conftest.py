@@ -4,6 +4,7 @@ client talking to the app in-process (same event loop as the AWS clients)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,7 +15,9 @@ from videosense.web.context import WebClients
 from videosense.web.settings import WebSettings
 from videosense_shared.aws import AwsClients
 from videosense_shared.provision import provision
-from videosense_shared.search import SearchIndexError
+from videosense_shared.search import SearchIndex
+from videosense_shared.search.backends import open_search_index
+from videosense_shared.search.settings import SearchSettings
 from videosense_shared.settings import CommonSettings
 
 
@@ -32,8 +35,9 @@ def settings(aws_env: dict[str, str]) -> WebSettings:
 
 
 @pytest.fixture
-async def app(aws: AwsClients, settings: WebSettings, index: object) -> FastAPI:
-    return create_app(settings, WebClients(s3=aws.s3, dynamodb=aws.dynamodb, signer=aws.s3), index)  # type: ignore[arg-type]
+async def app(aws: AwsClients, settings: WebSettings, index: SearchIndex) -> FastAPI:
+    clients = WebClients(s3=aws.s3, dynamodb=aws.dynamodb, signer=aws.s3)
+    return create_app(settings, clients, index)
 
 
 @pytest.fixture
@@ -44,22 +48,12 @@ async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-class _NoIndex:
-    """A search index that is down (every call fails as a real backend's outage does)."""
-
-    async def index_video(self, document: object) -> int:
-        raise SearchIndexError("no index in this test")
-
-    async def remove_video(self, video_id: str) -> None:
-        raise SearchIndexError("no index in this test")
-
-    async def search(self, query: object) -> object:
-        raise SearchIndexError("no index in this test")
-
-    async def close(self) -> None:
-        return None
-
-
 @pytest.fixture
-def index() -> _NoIndex:
-    return _NoIndex()
+async def index(tmp_path: Path) -> AsyncIterator[SearchIndex]:
+    """The embedded backend on a fresh file, without the text-embedding model (phrase, any
+    word and prefix searches need none)."""
+    opened = await open_search_index(
+        SearchSettings(index_path=tmp_path / "search.sqlite", embeddings=False)
+    )
+    yield opened
+    await opened.close()

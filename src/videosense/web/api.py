@@ -46,6 +46,12 @@ class UploadAccepted(BaseModel):
     container: str  # what its first bytes say it is
 
 
+@router.get("/health", summary="Liveness (load balancer health checks)")
+async def health() -> dict[str, str]:
+    """Answers while the process serves requests; touches no AWS service."""
+    return {"status": "ok"}
+
+
 @router.get("/videos", summary="List the library")
 async def list_videos(
     ctx: Context,

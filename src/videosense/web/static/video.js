@@ -48,7 +48,8 @@
       if (doc.media.video_codec) facts.push(`${doc.media.width}×${doc.media.height}`, `${doc.media.fps.toFixed(2)} fps`, doc.media.video_codec);
       if (doc.media.has_audio) facts.push("audio");
     }
-    facts.push(`${(doc.source.size_bytes / 1048576).toFixed(1)} MiB`);
+    const bytes = doc.source.size_bytes;
+    facts.push(bytes < 1048576 ? `${Math.ceil(bytes / 1024)} KiB` : `${(bytes / 1048576).toFixed(1)} MiB`);
     document.getElementById("video-facts").textContent = facts.join(" · ");
     const error = document.getElementById("video-error");
     error.textContent = doc.error || "";
