@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SERVICES := $(wildcard services/*)
 SAMPLE := samples/sample.mp4
-APT_PACKAGES := ffmpeg tesseract-ocr espeak-ng
+APT_PACKAGES := ffmpeg tesseract-ocr espeak-ng chromium
 
 .PHONY: setup system-deps test test-unit lint format demo run embedded-up sample clean \
 	synth compose up down logs
@@ -16,7 +16,7 @@ EMULATOR ?= localstack
 setup: system-deps $(BIN)/videosense $(VENV)/.models-speech .venv-checkov/bin/checkov
 
 system-deps:
-	@missing=""; for tool in ffmpeg ffprobe tesseract espeak-ng; do command -v $$tool >/dev/null || missing=1; done; \
+	@missing=""; for tool in ffmpeg ffprobe tesseract espeak-ng chromium; do command -v $$tool >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages: $(APT_PACKAGES)"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \

@@ -7,7 +7,10 @@ without the CLI (into ``deploy/cdk.out``). Options come from CDK context (``-c k
   starts with it;
 - ``min_tasks`` (``0``), ``max_tasks`` (``4``): task counts per service;
 - ``spot`` (``true``): run tasks on Fargate Spot;
-- ``backend.<service>`` (e.g. ``backend.recognizer=local``): a service's backend.
+- ``backend.<service>`` (e.g. ``backend.recognizer=local``): a service's backend;
+- ``web_domain``, ``web_certificate_arn``, ``web_auth_prefix``: deploy the web app at that
+  name, behind a load balancer that signs users in with a Cognito user pool (all three, or
+  none: no web app).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import aws_cdk as cdk
 
 from videosense_deploy.services import SERVICES, deployable, repo_root
 from videosense_deploy.stack import StackConfig, VideosenseStack
+from videosense_deploy.web import WebConfig
 
 DEFAULT_OUTDIR = repo_root() / "deploy" / "cdk.out"
 
@@ -42,7 +46,16 @@ def config_from_context(context: Mapping[str, object]) -> StackConfig:
         max_tasks=int(str(context.get("max_tasks", 4))),
         spot=str(context.get("spot", "true")).lower() in ("1", "true", "yes"),
         backends=backends,
+        web=_web_config(context),
     )
+
+
+def _web_config(context: Mapping[str, object]) -> WebConfig | None:
+    keys = ("web_domain", "web_certificate_arn", "web_auth_prefix")
+    if not any(context.get(k) for k in keys):
+        return None
+    domain, certificate, prefix = (str(context.get(k) or "") for k in keys)
+    return WebConfig(domain_name=domain, certificate_arn=certificate, auth_domain_prefix=prefix)
 
 
 def build(app: cdk.App, config: StackConfig) -> VideosenseStack:
@@ -72,7 +85,16 @@ def main(argv: Sequence[str] = ()) -> None:
     extra = _context_args(argv)
     outdir = None if os.environ.get("CDK_OUTDIR") else str(DEFAULT_OUTDIR)
     app = cdk.App(outdir=outdir, context=extra or None)
-    context = {k: app.node.try_get_context(k) for k in ("env", "min_tasks", "max_tasks", "spot")}
+    names = (
+        "env",
+        "min_tasks",
+        "max_tasks",
+        "spot",
+        "web_domain",
+        "web_certificate_arn",
+        "web_auth_prefix",
+    )
+    context = {k: app.node.try_get_context(k) for k in names}
     context = {k: v for k, v in context.items() if v is not None}
     for key, value in extra.items():
         context[key] = value

@@ -16,6 +16,7 @@ import yaml
 
 from videosense_deploy.environment import Deployment, common_environment, service_environment
 from videosense_deploy.services import SERVICES, ServiceDef, deployable, repo_root
+from videosense_deploy.web import SEARCH_VOLUME, WEB_DOCKERFILE, WEB_NAME, compose_web
 from videosense_shared.settings import CommonSettings
 
 #: Community LocalStack tag that needs no auth token (newer tags need LOCALSTACK_AUTH_TOKEN).
@@ -76,6 +77,9 @@ def compose_model(services: tuple[ServiceDef, ...]) -> dict[str, Any]:
     }
     for service in services:
         out["services"][service.name] = _service(service, services)
+    if (repo_root() / WEB_DOCKERFILE).is_file():
+        out["services"][WEB_NAME] = compose_web(_AWS_ENV, LOCAL, EMULATOR_PORT)
+        out.setdefault("volumes", {})[SEARCH_VOLUME] = {}
     return out
 
 

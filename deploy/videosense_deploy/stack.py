@@ -31,6 +31,7 @@ from constructs import Construct
 
 from videosense_deploy.environment import Deployment, service_environment
 from videosense_deploy.services import UPLOADS, ServiceDef, repo_root
+from videosense_deploy.web import WEB_DOCKERFILE, WebConfig, WebFrontend
 from videosense_shared.layout import FRAMES_PREFIX, MESSAGES_PREFIX, UPLOADS_PREFIX
 from videosense_shared.settings import DOCUMENT_TABLE, physical_name
 from videosense_shared.topology import (
@@ -76,6 +77,8 @@ class StackConfig:
     old_versions_expire_days: int = 7
     oldest_message_alarm_s: int = 900
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    # The web app behind an authenticating load balancer; None: not deployed.
+    web: WebConfig | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_tasks <= self.max_tasks or self.max_tasks < 1:
@@ -139,6 +142,7 @@ class VideosenseStack(cdk.Stack):
         services: tuple[ServiceDef, ...],
         topology: Topology = TOPOLOGY,
         image_for: ImageFor = asset_image,
+        web_image: ecs.ContainerImage | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -252,6 +256,7 @@ class VideosenseStack(cdk.Stack):
         self.task_roles: dict[str, iam.Role] = {}
         for service in services:
             self._service(service, services, image_for)
+        self.web = self._web(config.web, web_image) if config.web else None
 
         cdk.CfnOutput(self, "BucketName", value=self.bucket_name)
         cdk.CfnOutput(self, "CompletedTopicArn", value=self.topics["video-completed"].topic_arn)
@@ -260,6 +265,41 @@ class VideosenseStack(cdk.Stack):
             self,
             "UploadCommand",
             value=f"aws s3 cp VIDEO s3://{self.bucket_name}/{config.uploads_prefix}",
+        )
+
+    def _web(self, web: WebConfig, image: ecs.ContainerImage | None) -> WebFrontend:
+        return WebFrontend(
+            self,
+            "Web",
+            config=web,
+            prefix=self.config.prefix,
+            deployment=self.deployment,
+            bucket_name=self.bucket_name,
+            uploads_prefix=self.config.uploads_prefix,
+            table=self.table,
+            cluster=self.cluster,
+            image=image
+            or ecs.ContainerImage.from_asset(
+                str(repo_root()),
+                file=WEB_DOCKERFILE,
+                exclude=[
+                    "**/__pycache__",
+                    "**/*.egg-info",
+                    "**/.mypy_cache",
+                    "**/.pytest_cache",
+                    ".venv*",
+                    "deploy/cdk.out",
+                    "tests",
+                    "bench",
+                    "samples",
+                ],
+                ignore_mode=cdk.IgnoreMode.DOCKER,
+                platform=cdk.aws_ecr_assets.Platform.LINUX_AMD64,
+            ),
+            # The search index on AWS is OpenSearch; its endpoint comes with the domain.
+            search_environment={"VIDEOSENSE_SEARCH_BACKEND": "opensearch"},
+            spot=self.config.spot,
+            log_retention=self.config.log_retention,
         )
 
     def _sns_key(self) -> kms.IKey:

@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="start the embedded stack and leave it running")
     up.add_argument("--port", type=int, default=0, help="emulator port (default: a free one)")
+    up.add_argument(
+        "--web-port", type=int, default=0, help="web app port on 127.0.0.1 (default: a free one)"
+    )
 
     ext = sub.add_parser("extract", help="the frame stage alone on a local file, no AWS")
     ext.add_argument("video", type=Path)
@@ -177,7 +180,7 @@ async def _save(stack: EmbeddedStack, document: VideoDocument, out: Path) -> Non
 
 async def _up(args: argparse.Namespace) -> int:
     _stop_on_signals()
-    async with EmbeddedStack(port=args.port) as stack:
+    async with EmbeddedStack(port=args.port) as stack, _web(stack, args.web_port) as web_url:
         assert stack.provisioned is not None
         topic = stack.provisioned.topic_arns["video-completed"]
         print(
@@ -188,11 +191,13 @@ async def _up(args: argparse.Namespace) -> int:
                     "uploads_prefix": stack.common.uploads_prefix,
                     "table": stack.common.table_name,
                     "completion_topic": topic,
+                    "web": web_url,
                 },
                 indent=2,
             ),
             flush=True,
         )
+        _progress(f"web app: {web_url}")
         _progress(
             f"ready. Try: aws --endpoint-url {stack.endpoint} s3 cp VIDEO "
             f"s3://{stack.common.bucket}/{stack.common.uploads_prefix}  (Ctrl-C stops)"
@@ -201,6 +206,15 @@ async def _up(args: argparse.Namespace) -> int:
         with contextlib.suppress(asyncio.CancelledError):
             await stack.run_forever()
     return EXIT_OK
+
+
+def _web(stack: EmbeddedStack, port: int) -> contextlib.AbstractAsyncContextManager[str]:
+    # Imported here: the web framework loads only for the command that serves it.
+    from videosense.web.hosting import serve_web
+    from videosense.web.settings import WebSettings
+
+    # Local only: the embedded stack has no authentication in front of it.
+    return serve_web(stack.aws, WebSettings(host="127.0.0.1", port=port))
 
 
 def _extract(args: argparse.Namespace) -> int:

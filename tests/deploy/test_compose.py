@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings
 from tests.deploy.conftest import ROOT
 from videosense_deploy.compose import LOCALSTACK_IMAGE, render
 from videosense_deploy.services import SERVICES, ServiceDef, deployable
+from videosense_deploy.web import WEB_NAME
 from videosense_shared.settings import CommonSettings
 
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -95,7 +96,7 @@ def test_docker_compose_accepts_each_profile(profile: str, emulator: str, absent
         [*base, "config", "--services"], capture_output=True, text=True, timeout=60
     )
     names = set(listed.stdout.split())
-    assert names == {emulator, "provision", *(s.name for s in DEPLOYED)}
+    assert names == {emulator, "provision", WEB_NAME, *(s.name for s in DEPLOYED)}
     assert absent not in names
 
 

@@ -6,6 +6,7 @@ See ``docs/architecture.md``.
 from videosense_shared.search.protocol import SearchIndex, SearchIndexError
 from videosense_shared.search.query import (
     EntryKind,
+    IndexedVideo,
     MatchMode,
     SearchHit,
     SearchQuery,
@@ -15,6 +16,7 @@ from videosense_shared.search.query import (
 
 __all__ = [
     "EntryKind",
+    "IndexedVideo",
     "MatchMode",
     "SearchHit",
     "SearchIndex",

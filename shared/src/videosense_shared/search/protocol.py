@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Protocol
 
 from videosense_shared.document import VideoDocument
-from videosense_shared.search.query import SearchQuery, SearchResults
+from videosense_shared.messages import VideoStatus
+from videosense_shared.search.query import IndexedVideo, SearchQuery, SearchResults
 
 
 class SearchIndex(Protocol):
@@ -34,6 +35,24 @@ class SearchIndex(Protocol):
 
     async def search(self, query: SearchQuery) -> SearchResults:
         """Run a query.
+
+        Raises:
+            SearchIndexError: the backend refused or could not be reached.
+        """
+        ...
+
+    async def list_videos(
+        self, *, status: VideoStatus | None = None, limit: int = 1000
+    ) -> tuple[IndexedVideo, ...]:
+        """The indexed videos (with ``status`` only, if given), most recently completed first.
+
+        Raises:
+            SearchIndexError: the backend refused or could not be reached.
+        """
+        ...
+
+    async def get_video(self, video_id: str) -> IndexedVideo | None:
+        """One indexed video, or ``None`` when the index does not hold it (yet).
 
         Raises:
             SearchIndexError: the backend refused or could not be reached.

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import Field, model_validator
 
 from videosense_shared.messages import ImageRef, Model, VideoStatus
+from videosense_shared.search.words import query_words
 
 #: Longest query text accepted: longer queries are a client error, not a slow search.
 MAX_QUERY_CHARS = 500
@@ -38,8 +40,8 @@ class SearchQuery(Model):
     """One search: the text, how it must match, and filters.
 
     Raises:
-        pydantic.ValidationError: empty or over-long text, a limit out of range, or a time
-            range that ends before it starts.
+        pydantic.ValidationError: empty or over-long text, text without letters or digits, a
+            limit out of range, or a time range that ends before it starts.
     """
 
     text: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
@@ -54,6 +56,9 @@ class SearchQuery(Model):
     def _coherent(self) -> SearchQuery:
         if not self.text.strip():
             raise ValueError("the query text is blank")
+        if not query_words(self.text):
+            # Punctuation alone ("***", '"') matches nothing in any backend: say so.
+            raise ValueError("the query text has no letters or digits to search for")
         if not self.kinds:
             raise ValueError("at least one kind of entry must be searched")
         if self.start_s is not None and self.end_s is not None and self.end_s < self.start_s:
@@ -94,3 +99,16 @@ class SearchResults(Model):
     query: SearchQuery
     total_hits: int  # before grouping and the limit
     videos: tuple[VideoHits, ...]
+
+
+class IndexedVideo(Model):
+    """A video as the index knows it: listed whatever its status, even with no entries (a
+    failed video)."""
+
+    video_id: str
+    status: VideoStatus
+    source_key: str
+    duration_s: float | None = None
+    error: str | None = None  # why the video failed, when it did
+    entries: int = Field(ge=0)  # how many entries it has in the index
+    completed_at: datetime | None = None
