@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -55,7 +56,8 @@ def source_samples(path: Path, first_sample: int, count: int, channels: int) -> 
         stream = container.streams.audio[0]
         rate = stream.codec_context.sample_rate
         seek_s = max(0.0, first_sample / rate - _PRE_ROLL_S)
-        container.seek(int(Fraction(seek_s) / stream.time_base), stream=stream, backward=True)
+        time_base = stream.time_base or Fraction(1, rate)
+        container.seek(int(Fraction(seek_s) / time_base), stream=stream, backward=True)
         end = first_sample + count
         cursor: int | None = None
         for frame in container.decode(stream):
@@ -84,12 +86,7 @@ class AudioTrack:
         self._pending: Samples = np.zeros((self._channels, 0), dtype=np.float32)
         self._fed = 0  # samples handed to the encoder so far
 
-    @property
-    def written_s(self) -> float:
-        """Seconds of audio placed on the timeline so far."""
-        return (self._fed + self._pending.shape[1]) / self._rate
-
-    def add(self, path: Path, start_s: float, output_end_s: float) -> list[av.Packet]:
+    def add(self, path: Path, start_s: float, output_end_s: float) -> list[av.Packet[Any]]:
         """Append the source's audio from ``start_s`` until the output timeline reaches
         ``output_end_s``; return the packets ready to mux.
 
@@ -102,13 +99,13 @@ class AudioTrack:
         self._pending = np.concatenate([self._pending, samples], axis=1)
         return list(self._encode_whole_frames())
 
-    def _encode_whole_frames(self) -> Iterator[av.Packet]:
+    def _encode_whole_frames(self) -> Iterator[av.Packet[Any]]:
         while self._pending.shape[1] >= AAC_FRAME_SAMPLES:
             chunk = self._pending[:, :AAC_FRAME_SAMPLES]
             self._pending = self._pending[:, AAC_FRAME_SAMPLES:]
             yield from self._encode(chunk)
 
-    def _encode(self, chunk: Samples) -> list[av.Packet]:
+    def _encode(self, chunk: Samples) -> list[av.Packet[Any]]:
         frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp",
                                            layout=self._layout)  # fmt: skip
         frame.sample_rate = self._rate
@@ -117,7 +114,7 @@ class AudioTrack:
         self._fed += chunk.shape[1]
         return list(self._stream.encode(frame))
 
-    def finish(self) -> list[av.Packet]:
+    def finish(self) -> list[av.Packet[Any]]:
         """Encode what is left and drain the encoder.
 
         Raises:

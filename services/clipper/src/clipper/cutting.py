@@ -24,8 +24,8 @@ from clipper.writer import WrittenRange, write_clip
 __all__ = [
     "CutError",
     "CutMethod",
-    "CutResult",
     "CutRange",
+    "CutResult",
     "EncodeSettings",
     "TimeRange",
     "cut_ranges",
@@ -169,8 +169,14 @@ def cut_ranges(
     plans = _plans(index, ranges, smart)
     out_dir.mkdir(parents=True, exist_ok=True)
     results = [
-        _write(index, [plan], out_dir / clip_name(i + 1, plan.requested), settings,
-               smart=smart, chapters=False)  # fmt: skip
+        _write(
+            index,
+            [plan],
+            out_dir / clip_name(i + 1, plan.requested),
+            settings,
+            smart=smart,
+            chapters=False,
+        )
         for i, plan in enumerate(plans)
     ]
     if supercut:

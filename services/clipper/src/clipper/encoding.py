@@ -35,8 +35,10 @@ class SpliceError(Exception):
 def prepare_frame(frame: av.VideoFrame, pts: int, time_base: Fraction) -> av.VideoFrame:
     """A decoded frame ready for an encoder: 8-bit 4:2:0, the output timestamp, and no picture
     type (a decoder's I/P/B would force the encoder's choices)."""
-    out = frame if frame.format.name == OUTPUT_PIXEL_FORMAT else frame.reformat(
-        format=OUTPUT_PIXEL_FORMAT
+    out = (
+        frame
+        if frame.format.name == OUTPUT_PIXEL_FORMAT
+        else frame.reformat(format=OUTPUT_PIXEL_FORMAT)
     )
     out.pts = pts
     out.time_base = time_base

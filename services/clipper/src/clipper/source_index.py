@@ -177,8 +177,10 @@ def index_source(path: Path) -> SourceIndex:
                 if packet.size == 0 or packet.pts is None:
                     continue
                 dts = packet.dts if packet.dts is not None else packet.pts
-                idr = bool(packet.is_keyframe) and avc is not None and _is_idr(
-                    bytes(packet), length_size
+                idr = (
+                    bool(packet.is_keyframe)
+                    and avc is not None
+                    and _is_idr(bytes(packet), length_size)
                 )
                 packets.append(VideoPacket(packet.pts, dts, idr))
                 last_end = max(last_end, packet.pts + (packet.duration or 0))
@@ -193,7 +195,7 @@ def index_source(path: Path) -> SourceIndex:
         rate = stream.average_rate or stream.guessed_rate or Fraction(25)
         index = SourceIndex(
             path=path,
-            time_base=stream.time_base,
+            time_base=stream.time_base or Fraction(1, 90_000),
             packets=tuple(packets),
             frames=tuple(frames),
             end_pts=last_end,
@@ -201,7 +203,7 @@ def index_source(path: Path) -> SourceIndex:
             reorder_delay=max(0, *(p.pts - p.dts for p in packets)),
             width=ctx.width,
             height=ctx.height,
-            pix_fmt=ctx.pix_fmt,
+            pix_fmt=ctx.pix_fmt or "",
             codec=ctx.name,
             profile=ctx.profile,
             frame_rate=Fraction(rate),

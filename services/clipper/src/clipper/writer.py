@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 
@@ -27,7 +28,7 @@ from clipper.encoding import (
 )
 from clipper.h264 import join_length_prefixed, split_annexb
 from clipper.plan import RangePlan
-from clipper.source_index import SourceIndex
+from clipper.source_index import SourceIndex, VideoPacket
 
 _MP4_OPTIONS = {"movflags": "+faststart"}
 
@@ -56,7 +57,7 @@ class _Muxer:
         self.index = index
         self.out = av.open(str(path), "w", format="mp4", options=_MP4_OPTIONS)
         self.audio: AudioTrack | None = None
-        self._audio_queue: list[av.Packet] = []
+        self._audio_queue: list[av.Packet[Any]] = []
         self._settings = settings
 
     def add_audio(self) -> None:
@@ -75,9 +76,13 @@ class _Muxer:
         # Audio goes in as video reaches its time, so the file stays interleaved.
         while self._audio_queue:
             packet = self._audio_queue[0]
-            if output_s is not None and packet.pts is not None and packet.time_base is not None:
-                if packet.pts * packet.time_base > output_s:
-                    return
+            if (
+                output_s is not None
+                and packet.pts is not None
+                and packet.time_base is not None
+                and packet.pts * packet.time_base > output_s
+            ):
+                return
             self.out.mux(self._audio_queue.pop(0))
 
     def finish_audio(self) -> None:
@@ -88,8 +93,9 @@ class _Muxer:
 
 def _decode_span(
     container: av.container.InputContainer, start: int, end: int
-) -> Iterator[av.VideoFrame]:
-    """The source frames presented in ``[start, end)`` (pts in the stream's time base)."""
+) -> Iterator[tuple[int, av.VideoFrame]]:
+    """The source frames presented in ``[start, end)``, with their pts (in the stream's time
+    base)."""
     if end <= start:
         return
     stream = container.streams.video[0]
@@ -100,13 +106,14 @@ def _decode_span(
                 continue
             if frame.pts >= end:
                 return
-            yield frame
+            yield frame.pts, frame
 
 
 def _copy_run(
     container: av.container.InputContainer, index: SourceIndex, first: int, last: int
-) -> Iterator[av.Packet]:
-    """The source's packets at decode indexes ``[first, last)``, as demuxed.
+) -> Iterator[tuple[av.Packet[Any], VideoPacket]]:
+    """The source's packets at decode indexes ``[first, last)``, as demuxed, each with its
+    entry in the index.
 
     Raises:
         SpliceError: the demuxer did not return the packets the index listed.
@@ -123,7 +130,7 @@ def _copy_run(
         want = expected[position]
         if (packet.pts, packet.dts) != (want.pts, want.dts):
             raise SpliceError("the source's packets changed between indexing and copying")
-        yield packet
+        yield packet, want
         position += 1
         if position == len(expected):
             return
@@ -144,7 +151,7 @@ class _Splicer:
         self.stream.codec_context.extradata = self._config.to_bytes()
         self._last_dts: int | None = None
 
-    def _mux(self, packet: av.Packet, pts: int, dts: int) -> None:
+    def _mux(self, packet: av.Packet[Any], pts: int, dts: int) -> None:
         if self._last_dts is not None and dts <= self._last_dts:
             raise SpliceError("spliced timestamps would not increase")
         if dts > pts:
@@ -169,7 +176,7 @@ class _Splicer:
         delay = index.reorder_delay
         count = 0
 
-        def mux_all(packets: list[av.Packet]) -> None:
+        def mux_all(packets: list[av.Packet[Any]]) -> None:
             for packet in packets:
                 data = join_length_prefixed(
                     [n for n in split_annexb(bytes(packet)) if n[0] & 0x1F not in (7, 8)],
@@ -177,14 +184,16 @@ class _Splicer:
                 )
                 out = av.Packet(data)
                 out.is_keyframe = packet.is_keyframe
+                if packet.pts is None:
+                    raise SpliceError("the edge encoder returned a packet without a timestamp")
                 pts = packet.pts + shift
                 dts = pts - delay
                 if self._last_dts is not None and dts <= self._last_dts:
                     dts = self._last_dts + 1
                 self._mux(out, pts, dts)
 
-        for frame in _decode_span(container, *span):
-            mux_all(list(encoder.encode(prepare_frame(frame, frame.pts, index.time_base))))
+        for pts, frame in _decode_span(container, *span):
+            mux_all(list(encoder.encode(prepare_frame(frame, pts, index.time_base))))
             count += 1
         mux_all(list(encoder.encode(None)))
         return count
@@ -192,8 +201,8 @@ class _Splicer:
     def copy(self, container: av.container.InputContainer, run: tuple[int, int], shift: int) -> int:
         """Copy the packets of ``run`` (decode indexes); returns how many."""
         count = 0
-        for packet in _copy_run(container, self._muxer.index, *run):
-            self._mux(packet, packet.pts + shift, packet.dts + shift)
+        for packet, entry in _copy_run(container, self._muxer.index, *run):
+            self._mux(packet, entry.pts + shift, entry.dts + shift)
             count += 1
         return count
 
@@ -279,7 +288,7 @@ def _write(
                 encoder.pix_fmt = "yuv420p"
                 encoder.time_base = tb
                 encoder.codec_context.time_base = tb
-                encoder.options = full_encoder_options(settings)
+                encoder.codec_context.options = full_encoder_options(settings)
                 video = encoder
             if index.rotation:
                 video.set_display_rotation(index.rotation)
@@ -299,8 +308,8 @@ def _write(
                     encoded += splicer.encode(source, plan.tail, shift)
                 else:
                     assert encoder is not None
-                    for frame in _decode_span(source, plan.first_pts, plan.end_pts):
-                        for packet in encoder.encode(prepare_frame(frame, frame.pts + shift, tb)):
+                    for pts, frame in _decode_span(source, plan.first_pts, plan.end_pts):
+                        for packet in encoder.encode(prepare_frame(frame, pts + shift, tb)):
                             muxer.mux_audio_until(_seconds(packet))
                             muxer.out.mux(packet)
                         encoded += 1
@@ -323,7 +332,7 @@ def _write(
     return done
 
 
-def _seconds(packet: av.Packet) -> float | None:
+def _seconds(packet: av.Packet[Any]) -> float | None:
     if packet.dts is None or packet.time_base is None:
         return None
     return float(packet.dts * packet.time_base)
