@@ -89,7 +89,7 @@ def _run(cmd: list[str]) -> None:
         raise RuntimeError(f"ffmpeg failed: {done.stderr[-2000:]}")
 
 
-def read_number(luma: np.ndarray) -> int:  # type: ignore[type-arg]
+def read_number(luma: np.ndarray) -> int:
     """The frame number drawn on a decoded frame's luma plane."""
     height, width = luma.shape
     block, top, band_h = _band(width, height)

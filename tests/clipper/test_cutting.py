@@ -131,7 +131,7 @@ def test_supercut_joins_the_ranges_with_a_chapter_each(source: Path, tmp_path: P
     # AND a chapter per range, starting where the range starts in the file
     with av.open(str(supercut.path)) as clip:
         chapters = clip.chapters()
-    starts = [float(c["start"] * c["time_base"]) for c in chapters]
+    starts = [float(c["start"] * (c["time_base"] or 1)) for c in chapters]
     assert starts == pytest.approx([0.0, 1.0])
     assert [r.output_start_s for r in supercut.ranges] == pytest.approx([0.0, 1.0])
     assert supercut.method is CutMethod.SMART
