@@ -25,7 +25,6 @@ from videosense_shared.messages import (
 )
 from videosense_shared.objects import GONE
 
-
 FPS = 25
 SECONDS = 10
 
