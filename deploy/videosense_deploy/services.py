@@ -20,6 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from videosense_shared.layout import (
+    CLIPS_PREFIX,
     DOCUMENTS_PREFIX,
     FRAMES_PREFIX,
     MESSAGES_PREFIX,
@@ -29,6 +30,7 @@ from videosense_shared.messages import Stage
 from videosense_shared.services import (
     AGGREGATOR_SERVICE,
     CAPTIONER_SERVICE,
+    CLIPPER_SERVICE,
     FRAME_EXTRACTOR_SERVICE,
     INGEST_SERVICE,
     RECOGNIZER_SERVICE,
@@ -37,6 +39,7 @@ from videosense_shared.services import (
 )
 from videosense_shared.topology import (
     CAPTIONS_READY,
+    CLIPS_READY,
     FRAMES_EXTRACTED,
     RECOGNITION_READY,
     TOPOLOGY,
@@ -51,6 +54,7 @@ FRAMES = FRAMES_PREFIX  # keyframe JPEGs (videosense_shared.layout.keyframe_key)
 MESSAGES = MESSAGES_PREFIX  # claim-checked payloads (videosense_shared.layout.payload_key)
 DOCUMENTS = DOCUMENTS_PREFIX  # finished documents (videosense_shared.layout.document_key)
 TRANSCRIPTS = TRANSCRIPTS_PREFIX  # Transcribe's result JSON (videosense_shared.layout)
+CLIPS = CLIPS_PREFIX  # clips cut on request and their results (videosense_shared.layout)
 
 # DynamoDB actions of the document store. TransactWriteItems is authorised per contained
 # action, so the store's transactions need Put/Update/ConditionCheck, not a transact action.
@@ -298,6 +302,18 @@ SERVICES: tuple[ServiceDef, ...] = (
             *_STORE_WRITE,
             "dynamodb:BatchWriteItem",
         ),
+    ),
+    ServiceDef(
+        CLIPPER_SERVICE,
+        publishes=(CLIPS_READY,),
+        # The finished document says where the moments are; the upload is what is cut; a
+        # request's recorded result (under clips/) answers its repeats.
+        reads=(DOCUMENTS, UPLOADS, CLIPS),
+        writes=(CLIPS,),
+        cpu=1024,
+        memory_mib=2048,
+        concurrency=1,
+        stop_grace_s=120,
     ),
 )
 

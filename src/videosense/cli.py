@@ -1,4 +1,5 @@
-"""The ``videosense`` command line: ``run``, ``up``, ``extract``, ``find``, ``faces`` and ``dlq``.
+"""The ``videosense`` command line: ``run``, ``up``, ``extract``, ``find``, ``faces``, ``dlq``
+and ``clip``.
 
 Exit codes: 0 complete or partial, 1 failed (or timed out), 2 usage error.
 """
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ingest.settings import requestable_stages
+from videosense.commands import clip as clip_command
 from videosense.commands import dlq as dlq_command
 from videosense.commands import faces as faces_command
 from videosense.commands import find as find_command
@@ -76,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     find_command.add_parser(sub)
     faces_command.add_parser(sub)
     dlq_command.add_parser(sub)
+    clip_command.add_parser(sub)
     return parser
 
 
@@ -95,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return faces_command.run(args)
         if args.command == "dlq":
             return dlq_command.run(args)
+        if args.command == "clip":
+            return clip_command.run(args)
         return _extract(args)
     except UsageError as err:
         print(f"videosense: error: {err}", file=sys.stderr)

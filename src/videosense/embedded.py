@@ -15,6 +15,7 @@ from typing import Self
 from aggregator.service import service as aggregator_service
 from captioner.service import service as captioner_service
 from captioner.settings import CaptionerSettings
+from clipper.service import service as clipper_service
 from frame_extractor.service import service as frame_extractor_service
 from ingest.handler import STAGES_METADATA
 from ingest.service import service_for as ingest_service_for
@@ -61,14 +62,20 @@ def default_run_stages() -> tuple[Stage, ...]:
 
 
 def all_services(extra: Sequence[ServiceSpec] = ()) -> list[ServiceSpec]:
-    """Ingest, the stage services and the aggregator; ingest accepts exactly the stages that run.
+    """Ingest, the stage services, the aggregator and the clipper; ingest accepts exactly the
+    stages that run.
 
     A service in ``extra`` replaces the built-in one of the same name (e.g. a captioner with a
     particular model), or adds one.
     """
     overridden = {spec.name for spec in extra}
     stages = [*(s for s in stage_services() if s.name not in overridden), *extra]
-    return [ingest_service_for(available_stages(stages)), *stages, aggregator_service()]
+    return [
+        ingest_service_for(available_stages(stages)),
+        *stages,
+        aggregator_service(),
+        clipper_service(),
+    ]
 
 
 class EmbeddedStack:

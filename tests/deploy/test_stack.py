@@ -521,6 +521,12 @@ EXPECTED_GRANTS = {
             "BatchWriteItem",
         },
     },
+    "clipper": {
+        "sns:Publish": {"clips-ready"},
+        "s3:GetObject": {"documents/*", "uploads/*", "clips/*"},
+        "s3:PutObject": {"clips/*"},
+        "dynamodb": set(),
+    },
 }
 
 

@@ -8,6 +8,7 @@ read the layout from here, so a key format cannot drift between the writer and i
     messages/{video_id}/{message_id}.json  claim-checked message payloads
     transcripts/{video_id}.json          Amazon Transcribe's result (the prefix is a setting)
     documents/{video_id}.json            finished video documents
+    clips/{video_id}/{request_id}/...    clips cut on request (clipper)
 
 See ``docs/architecture.md`` for who writes and who reads each area.
 """
@@ -29,6 +30,10 @@ TRANSCRIPTS_PREFIX = "transcripts/"
 
 DOCUMENTS_PREFIX = "documents/"
 """Finished video documents: listing it enumerates exactly the finished videos."""
+
+CLIPS_PREFIX = "clips/"
+"""Clips cut on request: ``clips/{video_id}/{request_id}/`` holds one request's MP4 files and
+its ``result.json`` (the clipper)."""
 
 _JSON = ".json"
 
@@ -56,3 +61,18 @@ def document_key(video_id: str) -> str:
 def is_document_key(key: str) -> bool:
     """True for a key :func:`document_key` could have produced (under the prefix, ``.json``)."""
     return key.startswith(DOCUMENTS_PREFIX) and key.endswith(_JSON)
+
+
+def clips_prefix(video_id: str, request_id: str) -> str:
+    """Key prefix of one clip request's files (ends with ``/``)."""
+    return f"{CLIPS_PREFIX}{video_id}/{request_id}/"
+
+
+def clip_key(video_id: str, request_id: str, name: str) -> str:
+    """S3 key of the clip file ``name`` of a request."""
+    return f"{clips_prefix(video_id, request_id)}{name}"
+
+
+def clips_result_key(video_id: str, request_id: str) -> str:
+    """S3 key of a request's recorded result (what a repeat of the request is answered with)."""
+    return f"{clips_prefix(video_id, request_id)}result{_JSON}"

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 SCHEMA_VERSION: Literal[1] = 1
 
@@ -329,6 +329,92 @@ class VideoCompleted(_Envelope):
     document: DocumentRef | None = None
 
 
+# --- clipper (services/clipper): cutting moments of a finished video into clips -------------
+
+
+class ClipSelector(Model):
+    """Which moments of a video to cut: exactly one of ``person``, ``label``, ``text`` (the
+    whole scene of each matching keyframe), ``say`` (each transcript segment holding the
+    words), or ``from_s`` with ``to_s`` (one explicit range)."""
+
+    person: str | None = Field(default=None, min_length=1, max_length=200)
+    label: str | None = Field(default=None, min_length=1, max_length=200)
+    text: str | None = Field(default=None, min_length=1, max_length=200)
+    say: str | None = Field(default=None, min_length=1, max_length=200)
+    from_s: float | None = Field(default=None, ge=0)
+    to_s: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ClipSelector:
+        named = [self.person, self.label, self.text, self.say]
+        explicit = self.from_s is not None or self.to_s is not None
+        if sum(v is not None for v in named) + explicit != 1:
+            raise ValueError("give exactly one of person, label, text, say or from_s/to_s")
+        if explicit and (self.from_s is None or self.to_s is None or self.to_s <= self.from_s):
+            raise ValueError("from_s and to_s go together, with from_s < to_s")
+        return self
+
+
+class ClipRequested(_Envelope):
+    """Cut the moments ``selector`` finds in a finished video; ``request_id`` names the request
+    (its files live under ``clips/{video_id}/{request_id}/``, and a repeat is answered with the
+    same result)."""
+
+    type: Literal["ClipRequested"] = "ClipRequested"
+    request_id: _Id
+    selector: ClipSelector
+    pad_s: float = Field(default=0.0, ge=0, le=600)
+    merge_gap_s: float = Field(default=0.0, ge=0, le=3600)
+    supercut: bool = False
+
+
+class ClipStatus(StrEnum):
+    """How a clip request ended."""
+
+    COMPLETE = "complete"  # every range was cut
+    EMPTY = "empty"  # nothing in the video matched: no files
+    FAILED = "failed"  # see ``reason``: no files
+
+
+class ClipRange(Model):
+    """One range in a clip file: asked for, actually cut (first frame to the end of the last,
+    in the source's seconds), where it starts in the file, and how its video was made
+    (``smart``: whole GOPs copied, edges re-encoded; ``reencode``: every frame encoded)."""
+
+    requested_start_s: float = Field(ge=0)
+    requested_end_s: float = Field(ge=0)
+    start_s: float = Field(ge=0)
+    end_s: float = Field(ge=0)
+    output_start_s: float = Field(ge=0)
+    frames: int = Field(ge=1)
+    method: Literal["smart", "reencode"]
+    clamped: bool = False
+    reason: str | None = None
+
+
+class ClipFile(Model):
+    """An MP4 the clipper wrote to the bucket and the ranges it holds (a supercut holds all,
+    one chapter each)."""
+
+    bucket: str
+    key: str
+    size_bytes: int = Field(ge=0)
+    ranges: tuple[ClipRange, ...] = Field(min_length=1)
+
+
+class ClipsReady(_Envelope):
+    """The answer to one ``ClipRequested``: the clip files, or why there are none."""
+
+    type: Literal["ClipsReady"] = "ClipsReady"
+    request_id: _Id
+    status: ClipStatus
+    reason: str | None = None
+    clips: tuple[ClipFile, ...] = ()
+    supercut: ClipFile | None = None
+    started_at: datetime
+    finished_at: datetime
+
+
 AnyMessage = Annotated[
     VideoIngested
     | FramesExtracted
@@ -336,7 +422,9 @@ AnyMessage = Annotated[
     | RecognitionReady
     | TranscriptReady
     | StageFailed
-    | VideoCompleted,
+    | VideoCompleted
+    | ClipRequested
+    | ClipsReady,
     Field(discriminator="type"),
 ]
 _ANY: TypeAdapter[AnyMessage] = TypeAdapter(AnyMessage)

@@ -18,6 +18,7 @@ from videosense_shared.messages import Stage
 from videosense_shared.topology import (
     AGGREGATOR,
     CAPTIONER,
+    CLIPPER,
     FRAME_EXTRACTOR,
     INGEST,
     RECOGNIZER,
@@ -49,6 +50,7 @@ RECOGNIZER_SERVICE = ServiceInfo(
     name="recognizer", package="recognizer", queue=RECOGNIZER, stage=Stage.RECOGNITION
 )
 AGGREGATOR_SERVICE = ServiceInfo(name="aggregator", package="aggregator", queue=AGGREGATOR)
+CLIPPER_SERVICE = ServiceInfo(name="clipper", package="clipper", queue=CLIPPER)
 
 #: Every service of the pipeline, in the order a video meets them.
 REGISTRY: tuple[ServiceInfo, ...] = (
@@ -58,6 +60,7 @@ REGISTRY: tuple[ServiceInfo, ...] = (
     CAPTIONER_SERVICE,
     RECOGNIZER_SERVICE,
     AGGREGATOR_SERVICE,
+    CLIPPER_SERVICE,
 )
 
 

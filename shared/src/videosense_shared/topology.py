@@ -18,6 +18,7 @@ CAPTIONS_READY = "captions-ready"
 RECOGNITION_READY = "recognition-ready"
 TRANSCRIPT_READY = "transcript-ready"
 VIDEO_COMPLETED = "video-completed"
+CLIPS_READY = "clips-ready"  # the clipper's results (ClipsReady)
 
 # Queues, one per consuming service.
 INGEST = "ingest"
@@ -26,6 +27,7 @@ CAPTIONER = "captioner"
 RECOGNIZER = "recognizer"
 TRANSCRIBER = "transcriber"
 AGGREGATOR = "aggregator"
+CLIPPER = "clipper"  # ClipRequested is sent to it directly (a command, not an event)
 
 # DynamoDB key names of the document table (an item collection per video).
 PARTITION_KEY = "video_id"
@@ -97,6 +99,7 @@ TOPOLOGY = Topology(
         RECOGNITION_READY,
         TRANSCRIPT_READY,
         VIDEO_COMPLETED,
+        CLIPS_READY,
     ),
     queues=(
         Queue(name=INGEST, visibility_timeout_s=120, receives_uploads=True),
@@ -133,6 +136,9 @@ TOPOLOGY = Topology(
                 Subscription(TRANSCRIPT_READY, ("TranscriptReady", "StageFailed")),
             ),
         ),
+        # Clip requests arrive straight on the queue; cutting a long clip takes minutes, and
+        # the consumer's heartbeat keeps the message invisible meanwhile.
+        Queue(name=CLIPPER, visibility_timeout_s=600, max_receive_count=3),
     ),
 )
 

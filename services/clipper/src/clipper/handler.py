@@ -1,0 +1,228 @@
+"""The clipper's unit of work: ``ClipRequested`` in, ``ClipsReady`` out.
+
+The finished document says where the moments are (:mod:`clipper.moments`); the upload the
+document describes is downloaded (pinned to its version) and cut (:mod:`clipper.cutting`); the
+files go to ``clips/{video_id}/{request_id}/`` with the answer recorded beside them, so a
+repeated request is answered from the record without cutting again."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Awaitable
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
+
+from clipper.cutting import CutError, CutResult, EncodeSettings, cut_ranges
+from clipper.moments import describe, find_ranges
+from clipper.ranges import prepare
+from clipper.settings import ClipperSettings
+from clipper.worker import ClipRequestError, ClipWorker, answer, result_id
+from videosense_shared.bus import Attempt, Delivery, Publisher, RetryableError
+from videosense_shared.bus.errors import is_transient_aws_error
+from videosense_shared.document import VideoDocument
+from videosense_shared.layout import clip_key, clips_result_key, document_key
+from videosense_shared.logs import get_logger
+from videosense_shared.messages import (
+    ClipFile,
+    ClipRange,
+    ClipRequested,
+    ClipsReady,
+    ClipStatus,
+    utc_now,
+)
+from videosense_shared.objects import (
+    SourceUnavailableError,
+    download_to_file,
+    is_missing,
+    read_bytes,
+)
+
+if TYPE_CHECKING:
+    from types_aiobotocore_s3 import S3Client
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+
+NO_MOMENTS = "no moments found"
+
+
+async def _s3_call(call: Awaitable[T], what: str) -> T:
+    """Await an S3 call, turning transient failures into ``RetryableError``."""
+    try:
+        return await call
+    except (ClientError, BotoCoreError) as err:
+        if is_transient_aws_error(err):
+            raise RetryableError(f"{what} failed: {err}") from err
+        raise
+
+
+def _unknown_video(video_id: str) -> str:
+    return f"video {video_id} has no finished document (unknown id, or still processing)"
+
+
+class Clipper:
+    """Answers clip requests for the videos of one bucket."""
+
+    def __init__(
+        self, s3: S3Client, bucket: str, publisher: Publisher, settings: ClipperSettings
+    ) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+        self._settings = settings
+        self._worker = ClipWorker(publisher, self.process)
+
+    async def handle(self, delivery: Delivery) -> None:
+        """Consume one delivery of a ``ClipRequested`` (see :class:`~clipper.worker.ClipWorker`).
+
+        Raises:
+            PoisonMessage: the body is not a valid request.
+            RetryableError: transient trouble; the message comes back later.
+        """
+        await self._worker.handle(delivery)
+
+    async def process(self, request: ClipRequested, attempt: Attempt | None = None) -> ClipsReady:
+        """Cut the moments ``request`` selects; return the answer to publish.
+
+        Raises:
+            ClipRequestError: the request cannot be answered with clips (unknown video, a source
+                that is gone, a range beyond the end...): the answer is ``failed``.
+            RetryableError: S3 had transient trouble.
+            botocore.exceptions.ClientError: S3 refused a request.
+        """
+        started = utc_now()
+        recorded = await self._recorded(request)
+        if recorded is not None:
+            log.info("answering a repeated request from its record")
+            return recorded
+        document = await self._document(request.video_id)
+        try:
+            found = find_ranges(document, request.selector)
+        except ValueError as err:
+            raise ClipRequestError(str(err)) from err
+        ranges = prepare(found, pad_s=request.pad_s, merge_gap_s=request.merge_gap_s)
+        if not ranges:
+            reason = f"{NO_MOMENTS} for {describe(request.selector)}"
+            return answer(request, ClipStatus.EMPTY, reason, started)
+        if len(ranges) > self._settings.max_ranges:
+            raise ClipRequestError(
+                f"{len(ranges)} moments found, more than the limit of "
+                f"{self._settings.max_ranges}: narrow the selection or raise the merge gap"
+            )
+        work_dir = self._settings.work_dir or None
+        with tempfile.TemporaryDirectory(prefix="clipper-", dir=work_dir) as tmp:
+            source = Path(tmp) / f"source{PurePosixPath(document.source.key).suffix[:10]}"
+            await self._download(document, source)
+            settings = EncodeSettings(
+                preset=self._settings.x264_preset,
+                crf=self._settings.crf,
+                audio_bit_rate=self._settings.audio_bit_rate,
+            )
+            try:
+                results = await asyncio.to_thread(
+                    cut_ranges,
+                    source,
+                    ranges,
+                    Path(tmp) / "out",
+                    supercut=request.supercut,
+                    settings=settings,
+                )
+            except CutError as err:
+                raise ClipRequestError(err.reason) from err
+            files = [await self._upload(request, result) for result in results]
+        clips, supercut = (files[:-1], files[-1]) if request.supercut else (files, None)
+        ready = ClipsReady(
+            message_id=result_id(request),
+            video_id=request.video_id,
+            trace_id=request.trace_id,
+            request_id=request.request_id,
+            status=ClipStatus.COMPLETE,
+            clips=tuple(clips),
+            supercut=supercut,
+            started_at=started,
+            finished_at=utc_now(),
+        )
+        await _s3_call(
+            self._s3.put_object(
+                Bucket=self._bucket,
+                Key=clips_result_key(request.video_id, request.request_id),
+                Body=ready.model_dump_json().encode(),
+                ContentType="application/json",
+            ),
+            "recording the result",
+        )
+        return ready
+
+    async def _recorded(self, request: ClipRequested) -> ClipsReady | None:
+        key = clips_result_key(request.video_id, request.request_id)
+        try:
+            raw = await read_bytes(self._s3, self._bucket, key)
+        except (ClientError, BotoCoreError) as err:
+            if is_missing(err):
+                return None
+            if is_transient_aws_error(err):
+                raise RetryableError(f"reading {key} failed: {err}") from err
+            raise
+        try:
+            return ClipsReady.model_validate_json(raw)
+        except ValidationError:
+            log.warning("ignoring an unreadable recorded result", key=key)
+            return None
+
+    async def _document(self, video_id: str) -> VideoDocument:
+        key = document_key(video_id)
+        try:
+            raw = await read_bytes(self._s3, self._bucket, key)
+        except (ClientError, BotoCoreError) as err:
+            if is_missing(err):
+                raise ClipRequestError(_unknown_video(video_id)) from err
+            if is_transient_aws_error(err):
+                raise RetryableError(f"reading {key} failed: {err}") from err
+            raise
+        try:
+            return VideoDocument.model_validate_json(raw)
+        except ValidationError as err:
+            raise ClipRequestError(f"s3://{self._bucket}/{key} is not a video document") from err
+
+    async def _download(self, document: VideoDocument, path: Path) -> None:
+        try:
+            await download_to_file(self._s3, document.source, path)
+        except SourceUnavailableError as err:
+            raise ClipRequestError(f"the source video cannot be read: {err.reason}") from err
+        except (ClientError, BotoCoreError) as err:
+            if is_transient_aws_error(err):
+                raise RetryableError(f"downloading the source failed: {err}") from err
+            raise
+
+    async def _upload(self, request: ClipRequested, result: CutResult) -> ClipFile:
+        key = clip_key(request.video_id, request.request_id, result.path.name)
+        with result.path.open("rb") as body:
+            await _s3_call(
+                self._s3.put_object(
+                    Bucket=self._bucket, Key=key, Body=body, ContentType="video/mp4"
+                ),
+                f"uploading {key}",
+            )
+        return ClipFile(
+            bucket=self._bucket,
+            key=key,
+            size_bytes=result.path.stat().st_size,
+            ranges=tuple(
+                ClipRange(
+                    requested_start_s=r.requested.start_s,
+                    requested_end_s=r.requested.end_s,
+                    start_s=r.start_s,
+                    end_s=r.end_s,
+                    output_start_s=r.output_start_s,
+                    frames=r.frames,
+                    method=r.method.value,
+                    clamped=r.clamped,
+                    reason=r.reason,
+                )
+                for r in result.ranges
+            ),
+        )

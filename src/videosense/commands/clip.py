@@ -1,0 +1,319 @@
+"""``videosense clip``: cut the moments a selector finds in a video into MP4 files.
+
+Two ways in, told apart by the first argument:
+
+- a **video id** (a video a running stack finished): the command sends ``ClipRequested`` to the
+  clipper's queue, waits for the ``ClipsReady`` that answers it on the ``clips-ready`` topic
+  (through a private queue it creates and deletes), and downloads the files to ``--out``.
+  ``--endpoint`` points it at a running ``videosense up`` (or LocalStack); without it, the AWS
+  environment decides.
+- a **local video file**: the command starts the embedded stack, analyses the file with just
+  the stages the selector needs (recognition for ``--person/--label/--text``, the transcript
+  for ``--say``, the frames alone for ``--from/--to``), then clips it the same way: one
+  command from a file to clips, nothing left running.
+
+Exit codes: 0 clips written, or no moments found; 1 the request failed (the reason is printed);
+2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import uuid
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
+
+from videosense.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error
+from videosense.commands.endpoint import point_at
+from videosense_shared.aws import AwsClients
+from videosense_shared.bus import Publisher, queue_url
+from videosense_shared.bus.publisher import message_attributes
+from videosense_shared.ids import message_id_for
+from videosense_shared.messages import (
+    ClipFile,
+    ClipRequested,
+    ClipSelector,
+    ClipsReady,
+    ClipStatus,
+    Stage,
+)
+from videosense_shared.provision import subscribe_queue
+from videosense_shared.settings import CommonSettings
+from videosense_shared.topology import CLIPPER, CLIPS_READY
+
+
+def add_parser(sub: Any) -> None:
+    """Add ``clip`` to the sub-command parsers (``sub`` from ``add_subparsers``)."""
+    parser = sub.add_parser(
+        "clip",
+        help="cut every moment where a person, label, text or phrase appears into MP4 files",
+        description=(
+            "Cut frame-accurate clips (with sound) of a video: the whole scene of each keyframe "
+            "showing --person/--label/--text, each transcript segment saying --say, or "
+            "--from/--to. TARGET is a video id of a running stack, or a local video file to "
+            "analyse on the embedded stack first."
+        ),
+    )
+    parser.add_argument("target", metavar="TARGET", help="a video id, or a local video file")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--person", help="a recognized face's name (whole scenes)")
+    what.add_argument("--label", help="a label name, e.g. 'Dog' (whole scenes)")
+    what.add_argument("--text", help="words read on screen (whole scenes)")
+    what.add_argument("--say", help="words spoken (the transcript segments saying them)")
+    what.add_argument("--from", dest="from_s", type=float, metavar="T", help="start, seconds")
+    parser.add_argument("--to", dest="to_s", type=float, metavar="T", help="end, with --from")
+    parser.add_argument("--pad", type=float, default=0.0, metavar="S", help="widen each range")
+    parser.add_argument(
+        "--merge-gap", type=float, default=0.0, metavar="S", help="join ranges closer than S"
+    )
+    parser.add_argument(
+        "--supercut", action="store_true", help="also join every range into one file, chaptered"
+    )
+    parser.add_argument("--out", type=Path, required=True, help="directory for the MP4 files")
+    parser.add_argument("--endpoint", help="AWS endpoint, e.g. of a running `videosense up`")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds (default 1800)")
+
+
+def selector_from(args: argparse.Namespace) -> ClipSelector:
+    """The selector the arguments ask for.
+
+    Raises:
+        ValueError: ``--to`` without ``--from`` (or the reverse), or an empty value.
+    """
+    if (args.from_s is None) != (args.to_s is None):
+        raise ValueError("--from and --to go together")
+    try:
+        return ClipSelector(
+            person=args.person,
+            label=args.label,
+            text=args.text,
+            say=args.say,
+            from_s=args.from_s,
+            to_s=args.to_s,
+        )
+    except ValidationError as err:
+        messages = "; ".join(e["msg"].removeprefix("Value error, ") for e in err.errors())
+        raise ValueError(messages) from None
+
+
+def stages_for(selector: ClipSelector) -> tuple[Stage, ...]:
+    """The analysis a local file needs before ``selector`` can find anything in it."""
+    if selector.say is not None:
+        return (Stage.FRAMES, Stage.TRANSCRIPT)
+    if selector.from_s is not None:
+        return (Stage.FRAMES,)
+    return (Stage.FRAMES, Stage.RECOGNITION)
+
+
+def request_for(video_id: str, selector: ClipSelector, args: argparse.Namespace) -> ClipRequested:
+    """A new clip request (a fresh request id) for ``video_id``.
+
+    Raises:
+        pydantic.ValidationError: a negative pad or merge gap.
+    """
+    request_id = uuid.uuid4().hex
+    return ClipRequested(
+        message_id=message_id_for(request_id, "ClipRequested"),
+        video_id=video_id,
+        trace_id=request_id,
+        request_id=request_id,
+        selector=selector,
+        pad_s=args.pad,
+        merge_gap_s=args.merge_gap,
+        supercut=args.supercut,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``videosense clip``; returns the exit code."""
+    try:
+        selector = selector_from(args)
+        if args.pad < 0 or args.merge_gap < 0:
+            raise ValueError("--pad and --merge-gap must be >= 0")
+    except ValueError as err:
+        error(str(err))
+        return EXIT_USAGE
+    target = Path(args.target)
+    try:
+        if target.is_file():
+            result = asyncio.run(_clip_local_file(target, selector, args))
+        else:
+            point_at(args.endpoint)
+            result = asyncio.run(_clip_video(args.target, selector, args))
+    except TimeoutError:
+        error(f"no answer from the clipper within {args.timeout:g} s (is a stack running?)")
+        return EXIT_FAILED
+    except _NotAnalysedError as err:
+        error(str(err))
+        return EXIT_FAILED
+    except (ClientError, BotoCoreError) as err:
+        error(f"cannot reach the stack: {err}")
+        return EXIT_FAILED
+    return _report(result)
+
+
+class _NotAnalysedError(Exception):
+    """The local file's analysis failed or timed out; no clips can be cut."""
+
+
+async def _clip_video(
+    video_id: str, selector: ClipSelector, args: argparse.Namespace
+) -> tuple[ClipsReady, list[Path]]:
+    common = CommonSettings()
+    async with AwsClients(common.region) as aws:
+        request = request_for(video_id, selector, args)
+        result = await request_clips(aws, common, request, args.timeout)
+        return result, await download(aws, result, args.out)
+
+
+async def _clip_local_file(
+    path: Path, selector: ClipSelector, args: argparse.Namespace
+) -> tuple[ClipsReady, list[Path]]:
+    # Imported here: the embedded stack loads every service (and their models).
+    from videosense.embedded import EmbeddedStack
+
+    _progress("starting the embedded stack (AWS emulator + services)")
+    async with EmbeddedStack() as stack:
+        video_id = await stack.upload(path, stages_for(selector))
+        _progress(f"analysing {path.name} ({', '.join(s.value for s in stages_for(selector))})")
+        try:
+            event = await stack.wait_completed(video_id, args.timeout)
+        except TimeoutError:
+            raise _NotAnalysedError(f"the analysis timed out after {args.timeout:g} s") from None
+        if event.document is None:
+            raise _NotAnalysedError(f"the analysis failed: {event.error or event.status.value}")
+        _progress(f"analysed ({event.status.value}); cutting")
+        request = request_for(video_id, selector, args)
+        result = await request_clips(stack.aws, stack.common, request, args.timeout)
+        return result, await download(stack.aws, result, args.out)
+
+
+def _subscription_policy(queue_arn: str, topic_arn: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+                }
+            ],
+        }
+    )
+
+
+async def request_clips(
+    aws: AwsClients, common: CommonSettings, request: ClipRequested, timeout_s: float
+) -> ClipsReady:
+    """Send ``request`` to the clipper and wait for its answer.
+
+    A private queue subscribed to ``clips-ready`` (deleted afterwards) receives the answers;
+    others' answers are skipped.
+
+    Raises:
+        TimeoutError: no answer within ``timeout_s``.
+        botocore.exceptions.ClientError: the stack is not there (no clipper queue or topic).
+    """
+    topic_arn = await Publisher(aws.sns, aws.sts, common).topic_arn(CLIPS_READY)
+    name = common.queue_name(f"cli-clips-{request.request_id[:12]}")
+    url = (await aws.sqs.create_queue(QueueName=name))["QueueUrl"]
+    subscription: str | None = None
+    try:
+        arn = (await aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"]))[
+            "Attributes"
+        ]["QueueArn"]
+        await aws.sqs.set_queue_attributes(
+            QueueUrl=url, Attributes={"Policy": _subscription_policy(arn, topic_arn)}
+        )
+        subscription = await subscribe_queue(
+            aws, topic_arn, arn, {"type": ["ClipsReady"], "video_id": [request.video_id]}
+        )
+        clipper_url = await queue_url(aws.sqs, common, CLIPPER)
+        await aws.sqs.send_message(
+            QueueUrl=clipper_url,
+            MessageBody=request.model_dump_json(),
+            MessageAttributes=message_attributes(request),  # type: ignore[arg-type]
+        )
+        _progress(f"requested clips of {request.video_id} (request {request.request_id})")
+        async with asyncio.timeout(timeout_s):
+            while True:
+                resp = await aws.sqs.receive_message(
+                    QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=5
+                )
+                for message in resp.get("Messages", []):
+                    await aws.sqs.delete_message(
+                        QueueUrl=url, ReceiptHandle=message["ReceiptHandle"]
+                    )
+                    try:
+                        result = ClipsReady.model_validate_json(message.get("Body", ""))
+                    except ValidationError:
+                        continue
+                    if result.request_id == request.request_id:
+                        return result
+    finally:
+        if subscription:
+            await aws.sns.unsubscribe(SubscriptionArn=subscription)
+        await aws.sqs.delete_queue(QueueUrl=url)
+
+
+async def download(aws: AwsClients, result: ClipsReady, out: Path) -> list[Path]:
+    """Download the answer's files into ``out``; returns their paths (clips, then supercut).
+
+    Raises:
+        botocore.exceptions.ClientError: a file cannot be read.
+        OSError: ``out`` cannot be written.
+    """
+    files = [*result.clips, *([result.supercut] if result.supercut else [])]
+    if not files:
+        return []
+    await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
+    paths = []
+    for clip in files:
+        path = out / PurePosixPath(clip.key).name
+        part = path.with_name(f".{path.name}.part")
+        resp = await aws.s3.get_object(Bucket=clip.bucket, Key=clip.key)
+        async with resp["Body"] as body:
+            with part.open("wb") as sink:
+                while chunk := await body.read(8 * 1024 * 1024):
+                    sink.write(chunk)
+        part.replace(path)
+        paths.append(path)
+    return paths
+
+
+def _describe(clip: ClipFile) -> str:
+    parts = []
+    for r in clip.ranges:
+        line = f"{r.start_s:.3f}-{r.end_s:.3f} s, {r.frames} frames, {r.method}"
+        if r.clamped:
+            line += f" (asked up to {r.requested_end_s:g} s: clamped to the end of the video)"
+        parts.append(line)
+    return "; ".join(parts)
+
+
+def _report(outcome: tuple[ClipsReady, list[Path]]) -> int:
+    result, paths = outcome
+    if result.status is ClipStatus.EMPTY:
+        print(f"videosense: {result.reason or 'no moments found'}", file=sys.stderr)
+        return EXIT_OK
+    if result.status is ClipStatus.FAILED:
+        error(f"clipping failed: {result.reason}")
+        return EXIT_FAILED
+    files = [*result.clips, *([result.supercut] if result.supercut else [])]
+    for path, clip in zip(paths, files, strict=True):
+        print(f"{path}  {_describe(clip) if clip is not result.supercut else 'supercut'}")
+    print(f"videosense: {len(result.clips)} clip(s) written to {paths[0].parent}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _progress(message: str) -> None:
+    print(f"videosense: {message}", file=sys.stderr, flush=True)

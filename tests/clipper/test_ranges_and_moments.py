@@ -1,0 +1,164 @@
+"""Where clips come from: ranges found in a document for each selector, then padded and merged
+(pure logic, no media)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from clipper.moments import find_ranges
+from clipper.ranges import TimeRange, merge, pad, prepare
+from videosense.search import Query, QueryKind, find_in_document
+from videosense_shared.document import DocumentKeyframe, VideoDocument
+from videosense_shared.messages import (
+    ClipSelector,
+    Face,
+    ImageRef,
+    Label,
+    MediaFacts,
+    Scene,
+    Segment,
+    SourceRef,
+    TextDetection,
+    Transcript,
+    VideoStatus,
+)
+
+BOX = {"left": 0.1, "top": 0.1, "width": 0.2, "height": 0.2}
+
+
+def _keyframe(frame: int, scene: int, **found: object) -> DocumentKeyframe:
+    return DocumentKeyframe.model_validate(
+        {
+            "id": f"kf{frame}",
+            "frame": frame,
+            "t_s": frame / 25,
+            "scene_index": scene,
+            "image": ImageRef(bucket="b", key=f"frames/v/{frame:09d}.jpg", width=64, height=48),
+            **found,
+        }
+    )
+
+
+@pytest.fixture
+def document() -> VideoDocument:
+    """Three scenes (0-4 s, 4-10 s, 10-12 s); Jane in the first and last, a dog in the second,
+    a slide reading "Q3 revenue: up"; a transcript of three segments."""
+    return VideoDocument(
+        video_id="v",
+        status=VideoStatus.COMPLETE,
+        source=SourceRef(bucket="b", key="uploads/x.mp4", etag="e", size_bytes=1),
+        media=MediaFacts(
+            duration_s=12,
+            fps=25,
+            width=64,
+            height=48,
+            frame_count=300,
+            video_codec="h264",
+            has_audio=True,
+        ),
+        created_at=datetime(2024, 1, 1, tzinfo=UTC),
+        scenes=(
+            Scene(index=0, start_frame=0, end_frame=100, start_s=0.0, end_s=4.0),
+            Scene(index=1, start_frame=100, end_frame=250, start_s=4.0, end_s=10.0),
+            Scene(index=2, start_frame=250, end_frame=300, start_s=10.0, end_s=12.0),
+        ),
+        keyframes=(
+            _keyframe(10, 0, faces=(Face(box=BOX, confidence=99, name="Jane Doe"),)),
+            _keyframe(60, 0, faces=(Face(box=BOX, confidence=97, name="Jane Doe"),)),
+            _keyframe(
+                120,
+                1,
+                labels=(Label(name="Dog", confidence=90),),
+                text=(TextDetection(text="Q3 revenue: up", confidence=95),),
+            ),
+            _keyframe(260, 2, faces=(Face(box=BOX, confidence=96, name="Jane Doe"),)),
+        ),
+        transcript=Transcript(
+            language="en",
+            text="...",
+            segments=(
+                Segment(start_s=0.5, end_s=2.0, text="Good morning, everyone."),
+                Segment(start_s=4.2, end_s=6.8, text="Revenue grew in Q3, as you can see."),
+                Segment(start_s=9.0, end_s=11.5, text="Thank you, good MORNING again!"),
+            ),
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        # a person: the whole scene of each keyframe showing her, each scene once
+        (ClipSelector(person="jane doe"), [(0.0, 4.0), (10.0, 12.0)]),
+        (ClipSelector(label="DOG"), [(4.0, 10.0)]),
+        # text on screen: whole words, in order, punctuation ignored
+        (ClipSelector(text="q3 REVENUE"), [(4.0, 10.0)]),
+        (ClipSelector(text="revenue q3"), []),
+        # spoken words: each segment saying them, start to end
+        (ClipSelector(say="good morning"), [(0.5, 2.0), (9.0, 11.5)]),
+        (ClipSelector(say="goodbye"), []),
+        (ClipSelector(from_s=2.5, to_s=7.25), [(2.5, 7.25)]),
+        (ClipSelector(person="Nobody"), []),
+    ],
+)
+def test_each_selector_finds_its_ranges(
+    document: VideoDocument, selector: ClipSelector, expected: list[tuple[float, float]]
+) -> None:
+    # WHEN the selector is applied to the document / THEN these ranges, in time order
+    assert [(r.start_s, r.end_s) for r in find_ranges(document, selector)] == expected
+
+
+def test_keyframe_matching_agrees_with_videosense_find(document: VideoDocument) -> None:
+    # GIVEN the same words searched by `videosense find` and selected for clips
+    for kind, value in ((QueryKind.TEXT, "revenue: UP"), (QueryKind.PERSON, "JANE DOE")):
+        hits = find_in_document(document, Query(kind, value))
+        ranges = find_ranges(document, ClipSelector.model_validate({kind.value: value}))
+        # THEN the clips are the scenes of exactly the keyframes find reports
+        scenes = {s.index: (s.start_s, s.end_s) for s in document.scenes}
+        assert sorted({scenes[h.scene_index] for h in hits}) == [
+            (r.start_s, r.end_s) for r in ranges
+        ]
+
+
+def test_a_phrase_without_words_is_refused(document: VideoDocument) -> None:
+    with pytest.raises(ValueError, match="no letters or digits"):
+        find_ranges(document, ClipSelector(say="?!"))
+
+
+def test_selector_takes_exactly_one_kind() -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        ClipSelector(person="a", label="b")
+    with pytest.raises(ValueError, match="exactly one"):
+        ClipSelector()
+    with pytest.raises(ValueError, match="from_s < to_s"):
+        ClipSelector(from_s=3, to_s=2)
+
+
+def test_padding_widens_ranges_but_never_before_zero() -> None:
+    padded = pad([TimeRange(0.5, 2.0), TimeRange(5.0, 6.0)], 1.0)
+    assert padded == [TimeRange(0.0, 3.0), TimeRange(4.0, 7.0)]
+    with pytest.raises(ValueError, match="padding"):
+        pad([], -1)
+
+
+def test_merge_joins_overlaps_and_ranges_closer_than_the_gap() -> None:
+    ranges = [
+        TimeRange(10, 12),
+        TimeRange(0, 2),
+        TimeRange(1, 3),
+        TimeRange(3.5, 4),
+        TimeRange(6, 7),
+    ]
+    # WHEN merged without a gap / THEN only overlapping (and touching) ranges join
+    assert merge(ranges, 0) == [
+        TimeRange(0, 3),
+        TimeRange(3.5, 4),
+        TimeRange(6, 7),
+        TimeRange(10, 12),
+    ]
+    # WHEN merged with a 1 s gap / THEN 3.0 -> 3.5 joins, 4 -> 6 does not (2 s apart)
+    assert merge(ranges, 1.0) == [TimeRange(0, 4), TimeRange(6, 7), TimeRange(10, 12)]
+    # WHEN padded first / THEN the padding can bring ranges together
+    assert prepare(ranges, pad_s=1.0, merge_gap_s=0) == [TimeRange(0, 8), TimeRange(9, 13)]
