@@ -3,6 +3,7 @@ packages), with no configuration and no network, on a few seconds of synthesised
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,26 @@ def test_german_speech_is_identified_as_german(
     assert {"morgen", "park"} <= set(_plain(transcript.text).split()), transcript.text
     assert audio.duration_s is not None
     _words_inside(transcript, audio.duration_s)
+
+
+def test_a_tone_with_no_speech_has_no_language(
+    default_model: WhisperSpeechModel, tmp_path: Path
+) -> None:
+    # GIVEN four seconds of a 440 Hz tone and nothing spoken (Whisper alone names "en" for it)
+    tone = tmp_path / "tone.flac"
+    subprocess.run(
+        [
+            "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+            "-f", "lavfi", "-i", "sine=frequency=440:duration=4:sample_rate=16000", str(tone),
+        ],
+        check=True,
+    )  # fmt: skip
+    audio = extract_audio(tone, tmp_path / "tone.wav")
+    # WHEN the default model transcribes it
+    transcript = default_model.recognize(audio)
+    # THEN no segment, and the language is unknown rather than a guess
+    assert transcript.segments == ()
+    assert transcript.language is None
 
 
 def test_a_missing_model_package_is_a_clear_reason_not_a_crash() -> None:
