@@ -60,7 +60,7 @@ class WhisperSpeechModel:
         language: str = "auto",
         compute_type: str = "int8",
         cpu_threads: int = 0,
-        beam_size: int = 5,
+        beam_size: int = 1,
         vad: bool = True,
         temperature_fallback: bool = True,
         download_root: str = "",
