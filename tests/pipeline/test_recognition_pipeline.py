@@ -76,7 +76,7 @@ async def test_text_and_face_land_in_the_right_keyframes(stack: EmbeddedStack, c
     recognition = document.stages[Stage.RECOGNITION]
     assert recognition.status == StageStatus.COMPLETE
     assert recognition.backend == "local"
-    assert recognition.features == ("faces", "text", "people")
+    assert recognition.features == ("labels", "faces", "text", "people")
     # AND the title card's keyframes read the phrase and show no face,
     assert [s.index for s in document.scenes] == [0, 1]
     card = [k for k in document.keyframes if k.scene_index == 0]

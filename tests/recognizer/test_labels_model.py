@@ -77,7 +77,7 @@ async def test_labels_come_from_the_configured_onnx_model(
             label_model=model,
             label_names=names,
             label_input_size=SIDE,
-            min_confidence=0,
+            label_min_confidence=0,
             label_top_k=2,
         )
     )
@@ -95,13 +95,16 @@ async def test_labels_come_from_the_configured_onnx_model(
         assert label.box is None
 
 
-async def test_labels_below_min_confidence_are_dropped(
+async def test_labels_below_the_label_threshold_are_dropped(
     model_files: tuple[Path, Path, tuple[npt.NDArray[np.float32], ...]],
 ) -> None:
     model, names, _ = model_files
     backend = LocalBackend(
         RecognizerSettings(
-            label_model=model, label_names=names, label_input_size=SIDE, min_confidence=100
+            label_model=model,
+            label_names=names,
+            label_input_size=SIDE,
+            label_min_confidence=100,
         )
     )
     found = await backend.recognize(

@@ -218,7 +218,7 @@ async def test_face_free_frames_have_no_faces(frame: Callable[[], Bgr]) -> None:
     assert found.faces == ()
 
 
-def _pattern(source: str, folder: Path) -> Bgr:
+def pattern_frame(source: str, folder: Path) -> Bgr:
     """Frame 40 of an ffmpeg test source at 1280x720 (moving sources have moved by then)."""
     out = folder / f"{source}.png"
     subprocess.run(
@@ -237,7 +237,7 @@ def _pattern(source: str, folder: Path) -> Bgr:
 @pytest.mark.parametrize("source", TEST_PATTERNS)
 async def test_ffmpeg_test_patterns_have_no_faces(source: str, tmp_path: Path) -> None:
     # GIVEN a frame of one of ffmpeg's test patterns (the Haar cascade saw a face in one)
-    frame = _pattern(source, tmp_path)
+    frame = pattern_frame(source, tmp_path)
     # WHEN the default detector looks for faces / THEN it finds none
     found = await _recognize(frame, frozenset({Feature.FACES}))
     assert found.faces == ()
@@ -262,7 +262,6 @@ async def test_only_requested_features_run() -> None:
     ("feature", "says"),
     [
         pytest.param(Feature.CELEBRITIES, "celebrity recognition is unavailable", id="celebs"),
-        pytest.param(Feature.LABELS, "VIDEOSENSE_RECOGNIZER_LABEL_MODEL", id="labels-no-model"),
     ],
 )
 async def test_feature_the_local_backend_cannot_run_is_refused_clearly(

@@ -62,7 +62,7 @@ def test_unknown_feature_is_a_settings_error(monkeypatch: pytest.MonkeyPatch) ->
 @pytest.mark.parametrize(
     ("cfg", "expected"),
     [
-        pytest.param({}, ("faces", "text", "people"), id="local"),
+        pytest.param({}, ("labels", "faces", "text", "people"), id="local"),
         pytest.param(
             {"label_model": "/models/m.onnx"}, ("labels", "faces", "text", "people"), id="local+m"
         ),

@@ -3,6 +3,7 @@ packages), with no configuration and no network, on a few seconds of synthesised
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,26 @@ def test_german_speech_is_identified_as_german(
     _words_inside(transcript, audio.duration_s)
 
 
+def test_a_tone_with_no_speech_has_no_language(
+    default_model: WhisperSpeechModel, tmp_path: Path
+) -> None:
+    # GIVEN four seconds of a 440 Hz tone and nothing spoken (Whisper alone names "en" for it)
+    tone = tmp_path / "tone.flac"
+    subprocess.run(
+        [
+            "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+            "-f", "lavfi", "-i", "sine=frequency=440:duration=4:sample_rate=16000", str(tone),
+        ],
+        check=True,
+    )  # fmt: skip
+    audio = extract_audio(tone, tmp_path / "tone.wav")
+    # WHEN the default model transcribes it
+    transcript = default_model.recognize(audio)
+    # THEN no segment, and the language is unknown rather than a guess
+    assert transcript.segments == ()
+    assert transcript.language is None
+
+
 def test_a_missing_model_package_is_a_clear_reason_not_a_crash() -> None:
     # GIVEN a packaged model whose package is not installed
     missing = PackagedModel(
@@ -105,3 +126,10 @@ def test_an_unknown_packaged_name_is_refused_at_load() -> None:
 
 def _plain(text: str) -> str:
     return "".join(c for c in text.lower() if c.isalnum() or c.isspace())
+
+
+def test_the_default_decoding_is_greedy() -> None:
+    # Greedy decoding (beam 1) is the default: as accurate as beam 5 on the benchmark's
+    # speech at 0.6x its time (bench/README.md), which keeps a minute of video under a minute.
+    settings = TranscriberSettings(_env_prefix="VIDEOSENSE_UNSET_FOR_TEST_")
+    assert settings.whisper_beam_size == 1

@@ -89,9 +89,10 @@ def test_silence_gives_an_empty_transcript(tmp_path: Path) -> None:
         wav.writeframes(bytes(2 * 32_000))
     # WHEN it is transcribed
     transcript = PocketSphinxSpeechModel().recognize(ExtractedAudio(path, 2.0))
-    # THEN there is no text and no segment (not an error)
+    # THEN there is no text, no segment and no language (not an error)
     assert transcript.text == ""
     assert transcript.segments == ()
+    assert transcript.language is None
 
 
 @pytest.mark.parametrize(

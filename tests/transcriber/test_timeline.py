@@ -62,3 +62,18 @@ def test_confidence_is_kept_in_range() -> None:
     assert build_transcript(None, [raw], None).segments[0].words[0].confidence == 1.0
     raw = RawSegment(0, 1, "x", words=[RawWord("x", 0, 1)])
     assert build_transcript(None, [raw], None).segments[0].words[0].confidence is None
+
+
+@pytest.mark.parametrize(
+    "segments",
+    [pytest.param([], id="no-segment"), pytest.param([RawSegment(0, 1, "  ")], id="blank-only")],
+)
+def test_nothing_said_has_no_language(segments: list[RawSegment]) -> None:
+    # GIVEN a backend that named a language but produced no words (a tone, music, silence)
+    # WHEN the transcript is built / THEN it has no language rather than the backend's guess
+    transcript = build_transcript("en", segments, duration_s=4.0)
+    assert (transcript.language, transcript.text, transcript.segments) == (None, "", ())
+
+
+def test_something_said_keeps_its_language() -> None:
+    assert build_transcript("de", [RawSegment(0, 1, "hallo")], 2.0).language == "de"

@@ -3,8 +3,9 @@
 What it can do: ``faces`` (dlib's HOG face detector; OpenCV's Haar cascade as an option),
 ``face_search`` (dlib's 128-d face embedding against the local face gallery), ``people``
 (OpenCV's HOG, as ``Person`` labels), ``text`` (RapidOCR text lines, Tesseract as an option,
-plus QR codes and barcodes), and ``labels`` only when an ONNX classifier is configured: no
-general label model ships as a package. ``celebrities`` needs Rekognition's celebrity database.
+plus QR codes and barcodes) and ``labels`` (ImageNet classes from the packaged
+EfficientNet-Lite0, or a configured ONNX classifier). ``celebrities`` needs Rekognition's
+celebrity database.
 Requesting what is not there fails the stage with a reason, never silently.
 """
 
@@ -23,6 +24,7 @@ from recognizer.gallery import GalleryDirectory
 from recognizer.images import Bgr, decode_image
 from recognizer.labels_model import LabelModel
 from recognizer.ocr import TesseractOcr
+from recognizer.packaged_labels import PackagedLabels
 from recognizer.rapid_ocr import RapidOcr
 from recognizer.settings import RecognizerSettings
 from videosense_shared.backends import BackendUnavailableError
@@ -48,7 +50,7 @@ class LocalBackend:
         self._faces: FaceFinder | None = None
         self._people: PeopleDetector | None = None
         self._codes: CodeReader | None = None
-        self._labels: LabelModel | None = None
+        self._labels: LabelModel | PackagedLabels | None = None
         self._gallery: FaceGallery | None = None
         self._ocr: TesseractOcr | RapidOcr = (
             TesseractOcr(settings.tesseract_cmd, settings.ocr_languages, settings.ocr_timeout_s)
@@ -90,14 +92,13 @@ class LocalBackend:
         if Feature.LABELS in features and self._labels is None:
             cfg = self._settings
             if cfg.label_model is None:
-                raise BackendUnavailableError(
-                    "labels need a label model with the local backend: set "
-                    "VIDEOSENSE_RECOGNIZER_LABEL_MODEL to an ONNX classifier (or request "
-                    "'people' for person detection only)"
+                packaged = PackagedLabels(cfg.label_top_k, cfg.label_min_confidence)
+                packaged.load()
+                self._labels = packaged
+            else:
+                self._labels = LabelModel(
+                    cfg.label_model, cfg.label_names, cfg.label_input_size, cfg.label_top_k
                 )
-            self._labels = LabelModel(
-                cfg.label_model, cfg.label_names, cfg.label_input_size, cfg.label_top_k
-            )
         wants_faces = Feature.FACES in features or Feature.FACE_SEARCH in features
         if wants_faces and self._faces is None:
             self._faces = (
@@ -145,8 +146,11 @@ class LocalBackend:
         image = decode_image(data)
         minimum = self._settings.min_confidence
         labels: list[Label] = []
-        if Feature.LABELS in features and self._labels is not None:
-            labels.extend(self._labels.classify(image, minimum))
+        if Feature.LABELS in features:
+            if isinstance(self._labels, PackagedLabels):
+                labels.extend(self._labels.classify(image))
+            elif isinstance(self._labels, LabelModel):
+                labels.extend(self._labels.classify(image, self._settings.label_min_confidence))
         if Feature.PEOPLE in features and self._people is not None:
             labels.extend(self._people.detect(image, minimum))
         faces: list[Face] = []

@@ -11,6 +11,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from recognizer.features import Feature, parse_features
 from recognizer.gallery import GalleryDirectory
+from recognizer.packaged_labels import packaged_model_installed
 from videosense_shared.settings import ConsumerSettings
 
 #: What each backend runs when ``features`` is not set.
@@ -30,9 +31,9 @@ class RecognizerSettings(ConsumerSettings):
     """Which backend recognizes what, and how hard it may push.
 
     ``features`` empty means the backend's default: ``faces,text,people`` for ``local`` (plus
-    ``labels`` when a label model is configured, ``face_search`` when the face gallery holds a
-    photo), ``labels,faces,celebrities,text`` for ``rekognition`` (plus
-    ``face_search`` when a collection is configured).
+    ``labels`` when the packaged classifier is installed or a label model is configured,
+    ``face_search`` when the face gallery holds a photo), ``labels,faces,celebrities,text``
+    for ``rekognition`` (plus ``face_search`` when a collection is configured).
     """
 
     model_config = SettingsConfigDict(env_prefix="VIDEOSENSE_RECOGNIZER_", extra="ignore")
@@ -75,7 +76,10 @@ class RecognizerSettings(ConsumerSettings):
     ocr_timeout_s: float = Field(default=60.0, gt=0, description="Tesseract time limit per image.")
     label_model: Path | None = Field(
         default=None,
-        description="ONNX image classifier for local labels (NCHW float input, class scores out).",
+        description=(
+            "ONNX image classifier for local labels (NCHW float input, class scores out) "
+            "instead of the packaged EfficientNet-Lite0 ImageNet classifier."
+        ),
     )
     label_names: Path | None = Field(
         default=None, description="Text file with the label model's class names, one per line."
@@ -84,6 +88,15 @@ class RecognizerSettings(ConsumerSettings):
         default=224, ge=8, le=4096, description="Square input side of the label model."
     )
     label_top_k: int = Field(default=5, ge=1, le=100, description="Labels kept per keyframe.")
+    label_min_confidence: float = Field(
+        default=60.0,
+        ge=0,
+        le=100,
+        description=(
+            "Local labels below this class probability (%) are dropped. 60 is above what the "
+            "packaged classifier gave any ffmpeg test pattern (57% at most, measured)."
+        ),
+    )
 
     face_gallery: Path = Field(
         default_factory=default_face_gallery,
@@ -130,7 +143,8 @@ class RecognizerSettings(ConsumerSettings):
             return self.features
         defaults = DEFAULT_FEATURES[self.backend]
         if self.backend == "local":
-            labels = (Feature.LABELS,) if self.label_model is not None else ()
+            has_labels = self.label_model is not None or packaged_model_installed()
+            labels = (Feature.LABELS,) if has_labels else ()
             search = (Feature.FACE_SEARCH,) if GalleryDirectory(self.face_gallery).photos() else ()
             return (*labels, *defaults, *search)
         if self.backend == "rekognition" and self.collection:

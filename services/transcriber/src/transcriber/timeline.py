@@ -47,7 +47,8 @@ def build_transcript(
     Times are rounded to milliseconds and clamped to ``[0, duration_s]`` (no upper bound when
     the duration is unknown), each end is at least its start, segments are sorted by start and
     words kept in order inside their segment; empty segments are dropped. The full text joins
-    the segments' texts with spaces.
+    the segments' texts with spaces. When no segment is left, nothing was said: the language
+    is ``None`` whatever the backend guessed (Whisper names one for music or a tone too).
     """
     high = duration_s if duration_s is not None and duration_s > 0 else float("inf")
     out: list[Segment] = []
@@ -72,4 +73,5 @@ def build_transcript(
         out.append(
             Segment(start_s=start, end_s=end, text=text, speaker=raw.speaker, words=tuple(words))
         )
-    return Transcript(language=language, text=" ".join(s.text for s in out), segments=tuple(out))
+    spoken = language if out else None
+    return Transcript(language=spoken, text=" ".join(s.text for s in out), segments=tuple(out))

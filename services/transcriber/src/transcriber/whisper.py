@@ -60,7 +60,7 @@ class WhisperSpeechModel:
         language: str = "auto",
         compute_type: str = "int8",
         cpu_threads: int = 0,
-        beam_size: int = 5,
+        beam_size: int = 1,
         vad: bool = True,
         temperature_fallback: bool = True,
         download_root: str = "",
@@ -176,14 +176,12 @@ class WhisperSpeechModel:
         model = self.load()
         language = self._language
         raw: list[RawSegment] = []
-        first_detected: str | None = None
         windows = 0
         try:
             for window in read_windows(audio.path, self._window_s):
                 segments, detected = self._transcribe_window(model, window, language)
                 windows += 1
                 raw.extend(segments)
-                first_detected = first_detected or detected
                 # Identification on a window with no speech is a guess on noise: keep asking
                 # until a window has something to say, then hold that language.
                 if language is None and segments:
@@ -205,9 +203,7 @@ class WhisperSpeechModel:
                 del window
         except (RuntimeError, ValueError, EOFError, wave.Error) as err:
             raise TranscriptionError(f"whisper failed on the audio: {err}") from err
-        if language is None:
-            # No window had speech: report what the model made of the first one.
-            language = first_detected
+        # No window had speech: the language stays None (build_transcript drops it anyway).
         _log.info("whisper: %d window(s) of at most %g s", windows, self._window_s)
         return build_transcript(language, raw, audio.duration_s)
 
