@@ -31,6 +31,7 @@ from videosense_shared.ids import video_id_for
 from videosense_shared.messages import AnyMessage, VideoIngested
 from videosense_shared.provision import Provisioned, provision
 from videosense_shared.settings import CommonSettings, ConsumerSettings
+from videosense_shared.topology import TOPOLOGY
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs.type_defs import MessageAttributeValueOutputTypeDef
@@ -142,12 +143,9 @@ async def test_list_counts_the_messages_of_every_dead_letter_queue(
     # THEN there is one line per queue of the topology, with its count and nothing in flight
     counts = {d.queue.source: (d.visible, d.in_flight) for d in depths}
     assert counts == {
-        "ingest": (0, 0),
-        "frame-extractor": (0, 0),
-        "transcriber": (0, 0),
+        **{queue.name: (0, 0) for queue in TOPOLOGY.queues},
         "captioner": (1, 0),
         "recognizer": (2, 0),
-        "aggregator": (0, 0),
     }
     assert [d.queue.name for d in depths][3] == f"{common.prefix}-captioner-dlq"
 
@@ -170,7 +168,7 @@ async def test_list_fails_where_the_topology_is_not_provisioned(
     code, out, err = await cli(capsys, "dlq", "list")
     # THEN each is reported missing, and the command fails
     assert code == 1
-    assert out.count("missing") == 6
+    assert out.count("missing") == len(TOPOLOGY.queues)
     assert "not found at this endpoint" in err
 
 
