@@ -64,11 +64,11 @@ async def answer(web: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]
     assert resp.status_code == 202, resp.text
     status_url = resp.json()["status_url"]
 
-    async def ended() -> dict[str, Any] | None:
+    async def ended() -> dict[str, Any]:
         got = await web.get(status_url)
         assert got.status_code == 200, got.text
         status: dict[str, Any] = got.json()
-        return None if status["status"] == "pending" else status
+        return {} if status["status"] == "pending" else status
 
     return await eventually(ended, timeout_s=120, interval_s=0.5, what="the clipper's answer")
 
