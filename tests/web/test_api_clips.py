@@ -232,6 +232,12 @@ async def test_unknown_and_unfinished_videos_are_refused(
     assert resp.json()["detail"] == (
         "video vbusy is still being analysed (processing): clips can be cut once it is finished"
     )
+    # WHEN the table says finished but the document is not published yet / THEN 409 too
+    await seed_video(aws, common, "vunpub", "unpub.mp4")
+    await aws.s3.delete_object(Bucket=common.bucket, Key=document_key("vunpub"))
+    resp = await http.post("/api/clips", json={"video_id": "vunpub", "selector": selector})
+    assert resp.status_code == 409
+    assert "vunpub is still being analysed (complete)" in resp.json()["detail"]
     # AND nothing was sent or recorded
     assert await _queued(aws, common) == []
     listed = await aws.s3.list_objects_v2(Bucket=common.bucket, Prefix="clips/")
@@ -267,3 +273,11 @@ async def test_ids_that_name_no_request_are_404(
 async def test_the_listing_of_an_unknown_video_is_404(http: httpx.AsyncClient) -> None:
     for path in ("/api/videos/vnone/clips", "/api/videos/..%2Fx/clips"):
         assert (await http.get(path)).status_code == 404
+
+
+async def test_the_clips_api_is_described_in_the_openapi_schema(http: httpx.AsyncClient) -> None:
+    schema = (await http.get("/api/openapi.json")).json()
+    assert set(schema["paths"]["/api/clips"]) == {"post"}
+    assert {"404", "409", "422", "202"} <= set(schema["paths"]["/api/clips"]["post"]["responses"])
+    assert "/api/videos/{video_id}/clips/{request_id}" in schema["paths"]
+    assert "ClipSelector" in schema["components"]["schemas"]
