@@ -2,7 +2,8 @@
 Application Load Balancer that authenticates every request with a Cognito user pool.
 
 The web app is not a queue consumer, so it is not a row of the service table: it reads the
-document table and the bucket, writes only under the uploads prefix, and reads the search index
+document table and the bucket, writes only new uploads and the ``request.json`` of the clip
+requests it sends (``sqs:SendMessage`` to the clipper's queue alone), and reads the search index
 the indexer writes. Nothing reaches it without signing in: the HTTPS listener's every rule
 starts with the Cognito authentication action, plain HTTP only redirects to HTTPS, and the
 tasks accept traffic from the load balancer alone. See ``docs/architecture.md`` ("The web app").
@@ -25,8 +26,9 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from videosense_deploy.environment import Deployment, common_environment
-from videosense_shared.layout import DOCUMENTS_PREFIX, FRAMES_PREFIX
+from videosense_shared.layout import CLIPS_PREFIX, DOCUMENTS_PREFIX, FRAMES_PREFIX
 from videosense_shared.settings import physical_name
+from videosense_shared.topology import CLIPPER
 
 if TYPE_CHECKING:
     from aws_cdk import aws_dynamodb as dynamodb
@@ -134,9 +136,15 @@ class WebFrontend(Construct):
             self,
             "TaskRole",
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
-            description="videosense web: read documents and frames, write uploads",
+            description="videosense web: read documents, frames and clips, write uploads, "
+            "request clips",
         )
-        for statement in web_statements(bucket_name, uploads_prefix, table):
+        # The clipper's queue, by the name the stack gives it (the web app finds it by name).
+        clipper_queue_arn = (
+            f"arn:{cdk.Aws.PARTITION}:sqs:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:"
+            f"{physical_name(prefix, CLIPPER)}"
+        )
+        for statement in web_statements(bucket_name, uploads_prefix, table, clipper_queue_arn):
             self.task_role.add_to_policy(statement)
 
         task = ecs.FargateTaskDefinition(
@@ -294,17 +302,20 @@ class WebFrontend(Construct):
 
 
 def web_statements(
-    bucket_name: str, uploads_prefix: str, table: dynamodb.ITable
+    bucket_name: str, uploads_prefix: str, table: dynamodb.ITable, clipper_queue_arn: str
 ) -> list[iam.PolicyStatement]:
     """The web app's permissions: read documents, frames and uploads (to presign the player's
-    URL), write only new uploads, read the document table."""
+    URL) and clips (to read their records and presign their files), write only new uploads and
+    the ``request.json`` record of a clip request, send clip requests to the clipper's queue,
+    read the document table."""
     objects = f"arn:{cdk.Aws.PARTITION}:s3:::{bucket_name}"
     return [
         iam.PolicyStatement(
             sid="ReadBucketAreas",
             actions=["s3:GetObject", "s3:GetObjectVersion"],
             resources=[
-                f"{objects}/{area}*" for area in (DOCUMENTS_PREFIX, FRAMES_PREFIX, uploads_prefix)
+                f"{objects}/{area}*"
+                for area in (DOCUMENTS_PREFIX, FRAMES_PREFIX, uploads_prefix, CLIPS_PREFIX)
             ],
         ),
         iam.PolicyStatement(
@@ -313,8 +324,20 @@ def web_statements(
             resources=[f"{objects}/{uploads_prefix}*"],
         ),
         iam.PolicyStatement(
-            # Listing finished documents; and without it S3 answers 403 instead of 404 for the
-            # HEAD that checks an upload's name is free.
+            # clips/{video_id}/{request_id}/request.json alone: the clip files and result.json
+            # are the clipper's to write.
+            sid="WriteClipRequests",
+            actions=["s3:PutObject"],
+            resources=[f"{objects}/{CLIPS_PREFIX}*/*/request.json"],
+        ),
+        iam.PolicyStatement(
+            sid="RequestClips",
+            actions=["sqs:SendMessage", "sqs:GetQueueUrl"],
+            resources=[clipper_queue_arn],
+        ),
+        iam.PolicyStatement(
+            # Listing finished documents and clip requests; and without it S3 answers 403
+            # instead of 404 for the HEAD that checks an upload's name is free.
             sid="ListBucket",
             actions=["s3:ListBucket"],
             resources=[objects],

@@ -149,7 +149,9 @@ async def test_bad_requests_get_clear_answers(
     listed = await stack.aws.s3.list_objects_v2(
         Bucket=stack.common.bucket, Prefix=f"clips/{video_id}/"
     )
-    assert listed.get("KeyCount", 0) == 0
+    # (only the recorded answers of the failed requests: no clip file)
+    names = {o["Key"].rsplit("/", 1)[1] for o in listed.get("Contents", [])}
+    assert names == {"result.json"}
 
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ def settings(aws_env: dict[str, str]) -> WebSettings:
 
 @pytest.fixture
 async def app(aws: AwsClients, settings: WebSettings, index: SearchIndex) -> FastAPI:
-    clients = WebClients(s3=aws.s3, dynamodb=aws.dynamodb, signer=aws.s3)
+    clients = WebClients(s3=aws.s3, dynamodb=aws.dynamodb, signer=aws.s3, sqs=aws.sqs)
     return create_app(settings, clients, index)
 
 

@@ -99,14 +99,40 @@ def test_web_role_reads_and_writes_only_what_it_needs(template: dict[str, Any]) 
         for s in statements.values()
         for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
     }
-    # THEN no queue, topic or table write, and writes only under uploads/
-    assert not any(a.startswith(("sqs:", "sns:")) for a in actions)
+    # THEN no topic or table write, and no delete
+    assert not any(a.startswith("sns:") for a in actions)
     assert not {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} & actions
     assert "s3:DeleteObject" not in actions
+    # AND object writes only under uploads/, and the request.json of clip requests
+    writes = [s for s in statements.values() if "s3:PutObject" in json.dumps(s["Action"])]
+    assert {s["Sid"] for s in writes} == {"WriteUploads", "WriteClipRequests"}
     written = json.dumps(statements["WriteUploads"]["Resource"])
     assert "/uploads/*" in written
     assert "frames/" not in written
     assert "documents/" not in written
+    clip_writes = json.dumps(statements["WriteClipRequests"]["Resource"])
+    assert clip_writes.endswith('/clips/*/*/request.json"]]}')
+    assert "result.json" not in clip_writes
+    assert statements["WriteClipRequests"]["Action"] == "s3:PutObject"
+    # AND the only queue access is sending to the clipper's queue (found by name)
+    sqs_statements = [
+        s for s in statements.values() if any(a.startswith("sqs:") for a in _actions(s))
+    ]
+    assert [s["Sid"] for s in sqs_statements] == ["RequestClips"]
+    assert sorted(_actions(sqs_statements[0])) == ["sqs:GetQueueUrl", "sqs:SendMessage"]
+    queue = json.dumps(sqs_statements[0]["Resource"])
+    assert queue.endswith(':videosense-web-clipper"]]}')
+    queue_names = {
+        q["Properties"]["QueueName"] for q in _of_type(template, "AWS::SQS::Queue").values()
+    }
+    assert "videosense-web-clipper" in queue_names  # the stack's own clipper queue
+    # AND clips are readable (their records, and the files the app presigns)
+    assert "/clips/*" in json.dumps(statements["ReadBucketAreas"]["Resource"])
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
 
 
 def test_compose_publishes_the_web_app_locally_with_the_index_volume() -> None:

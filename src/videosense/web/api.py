@@ -1,5 +1,5 @@
-"""The JSON API under ``/api/``: the library, documents, media, keyframe images, search and
-uploads. The pages are built on it; FastAPI describes it at ``/api/openapi.json``."""
+"""The JSON API under ``/api/``: the library, documents, media, keyframe images, search,
+uploads and clips. The pages are built on it; FastAPI describes it at ``/api/openapi.json``."""
 
 from __future__ import annotations
 
@@ -10,10 +10,19 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
+from videosense.web.clips import (
+    MAX_LISTED,
+    ClipAccepted,
+    ClipHistory,
+    ClipOrder,
+    ClipRequestNotFoundError,
+    ClipRequestView,
+)
 from videosense.web.context import WebContext, web_context
 from videosense.web.library import (
     KEYFRAME_ID,
     KeyframeNotFoundError,
+    VideoNotFinishedError,
     VideoNotFoundError,
     VideoPage,
     VideoSummary,
@@ -232,3 +241,59 @@ async def upload(
         video_id=stored.video_id,
         container=stored.container,
     )
+
+
+@router.post(
+    "/clips",
+    summary="Ask for clips of a finished video",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        404: {"description": _NO_VIDEO},
+        409: {"description": "the video is still being analysed"},
+        422: {"description": "not a valid request (e.g. no selector, or two)"},
+    },
+)
+async def request_clips(ctx: Context, order: ClipOrder, response: Response) -> ClipAccepted:
+    """Send the request to the clipper; its answer is read at ``status_url`` (``pending`` until
+    the clipper has answered ``complete``, ``empty`` or ``failed``)."""
+    try:
+        await ctx.library.require_finished(order.video_id)
+    except VideoNotFoundError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no video {order.video_id!r}") from None
+    except VideoNotFinishedError as err:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"{err}: clips can be cut once it is finished"
+        ) from None
+    accepted = await ctx.clips.submit(order)
+    response.headers["Location"] = accepted.status_url
+    return accepted
+
+
+@router.get(
+    "/videos/{video_id}/clips",
+    summary="A video's clip requests",
+    responses={404: {"description": _NO_VIDEO}},
+)
+async def list_clips(
+    ctx: Context, video_id: str, limit: Annotated[int, Query(ge=1, le=MAX_LISTED)] = 20
+) -> ClipHistory:
+    """The latest requests, newest first, each as ``GET .../clips/{request_id}`` answers it."""
+    try:
+        await ctx.library.summary(video_id)
+    except VideoNotFoundError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no video {video_id!r}") from None
+    return await ctx.clips.history(video_id, limit)
+
+
+@router.get(
+    "/videos/{video_id}/clips/{request_id}",
+    summary="One clip request: pending, or its answer",
+    responses={404: {"description": "no such clip request for this video"}},
+)
+async def get_clips(ctx: Context, video_id: str, request_id: str) -> ClipRequestView:
+    """``pending``; ``complete`` with each file's ranges, method and short-lived URLs;
+    ``empty`` or ``failed`` with the reason."""
+    try:
+        return await ctx.clips.status(video_id, request_id)
+    except ClipRequestNotFoundError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such clip request") from None

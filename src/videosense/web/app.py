@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from videosense.web import api, pages
+from videosense.web.clips import ClipDesk
 from videosense.web.context import WebClients, WebContext
 from videosense.web.library import Library
 from videosense.web.settings import WebSettings
@@ -21,7 +22,7 @@ def create_app(settings: WebSettings, clients: WebClients, index: SearchIndex) -
     """The web app over ``clients`` and ``index`` (both opened and closed by the caller)."""
     app = FastAPI(
         title="videosense",
-        summary="The video library: documents, keyframes, search and uploads.",
+        summary="The video library: documents, keyframes, search, uploads and clips.",
         openapi_url="/api/openapi.json",
         docs_url="/api/docs",
         redoc_url=None,
@@ -32,6 +33,9 @@ def create_app(settings: WebSettings, clients: WebClients, index: SearchIndex) -
         signer=clients.signer,
         library=Library(clients.s3, clients.dynamodb, settings.common),
         index=index,
+        clips=ClipDesk(
+            clients.s3, clients.signer, clients.sqs, settings.common, settings.media_url_ttl_s
+        ),
     )
     app.include_router(api.router)
     app.include_router(pages.router)

@@ -1,5 +1,5 @@
-"""What every request handler of the web app shares: settings, clients, the library reader and
-the search index, injected once by :func:`videosense.web.app.create_app`."""
+"""What every request handler of the web app shares: settings, clients, the library reader,
+the search index and the clip desk, injected once by :func:`videosense.web.app.create_app`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import Request
 
+from videosense.web.clips import ClipDesk
 from videosense.web.library import Library
 from videosense.web.settings import WebSettings
 from videosense_shared.search import SearchIndex
@@ -15,6 +16,7 @@ from videosense_shared.search import SearchIndex
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
     from types_aiobotocore_s3 import S3Client
+    from types_aiobotocore_sqs import SQSClient
 
 
 @dataclass(frozen=True)
@@ -22,12 +24,14 @@ class WebClients:
     """The AWS clients the app reads and writes through (opened and closed by its caller).
 
     ``signer`` only signs the URLs the browser follows; it may point at another endpoint than
-    ``s3`` (the browser's way to the same bucket) and is never sent a request.
+    ``s3`` (the browser's way to the same bucket) and is never sent a request. ``sqs`` only
+    sends clip requests to the clipper's queue.
     """
 
     s3: S3Client
     dynamodb: DynamoDBClient
     signer: S3Client
+    sqs: SQSClient
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class WebContext:
     signer: S3Client
     library: Library
     index: SearchIndex
+    clips: ClipDesk
 
 
 def web_context(request: Request) -> WebContext:

@@ -44,7 +44,7 @@ async def web_app(
             )
         index = await open_search_index(search, aws=aws)
         stack.push_async_callback(index.close)
-        clients = WebClients(s3=aws.s3, dynamodb=aws.dynamodb, signer=signer)
+        clients = WebClients(s3=aws.s3, dynamodb=aws.dynamodb, signer=signer, sqs=aws.sqs)
         yield create_app(settings, clients, index)
 
 

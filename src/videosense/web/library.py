@@ -18,12 +18,19 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
 from videosense.documents import FinishedDocumentNotFoundError, read_finished
 from videosense_shared.document import StageInfo, VideoDocument
-from videosense_shared.layout import DOCUMENTS_PREFIX, FRAMES_PREFIX, is_document_key
+from videosense_shared.layout import (
+    DOCUMENTS_PREFIX,
+    FRAMES_PREFIX,
+    document_key,
+    is_document_key,
+)
 from videosense_shared.messages import ImageRef, Keyframe, SourceRef, Stage, VideoStatus, utc_now
+from videosense_shared.objects import is_missing
 from videosense_shared.settings import CommonSettings
 from videosense_shared.store import DocumentNotFoundError, DynamoDocumentStore, Header
 from videosense_shared.store.keys import KEYFRAME_PREFIX
@@ -51,6 +58,14 @@ _KEYFRAME_REFRESH_S = 2.0
 
 class VideoNotFoundError(LookupError):
     """No video with this id (or an id no video can have)."""
+
+
+class VideoNotFinishedError(Exception):
+    """The video exists but its analysis has not finished (no ``documents/`` object yet)."""
+
+    def __init__(self, video_id: str, status: VideoStatus) -> None:
+        super().__init__(f"video {video_id} is still being analysed ({status.value})")
+        self.status = status
 
 
 class KeyframeNotFoundError(LookupError):
@@ -203,6 +218,27 @@ class Library:
             return await self._store.header(valid_video_id(video_id))
         except DocumentNotFoundError:
             raise VideoNotFoundError(video_id) from None
+
+    async def require_finished(self, video_id: str) -> VideoSummary:
+        """The summary of a video whose finished document is published (what the clipper
+        reads): one header read and one HEAD.
+
+        Raises:
+            VideoNotFoundError: no such video.
+            VideoNotFinishedError: the video is still being analysed.
+            botocore.exceptions.ClientError: S3 or DynamoDB refused a read.
+        """
+        header = await self._header(video_id)
+        if header.status is VideoStatus.PROCESSING:
+            raise VideoNotFinishedError(video_id, header.status)
+        try:
+            await self._s3.head_object(Bucket=self.bucket, Key=document_key(video_id))
+        except ClientError as err:
+            if not is_missing(err):
+                raise
+            # Finished in the table, its document not published yet (a moment's gap).
+            raise VideoNotFinishedError(video_id, header.status) from None
+        return summary_of(header, self._common.uploads_prefix)
 
     async def source(self, video_id: str) -> SourceRef:
         """The uploaded object a video was analysed from.

@@ -2,8 +2,9 @@
 
 The finished document says where the moments are (:mod:`clipper.moments`); the upload the
 document describes is downloaded (pinned to its version) and cut (:mod:`clipper.cutting`); the
-files go to ``clips/{video_id}/{request_id}/`` with the answer recorded beside them, so a
-repeated request is answered from the record without cutting again."""
+files go to ``clips/{video_id}/{request_id}/`` with every answer (complete, empty or failed)
+recorded beside them as ``result.json``, so a repeated request is answered from the record
+without cutting again and a poll of the record always sees the request end."""
 
 from __future__ import annotations
 
@@ -74,7 +75,7 @@ class Clipper:
         self._s3 = s3
         self._bucket = bucket
         self._settings = settings
-        self._worker = ClipWorker(publisher, self.process)
+        self._worker = ClipWorker(publisher, self.process, self.record)
 
     async def handle(self, delivery: Delivery) -> None:
         """Consume one delivery of a ``ClipRequested`` (see :class:`~clipper.worker.ClipWorker`).
@@ -146,16 +147,25 @@ class Clipper:
             started_at=started,
             finished_at=utc_now(),
         )
+        return ready
+
+    async def record(self, result: ClipsReady) -> None:
+        """Write ``result`` to ``clips/{video_id}/{request_id}/result.json`` (the worker calls
+        this for every answer before publishing it).
+
+        Raises:
+            RetryableError: S3 had transient trouble.
+            botocore.exceptions.ClientError: S3 refused the write.
+        """
         await _s3_call(
             self._s3.put_object(
                 Bucket=self._bucket,
-                Key=clips_result_key(request.video_id, request.request_id),
-                Body=ready.model_dump_json().encode(),
+                Key=clips_result_key(result.video_id, result.request_id),
+                Body=result.model_dump_json().encode(),
                 ContentType="application/json",
             ),
             "recording the result",
         )
-        return ready
 
     async def _recorded(self, request: ClipRequested) -> ClipsReady | None:
         key = clips_result_key(request.video_id, request.request_id)

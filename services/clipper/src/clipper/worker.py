@@ -4,10 +4,14 @@ for a service that is not an analysis stage. Its own code is one function,
 
 - parse the delivery into a ``ClipRequested`` (invalid -> dead-letter queue with the reason);
 - bind ``video_id``/``trace_id``/``request_id`` to every log line;
-- publish the result on ``clips-ready``, or a ``failed`` result carrying :class:`ClipRequestError`'s
-  reason, so a request is always answered;
+- record the result (``record``: the handler writes ``clips/{video_id}/{request_id}/result.json``)
+  and publish it on ``clips-ready``, or a ``failed`` result carrying :class:`ClipRequestError`'s
+  reason, so a request is always answered; every answer is recorded before it is published
+  (``complete``, ``empty`` and ``failed`` alike), so whoever polls the record (the web app)
+  sees the request end;
 - the give-up rule: on the last delivery the queue allows, the cut is not tried again (it may
-  be what killed the worker) and a ``failed`` result says why.
+  be what killed the worker) and a ``failed`` result says why (recorded if the bucket allows,
+  published in any case: it is the last chance to answer).
 
 Clipping does not touch the video document: its stages and status stay as the analysis left
 them.
@@ -30,6 +34,7 @@ from videosense_shared.topology import CLIPS_READY
 log = get_logger(__name__)
 
 Process = Callable[[ClipRequested, Attempt], Awaitable[ClipsReady]]
+Record = Callable[[ClipsReady], Awaitable[None]]
 
 
 class ClipRequestError(Exception):
@@ -65,11 +70,13 @@ def answer(
 
 
 class ClipWorker:
-    """Runs ``process`` for every delivery of a ``ClipRequested`` and publishes its answer."""
+    """Runs ``process`` for every delivery of a ``ClipRequested``, then records and publishes
+    its answer (``record`` stores it where a repeat of the request, or a poll, finds it)."""
 
-    def __init__(self, publisher: Publisher, process: Process) -> None:
+    def __init__(self, publisher: Publisher, process: Process, record: Record) -> None:
         self._publisher = publisher
         self._process = process
+        self._record = record
         self._adapter: TypeAdapter[ClipRequested] = TypeAdapter(ClipRequested)
         self._last_errors = LastErrors()
 
@@ -92,7 +99,13 @@ class ClipWorker:
             if delivery.is_last:
                 last = self._last_errors.pop(request.message_id)
                 reason = give_up_reason(delivery.receive_count - 1, last)
-                await self._publish(answer(request, ClipStatus.FAILED, reason, started))
+                result = answer(request, ClipStatus.FAILED, reason, started)
+                try:
+                    await self._record(result)
+                except Exception as err:
+                    # No delivery is left to retry on: the published answer must still go out.
+                    log.warning("could not record the give-up answer", error=str(err))
+                await self._publish(result)
                 return
             attempt = Attempt(delivery.receive_count, delivery.max_receives)
             try:
@@ -100,6 +113,7 @@ class ClipWorker:
                     result = await self._process(request, attempt)
                 except ClipRequestError as err:
                     result = answer(request, ClipStatus.FAILED, err.reason, started)
+                await self._record(result)
                 await self._publish(result)
             except Exception as err:
                 self._last_errors.remember(request.message_id, err)

@@ -1,5 +1,5 @@
 // Search: every matching frame and transcript segment, grouped by video; a hit opens the video
-// at its time.
+// at its time, and its "Clip" button cuts the moments it stands for (shown under the hit).
 "use strict";
 
 (() => {
@@ -16,18 +16,60 @@
     for (const box of form.querySelectorAll("input[name=kind]")) box.checked = params.getAll("kind").includes(box.value);
   }
 
-  function hit(videoId, h) {
+  // Caption hits have no selector of their own: the clip is the hit's time ± this many seconds.
+  const CAPTION_AROUND_S = 3;
+
+  // What a hit's clip selects: people and labels by the hit's name; on-screen text and speech
+  // by the query words when they were searched as a phrase (every moment they appear), else by
+  // the hit's own line or segment; a caption by the time around the hit.
+  function selectorFor(h, query) {
+    const words = query.get("q") || "";
+    const phrase = (query.get("mode") || "phrase") === "phrase" && words.trim() ? words.trim() : h.text;
+    switch (h.kind) {
+      case "person": return { person: h.text };
+      case "label": return { label: h.text };
+      case "text": return { text: phrase };
+      case "transcript": return { say: phrase };
+      default: return { from_s: Math.max(0, h.t_s - CAPTION_AROUND_S), to_s: h.t_s + CAPTION_AROUND_S };
+    }
+  }
+
+  async function clip(videoId, h, query, holder, button) {
+    const selector = selectorFor(h, query);
+    button.disabled = true;
+    holder.replaceChildren(vs.el("span", { class: "muted" }, `Clipping ${vsClips.describe({ selector })}…`));
+    try {
+      const accepted = await vsClips.request({ video_id: videoId, selector });
+      await vsClips.follow(accepted.status_url, (status) => {
+        holder.dataset.status = status.status;
+        holder.replaceChildren(vsClips.answer(status),
+          vs.el("a", { class: "muted", href: `/videos/${encodeURIComponent(videoId)}#clips` }, "all clips of this video"));
+      });
+    } catch (error) {
+      holder.replaceChildren(vs.el("span", { class: "error" }, `Cannot clip: ${error.message}`));
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  function hit(videoId, h, query) {
     const image = h.keyframe_id
       ? vs.el("img", { class: "hit-thumb", src: vs.keyframeUrl(videoId, h.keyframe_id), alt: "", loading: "lazy" })
       : vs.el("span", { class: "hit-thumb transcript-icon" }, "“”");
     const when = h.end_s !== null && h.end_s !== undefined ? `${vs.time(h.t_s)}–${vs.time(h.end_s)}` : vs.time(h.t_s);
-    return vs.el("li", {},
-      vs.el("a", { class: "hit", href: `/videos/${encodeURIComponent(videoId)}?t=${h.t_s}`, dataset: { t: h.t_s, kind: h.kind } },
-        image,
-        vs.el("span", { class: "hit-time" }, when),
-        vs.el("span", { class: `badge kind-${h.kind}` }, h.kind),
-        h.speaker ? vs.el("span", { class: "speaker" }, `${h.speaker}: `) : null,
-        vs.el("span", { class: "snippet" }, vs.snippet(h.snippet))));
+    const result = vs.el("div", { class: "hit-clip" });
+    const button = vs.el("button", { type: "button", class: "clip-hit", title: "Cut this moment into an MP4" }, "✂ Clip");
+    button.addEventListener("click", () => clip(videoId, h, query, result, button));
+    return vs.el("li", { class: "hit-row" },
+      vs.el("div", { class: "hit-line" },
+        vs.el("a", { class: "hit", href: `/videos/${encodeURIComponent(videoId)}?t=${h.t_s}`, dataset: { t: h.t_s, kind: h.kind } },
+          image,
+          vs.el("span", { class: "hit-time" }, when),
+          vs.el("span", { class: `badge kind-${h.kind}` }, h.kind),
+          h.speaker ? vs.el("span", { class: "speaker" }, `${h.speaker}: `) : null,
+          vs.el("span", { class: "snippet" }, vs.snippet(h.snippet))),
+        button),
+      result);
   }
 
   async function run(query) {
@@ -43,7 +85,7 @@
         vs.el("section", { class: "result-video", dataset: { videoId: v.video_id } },
           vs.el("h2", {}, vs.el("a", { href: `/videos/${encodeURIComponent(v.video_id)}` }, v.source_key.split("/").pop()),
             " ", vs.badge(v.status), v.duration_s ? vs.el("span", { class: "muted" }, ` ${vs.time(v.duration_s, 0)}`) : null),
-          vs.el("ol", { class: "hits" }, v.hits.map((h) => hit(v.video_id, h))))));
+          vs.el("ol", { class: "hits" }, v.hits.map((h) => hit(v.video_id, h, query))))));
     } catch (error) {
       summary.textContent = "";
       results.replaceChildren();

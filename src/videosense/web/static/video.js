@@ -1,5 +1,6 @@
 // A video: the player on a presigned URL, scenes and keyframes (click to seek, boxes on hover),
-// the transcript following the player, the stages. Polls the document while it is processing.
+// the transcript following the player, the stages, and the clips panel. Polls the document while
+// it is processing.
 "use strict";
 
 (() => {
@@ -64,7 +65,7 @@
       return vs.el(
         "div",
         { class: "scene", style: `flex-grow: ${Math.max(scene.end_s - scene.start_s, total / 200)}`, dataset: { sceneIndex: scene.index } },
-        vs.el("button", { type: "button", class: "scene-seek", title: `Scene ${scene.index + 1}`, onclick: () => seek(scene.start_s) },
+        vs.el("button", { type: "button", class: "scene-seek", title: `Scene ${scene.index + 1}`, onclick: () => { seek(scene.start_s); clipRange(scene.start_s, scene.end_s); } },
           `${scene.index + 1} · ${vs.time(scene.start_s)}`),
         vs.el("div", { class: "scene-frames" }, frames.map((k) =>
           vs.el("img", { src: vs.keyframeUrl(videoId, k.id), alt: `keyframe at ${vs.time(k.t_s)}`, title: vs.time(k.t_s),
@@ -158,6 +159,113 @@
     }
   });
 
+  // --- Clips: the form, the values the document offers, and the requests with their files.
+  const clipForm = document.getElementById("clip-form");
+  const clipStatus = document.getElementById("clip-status");
+  const clipRequests = document.getElementById("clip-requests");
+  const clipFrom = document.getElementById("clip-from");
+  const clipTo = document.getElementById("clip-to");
+  const clipValue = document.getElementById("clip-value");
+  let duration = null;
+  let offered = { person: [], label: [], text: [], say: [] };
+  const followed = new Set(); // requests being polled
+
+  function clipRange(from, to) {
+    clipFrom.value = from.toFixed(2);
+    clipTo.value = to.toFixed(2);
+    clipForm.querySelector("input[name=clip-by][value=range]").checked = true;
+    clipBy();
+  }
+
+  function clipBy() {
+    const by = clipForm.querySelector("input[name=clip-by]:checked").value;
+    document.getElementById("clip-range").hidden = by !== "range";
+    document.getElementById("clip-value-row").hidden = by === "range";
+    clipFrom.required = clipTo.required = by === "range";
+    clipValue.required = by !== "range";
+    if (by !== "range") {
+      clipValue.placeholder = { person: "a name", label: "a label, e.g. Dog", text: "words on screen", say: "words said" }[by];
+      document.getElementById("clip-values").replaceChildren(...offered[by].map((v) => vs.el("option", { value: v })));
+    }
+  }
+
+  function offerValues(doc) {
+    const unique = (values) => [...new Set(values.filter(Boolean))].sort((a, b) => a.localeCompare(b));
+    offered = {
+      person: unique(doc.keyframes.flatMap((k) => k.faces.map((f) => f.name))),
+      label: unique(doc.keyframes.flatMap((k) => k.labels.map((l) => l.name))),
+      text: unique(doc.keyframes.flatMap((k) => k.text.map((t) => t.text))),
+      say: unique(doc.transcript ? doc.transcript.segments.map((s) => s.text) : []),
+    };
+    duration = doc.media ? doc.media.duration_s : null;
+    clipBy();
+  }
+
+  function renderRequest(status) {
+    const id = `clip-${status.request_id}`;
+    const item = vs.el("li", { class: "clip-request", id, dataset: { requestId: status.request_id, status: status.status } },
+      vs.el("div", {}, vs.badge(status.status), " ", vsClips.describe(status),
+        status.requested_at ? vs.el("span", { class: "muted" }, ` · ${vs.when(status.requested_at)}`) : null),
+      vsClips.answer(status));
+    const existing = document.getElementById(id);
+    if (existing) existing.replaceWith(item);
+    else clipRequests.prepend(item);
+  }
+
+  function follow(statusUrl) {
+    if (followed.has(statusUrl)) return;
+    followed.add(statusUrl);
+    vsClips.follow(statusUrl, renderRequest)
+      .then(() => { if (!followed.size || followed.size === 1) clipStatus.textContent = ""; })
+      .catch((error) => { clipStatus.textContent = `Could not read a clip request: ${error.message}`; })
+      .finally(() => followed.delete(statusUrl));
+  }
+
+  async function loadRequests() {
+    const history = await vs.api(`/api/videos/${videoId}/clips`);
+    clipRequests.replaceChildren();
+    for (const status of history.requests.slice().reverse()) {
+      renderRequest(status);
+      if (status.status === "pending") follow(status.status_url);
+    }
+  }
+
+  document.getElementById("clip-at-player").addEventListener("click", () => {
+    const from = player.currentTime || 0;
+    clipRange(from, duration ? Math.min(from + 5, duration) : from + 5);
+  });
+  for (const radio of clipForm.querySelectorAll("input[name=clip-by]")) radio.addEventListener("change", clipBy);
+
+  clipForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const by = clipForm.querySelector("input[name=clip-by]:checked").value;
+    const selector = by === "range"
+      ? { from_s: Number(clipFrom.value), to_s: Number(clipTo.value) }
+      : { [by]: clipValue.value.trim() };
+    const body = {
+      video_id: videoId,
+      selector,
+      pad_s: Number(document.getElementById("clip-pad").value) || 0,
+      merge_gap_s: Number(document.getElementById("clip-merge").value) || 0,
+      supercut: document.getElementById("clip-supercut").checked,
+    };
+    const button = document.getElementById("clip-submit");
+    button.disabled = true;
+    clipStatus.className = "muted";
+    clipStatus.textContent = "Sending…";
+    try {
+      const accepted = await vsClips.request(body);
+      clipStatus.textContent = "Requested; the clipper is cutting.";
+      renderRequest({ ...accepted, ...body, requested_at: new Date().toISOString(), clips: [] });
+      follow(accepted.status_url);
+    } catch (error) {
+      clipStatus.className = "error";
+      clipStatus.textContent = `Cannot cut that: ${error.message}`;
+    } finally {
+      button.disabled = false;
+    }
+  });
+
   async function refresh() {
     const doc = await vs.api(`/api/videos/${videoId}`);
     const shape = JSON.stringify([doc.status, doc.stages, doc.scenes.length, doc.keyframes, doc.transcript]);
@@ -168,6 +276,7 @@
       renderKeyframes(doc);
       renderTranscript(doc);
       renderStages(doc);
+      offerValues(doc);
     }
     page.dataset.status = doc.status;
     return doc;
@@ -191,4 +300,6 @@
     line.hidden = false;
   });
   poll();
+  clipBy();
+  loadRequests().catch((error) => { clipStatus.textContent = `Could not list clips: ${error.message}`; });
 })();
