@@ -8,6 +8,7 @@ read the layout from here, so a key format cannot drift between the writer and i
     messages/{video_id}/{message_id}.json  claim-checked message payloads
     transcripts/{video_id}.json          Amazon Transcribe's result (the prefix is a setting)
     documents/{video_id}.json            finished video documents
+    redacted/{video_id}.mp4              redacted copies of videos (redactor)
 
 See ``docs/architecture.md`` for who writes and who reads each area.
 """
@@ -30,6 +31,9 @@ TRANSCRIPTS_PREFIX = "transcripts/"
 DOCUMENTS_PREFIX = "documents/"
 """Finished video documents: listing it enumerates exactly the finished videos."""
 
+REDACTED_PREFIX = "redacted/"
+"""Redacted copies of videos (faces, and text when asked, pixelated or blurred)."""
+
 _JSON = ".json"
 
 
@@ -51,6 +55,11 @@ def transcript_key(video_id: str, prefix: str = TRANSCRIPTS_PREFIX) -> str:
 def document_key(video_id: str) -> str:
     """S3 key of a video's finished JSON document."""
     return f"{DOCUMENTS_PREFIX}{video_id}{_JSON}"
+
+
+def redacted_key(video_id: str) -> str:
+    """S3 key of a video's redacted copy (deterministic: a redelivery overwrites it)."""
+    return f"{REDACTED_PREFIX}{video_id}.mp4"
 
 
 def is_document_key(key: str) -> bool:

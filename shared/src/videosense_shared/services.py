@@ -21,6 +21,7 @@ from videosense_shared.topology import (
     FRAME_EXTRACTOR,
     INGEST,
     RECOGNIZER,
+    REDACTOR,
     TRANSCRIBER,
 )
 
@@ -49,6 +50,9 @@ RECOGNIZER_SERVICE = ServiceInfo(
     name="recognizer", package="recognizer", queue=RECOGNIZER, stage=Stage.RECOGNITION
 )
 AGGREGATOR_SERVICE = ServiceInfo(name="aggregator", package="aggregator", queue=AGGREGATOR)
+REDACTOR_SERVICE = ServiceInfo(
+    name="redactor", package="redactor", queue=REDACTOR, stage=Stage.REDACTION
+)
 
 #: Every service of the pipeline, in the order a video meets them.
 REGISTRY: tuple[ServiceInfo, ...] = (
@@ -58,6 +62,7 @@ REGISTRY: tuple[ServiceInfo, ...] = (
     CAPTIONER_SERVICE,
     RECOGNIZER_SERVICE,
     AGGREGATOR_SERVICE,
+    REDACTOR_SERVICE,
 )
 
 

@@ -18,6 +18,7 @@ CAPTIONS_READY = "captions-ready"
 RECOGNITION_READY = "recognition-ready"
 TRANSCRIPT_READY = "transcript-ready"
 VIDEO_COMPLETED = "video-completed"
+REDACTION_READY = "redaction-ready"
 
 # Queues, one per consuming service.
 INGEST = "ingest"
@@ -26,6 +27,7 @@ CAPTIONER = "captioner"
 RECOGNIZER = "recognizer"
 TRANSCRIBER = "transcriber"
 AGGREGATOR = "aggregator"
+REDACTOR = "redactor"
 
 # DynamoDB key names of the document table (an item collection per video).
 PARTITION_KEY = "video_id"
@@ -97,6 +99,7 @@ TOPOLOGY = Topology(
         RECOGNITION_READY,
         TRANSCRIPT_READY,
         VIDEO_COMPLETED,
+        REDACTION_READY,
     ),
     queues=(
         Queue(name=INGEST, visibility_timeout_s=120, receives_uploads=True),
@@ -131,7 +134,14 @@ TOPOLOGY = Topology(
                 Subscription(CAPTIONS_READY, ("CaptionsReady", "StageFailed")),
                 Subscription(RECOGNITION_READY, ("RecognitionReady", "StageFailed")),
                 Subscription(TRANSCRIPT_READY, ("TranscriptReady", "StageFailed")),
+                Subscription(REDACTION_READY, ("RedactionReady", "StageFailed")),
             ),
+        ),
+        # The redactor works on the whole video (every frame), not on keyframes.
+        Queue(
+            name=REDACTOR,
+            visibility_timeout_s=300,
+            subscriptions=(Subscription(VIDEO_INGESTED, ("VideoIngested",)),),
         ),
     ),
 )
@@ -142,4 +152,5 @@ STAGE_TOPICS = {
     "captions": CAPTIONS_READY,
     "recognition": RECOGNITION_READY,
     "transcript": TRANSCRIPT_READY,
+    "redaction": REDACTION_READY,
 }

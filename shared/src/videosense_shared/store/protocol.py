@@ -16,6 +16,7 @@ from videosense_shared.messages import (
     KeyframeCaption,
     KeyframeRecognition,
     MediaFacts,
+    Redaction,
     Scene,
     SourceRef,
     Stage,
@@ -206,6 +207,10 @@ class DocumentStore(Protocol):
 
     async def put_transcript(self, video_id: str, transcript: Transcript) -> None:
         """Store the transcript: its language plus one item per segment (idempotent)."""
+        ...
+
+    async def put_redaction(self, video_id: str, redaction: Redaction) -> None:
+        """Store the redacted copy's reference and counts (idempotent)."""
         ...
 
     # -- reading -----------------------------------------------------------------------------
