@@ -1,0 +1,112 @@
+"""The local backend on a clip with two known people (Eileen Collins and Grace Hopper): every
+policy hides exactly the intended faces on every frame, and leaves the others as they were."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from redactor.backend import RedactionError, RedactionRequest
+from redactor.handler import boxes_per_frame
+from redactor.local import LocalBackend
+from redactor.policy import parse_policy
+from redactor.render import Encoding, render
+from redactor.settings import RedactorSettings
+from tests.redactor.composite import Bgr, Rect, eileen, gallery, grace, region_change, two_people
+from videosense_shared.backends import BackendUnavailableError
+from videosense_shared.messages import SourceRef
+
+# Mean absolute change inside a face rectangle: re-encoding alone moves it by 1-3 levels, a
+# pixelation of a face by 15 or more.
+REDACTED = 10.0
+UNTOUCHED = 4.0
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Rect]]]:
+    return two_people(tmp_path_factory.mktemp("two-people") / "two people.mp4")
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return gallery(tmp_path_factory.mktemp("gallery"), [eileen(), grace()])
+
+
+def frames(path: Path) -> list[Bgr]:
+    with av.open(str(path)) as container:
+        return [
+            np.asarray(f.to_ndarray(format="bgr24"), np.uint8) for f in container.decode(video=0)
+        ]
+
+
+def redact(clip: Path, out: Path, settings: RedactorSettings) -> Path:
+    request = RedactionRequest(
+        video_id="v",
+        source=SourceRef(bucket="b", key="k", etag="e", size_bytes=1),
+        path=clip,
+        policy=parse_policy(settings.policy),
+    )
+    findings = asyncio.run(LocalBackend(settings).find(request))
+    render(
+        clip,
+        out,
+        boxes_per_frame(findings, settings),
+        style=settings.style,
+        strength=settings.strength,
+        encoding=Encoding(preset="ultrafast"),
+    )
+    return out
+
+
+@pytest.mark.parametrize(
+    ("policy", "hidden"),
+    [
+        pytest.param("all", {"eileen", "grace"}, id="all"),
+        pytest.param("only:eileen", {"eileen"}, id="only-eileen"),
+        pytest.param("only:grace", {"grace"}, id="only-grace"),
+        pytest.param("except:eileen", {"grace"}, id="except-eileen"),
+        pytest.param("except:eileen,grace", set(), id="except-both"),
+    ],
+)
+def test_policy_hides_exactly_the_intended_people_on_every_frame(
+    clip: tuple[Path, list[dict[str, Rect]]],
+    faces: Path,
+    tmp_path: Path,
+    policy: str,
+    hidden: set[str],
+) -> None:
+    # GIVEN the two-people clip and a gallery with another photo of each
+    path, truth = clip
+    settings = RedactorSettings(policy=policy, face_gallery=faces)
+    # WHEN it is redacted with the policy
+    out = redact(path, tmp_path / "out.mp4", settings)
+    # THEN on every frame each hidden face is changed a lot and each other face barely
+    source, redacted = frames(path), frames(out)
+    assert len(redacted) == len(source) == len(truth)
+    for i, (a, b, people) in enumerate(zip(source, redacted, truth, strict=True)):
+        for name, rect in people.items():
+            change = region_change(a, b, rect)
+            if name in hidden:
+                assert change > REDACTED, f"frame {i}: {name}'s face is visible ({change:.1f})"
+            else:
+                assert change < UNTOUCHED, f"frame {i}: {name}'s face was touched ({change:.1f})"
+
+
+def test_a_policy_that_names_people_needs_the_gallery(
+    clip: tuple[Path, list[dict[str, Rect]]], tmp_path: Path
+) -> None:
+    # GIVEN no gallery / WHEN a policy names someone / THEN the backend says what is missing
+    settings = RedactorSettings(policy="only:eileen", face_gallery=tmp_path / "none")
+    with pytest.raises(BackendUnavailableError, match="videosense faces index"):
+        redact(clip[0], tmp_path / "out.mp4", settings)
+
+
+def test_a_file_that_is_not_a_video_is_a_redaction_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video" * 100)
+    with pytest.raises(RedactionError, match="cannot be opened as media"):
+        redact(junk, tmp_path / "out.mp4", RedactorSettings())
