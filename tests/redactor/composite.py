@@ -91,14 +91,17 @@ def paste(frame: Bgr, placement: Placement) -> Rect | None:
     return face
 
 
+_DRIFT = 400  # frames of steady drift before the pattern starts over (a jump)
+
+
 def background(size: tuple[int, int], index: int, seed: int = 0) -> Bgr:
-    """A textured background that drifts a few pixels per frame (no face in it)."""
+    """A textured background that drifts one pixel per frame (no face in it)."""
     w, h = size
     rng = np.random.default_rng(seed)
-    base = rng.integers(40, 200, (h // 16 + 2, w // 16 + 2, 3), dtype=np.uint8)
-    big = cv2.resize(base, (w + 32, h + 32), interpolation=cv2.INTER_CUBIC)
-    shift = (index * 2) % 32
-    return np.ascontiguousarray(big[shift // 2 : shift // 2 + h, shift : shift + w])
+    base = rng.integers(40, 200, (h // 16 + 2, (w + _DRIFT) // 16 + 2, 3), dtype=np.uint8)
+    big = cv2.resize(base, (w + _DRIFT, h), interpolation=cv2.INTER_CUBIC)
+    shift = index % _DRIFT
+    return np.ascontiguousarray(big[:, shift : shift + w])
 
 
 Scene = Callable[[int], tuple[Bgr, list[tuple[str, Rect]]]]
