@@ -1,4 +1,5 @@
-"""The ``videosense`` command line: ``run``, ``up``, ``extract``, ``find``, ``faces`` and ``dlq``.
+"""The ``videosense`` command line: ``run``, ``up``, ``extract``, ``find``, ``faces``, ``dlq``
+and ``redact``.
 
 Exit codes: 0 complete or partial, 1 failed (or timed out), 2 usage error.
 """
@@ -19,6 +20,7 @@ from ingest.settings import requestable_stages
 from videosense.commands import dlq as dlq_command
 from videosense.commands import faces as faces_command
 from videosense.commands import find as find_command
+from videosense.commands import redact as redact_command
 from videosense.embedded import EmbeddedStack, available_stages, default_run_stages
 from videosense.report import print_document, print_extraction
 from videosense_shared.document import VideoDocument
@@ -73,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     find_command.add_parser(sub)
     faces_command.add_parser(sub)
     dlq_command.add_parser(sub)
+    redact_command.add_parser(sub)
     return parser
 
 
@@ -92,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return faces_command.run(args)
         if args.command == "dlq":
             return dlq_command.run(args)
+        if args.command == "redact":
+            return redact_command.run(args)
         return _extract(args)
     except UsageError as err:
         print(f"videosense: error: {err}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -107,8 +108,11 @@ class RedactorSettings(ConsumerSettings):
 
     # Face search (policies only: and except:).
     face_gallery: Path = Field(
-        default_factory=default_face_gallery,
-        description="Local face gallery (what `videosense faces index` fills).",
+        default_factory=lambda: Path(
+            os.environ.get("VIDEOSENSE_RECOGNIZER_FACE_GALLERY") or default_face_gallery()
+        ),
+        description="Local face gallery; by default the recognizer's (what `videosense faces "
+        "index` fills).",
     )
     face_match_distance: float = Field(
         default=0.6, gt=0, le=2, description="Largest embedding distance that names a face."
@@ -128,7 +132,9 @@ class RedactorSettings(ConsumerSettings):
 
     # Rekognition backend.
     collection: str | None = Field(
-        default=None, description="Rekognition collection the face search looks faces up in."
+        default_factory=lambda: os.environ.get("VIDEOSENSE_RECOGNIZER_COLLECTION") or None,
+        description="Rekognition collection the face search looks faces up in; by default "
+        "the recognizer's.",
     )
     notification_topic_arn: str | None = Field(
         default=None,
