@@ -9,11 +9,11 @@ import cv2
 import numpy as np
 import pytest
 
-from recognizer.face_models import HogFaceDetector
 from redactor.scan import ScanSettings, scan
 from redactor.tracking import iou
 from tests.redactor.composite import Placement, background, eileen, paste, write_clip
 from tests.support.clips import with_rotation
+from videosense_shared.vision.faces import HogFaceDetector
 
 
 @pytest.fixture(scope="module")

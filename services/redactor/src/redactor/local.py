@@ -1,10 +1,11 @@
-"""The offline backend: the recognizer's dlib face detector and 128-d embedding, in-process.
+"""The offline backend: dlib's face detector and 128-d embedding, in-process (the same models
+the recognizer uses, from :mod:`videosense_shared.vision`).
 
 One decode of the video (:func:`redactor.scan.scan`) samples faces and links them into tracks;
 when the policy names people, a few faces of every track are embedded and matched against the
-local face gallery (the recognizer's :class:`~recognizer.face_search.FaceGallery`, filled by
+local face gallery (:class:`~videosense_shared.vision.face_search.FaceGallery`, filled by
 ``videosense faces index``), and the track takes the majority name. ``--redact text`` also
-reads on-screen text with the recognizer's RapidOCR models.
+reads on-screen text with RapidOCR's packaged models.
 """
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ from __future__ import annotations
 import asyncio
 import math
 
-from recognizer.face_models import FaceEmbedder, HogFaceDetector
-from recognizer.face_search import FaceGallery
-from recognizer.images import Bgr
-from recognizer.rapid_ocr import RapidOcr
 from redactor.backend import Findings, RedactionError, RedactionRequest
 from redactor.scan import Namer, ScanError, ScanSettings, scan
 from redactor.settings import RedactorSettings
 from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import Box
+from videosense_shared.vision.face_search import FaceGallery
+from videosense_shared.vision.faces import FaceEmbedder, HogFaceDetector
+from videosense_shared.vision.images import Bgr
+from videosense_shared.vision.text import RapidOcr
 
 NAME = "local"
 

@@ -21,17 +21,17 @@ import av
 import cv2
 import numpy as np
 
-from recognizer.images import Bgr
 from redactor.cuts import HistogramCuts
 from redactor.tracking import PixelBox, Track, Tracker
 from videosense_shared.messages import Box, Face, TextDetection
+from videosense_shared.vision.images import Bgr
 
 #: Names a face in a full-resolution upright frame (``None``: nobody known).
 Namer = Callable[[Bgr, Box], str | None]
 
 
 class FaceFinder(Protocol):
-    """A face detector (the recognizer's dlib HOG detector)."""
+    """A face detector (dlib's HOG detector, :mod:`videosense_shared.vision.faces`)."""
 
     def detect(self, image: Bgr, min_confidence: float) -> list[Face]:
         """Faces in a BGR image."""
@@ -39,7 +39,7 @@ class FaceFinder(Protocol):
 
 
 class TextFinder(Protocol):
-    """A text reader (the recognizer's RapidOCR)."""
+    """A text reader (RapidOCR, :mod:`videosense_shared.vision.text`)."""
 
     def read(self, image: Bgr, min_confidence: float) -> list[TextDetection]:
         """Lines of text in a BGR image."""

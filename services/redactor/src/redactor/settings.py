@@ -9,9 +9,9 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from recognizer.settings import default_face_gallery
 from redactor.policy import parse_policy
 from videosense_shared.settings import ConsumerSettings
+from videosense_shared.vision.gallery import default_gallery_root
 
 BackendName = Literal["local", "rekognition"]
 Style = Literal["pixelate", "blur"]
@@ -109,7 +109,7 @@ class RedactorSettings(ConsumerSettings):
     # Face search (policies only: and except:).
     face_gallery: Path = Field(
         default_factory=lambda: Path(
-            os.environ.get("VIDEOSENSE_RECOGNIZER_FACE_GALLERY") or default_face_gallery()
+            os.environ.get("VIDEOSENSE_RECOGNIZER_FACE_GALLERY") or default_gallery_root()
         ),
         description="Local face gallery; by default the recognizer's (what `videosense faces "
         "index` fills).",
