@@ -62,7 +62,8 @@ def default_run_stages() -> tuple[Stage, ...]:
     return tuple(
         stage
         for stage in available_stages()
-        if (stage is not Stage.CAPTIONS or captions_configured) and stage is not Stage.REDACTION
+        if (stage is not Stage.CAPTIONS or captions_configured)
+        and stage not in stage_rules.ON_REQUEST_STAGES
     )
 
 
