@@ -18,9 +18,13 @@ def test_boxes_are_interpolated_on_every_frame_between_samples() -> None:
     tracker = Tracker(max_missed=2)
     tracker.observe(0, [(100, 100, 200, 200)])
     tracker.observe(10, [(200, 100, 300, 200)])
-    # WHEN planned / THEN frame 5 has the box half way, and every frame between has one
+    # WHEN planned / THEN frame 5 has the box half way (a little larger: furthest from both
+    # detections), and every frame between has one
     boxes = track_boxes(tracker.tracks[0], GEOMETRY)
-    assert boxes[5] == pytest.approx((150, 100, 250, 200))
+    x0, y0, x1, y1 = boxes[5]
+    assert ((x0 + x1) / 2, (y0 + y1) / 2) == pytest.approx((200, 150))
+    assert 100 < x1 - x0 <= 112
+    assert boxes[0] == pytest.approx((100, 100, 200, 200))
     assert all(f in boxes for f in range(0, 11))
 
 
@@ -65,6 +69,20 @@ def test_two_faces_crossing_keep_their_tracks() -> None:
     assert [box[0] for _, box in second.detections] == sorted(
         (b[0] for _, b in second.detections), reverse=True
     )
+
+
+def test_a_face_walking_in_is_covered_back_to_the_edge_and_a_still_one_is_not_stretched() -> None:
+    # GIVEN a face first detected at the left edge moving right, and a still one at the top
+    tracker = Tracker(max_missed=2)
+    tracker.observe(20, [(10, 100, 110, 200), (300, 5, 380, 85)])
+    tracker.observe(25, [(60, 100, 160, 200), (300, 5, 380, 85)])
+    geometry = Geometry(640, 360, 100, cuts=(), extend_frames=5, padding=0.0, edge_frames=50)
+    walking, still = (track_boxes(t, geometry) for t in tracker.tracks)
+    # THEN the walking face is covered back until its box has left the picture (10 px a frame:
+    # about 11 frames, a little more as the box grows) ...
+    assert 7 <= min(walking) <= 9
+    # ... and the still one only by the usual extension
+    assert min(still) == 15
 
 
 def test_a_missed_sample_is_bridged_and_too_many_end_the_track() -> None:

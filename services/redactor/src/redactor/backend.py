@@ -54,6 +54,7 @@ class Findings:
     faces: list[Track]
     extend_frames: int
     texts: list[Track] = field(default_factory=list)
+    extend_before: int = 0  # before a track's first detection (0: extend_frames)
     faces_seen: int = 0  # every face track found, hidden or not
 
 

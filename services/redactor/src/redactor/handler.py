@@ -43,17 +43,21 @@ def boxes_per_frame(findings: Findings, settings: RedactorSettings) -> dict[int,
     """Every frame's boxes: the hidden faces' and, when read, the text's."""
     found = findings.scan
 
-    def geometry(extend: int) -> Geometry:
+    def geometry(extend: int, before: int = 0) -> Geometry:
         return Geometry(
             width=found.width,
             height=found.height,
             frame_count=found.frame_count,
             cuts=tuple(found.cuts),
             extend_frames=extend,
+            extend_before=before,
             padding=settings.padding,
+            edge_frames=round(settings.edge_extend_s * found.frame_count / found.duration_s)
+            if found.duration_s
+            else 0,
         )
 
-    boxes = plan(findings.faces, geometry(findings.extend_frames))
+    boxes = plan(findings.faces, geometry(findings.extend_frames, findings.extend_before))
     # Text stays put between two readings: it is carried to the next one.
     for frame, text_boxes in plan(findings.texts, geometry(found.text_frames)).items():
         boxes.setdefault(frame, []).extend(text_boxes)

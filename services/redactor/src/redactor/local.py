@@ -30,6 +30,7 @@ def scan_settings(settings: RedactorSettings) -> ScanSettings:
     """The scan's part of the redactor's settings."""
     return ScanSettings(
         sample_interval_s=settings.sample_interval_s,
+        full_frame_every=settings.full_frame_every,
         text_interval_s=settings.text_interval_s,
         detect_width=settings.detect_width,
         min_confidence=settings.min_confidence,
@@ -121,6 +122,10 @@ class LocalBackend:
             scan=found,
             faces=hidden,
             extend_frames=extend_frames(found.sample_frames, self._settings),
+            # A new face is first seen by a whole-frame search, which comes every few samples.
+            extend_before=extend_frames(
+                found.sample_frames * self._settings.full_frame_every, self._settings
+            ),
             texts=found.texts,
             faces_seen=len(found.faces),
         )

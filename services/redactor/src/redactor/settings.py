@@ -58,6 +58,21 @@ class RedactorSettings(ConsumerSettings):
             "every shot); boxes in between are interpolated along each face's track."
         ),
     )
+    full_frame_every: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="Every this many samples (and at every cut) the whole frame is searched for "
+        "new faces; on the samples between, only the regions around the faces already tracked "
+        "(much cheaper, same rate for the faces that matter).",
+    )
+    edge_extend_s: float = Field(
+        default=2.0,
+        ge=0,
+        le=30,
+        description="A track that starts or ends at the picture's edge is carried up to this long "
+        "along its motion until it has left the picture (a face walking in or out).",
+    )
     text_interval_s: float = Field(
         default=1.0, gt=0, le=30, description="Text is read on a frame every this many seconds."
     )
@@ -78,14 +93,14 @@ class RedactorSettings(ConsumerSettings):
         "is a leak, an extra box only hides a little background.",
     )
     padding: float = Field(
-        default=0.3,
+        default=0.35,
         ge=0,
         le=2,
         description="Added to every side of a face box, as a fraction of its size (the detector's "
         "box is tight around eyes and mouth; the padding takes in hair, ears and chin).",
     )
     max_missed_samples: int = Field(
-        default=3,
+        default=10,
         ge=0,
         le=100,
         description="A track survives this many samples without its face (a turned head, a "

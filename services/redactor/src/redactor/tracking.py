@@ -135,6 +135,10 @@ class Tracker:
         """Every track so far, in order of creation."""
         return self._tracks
 
+    def open_tracks(self) -> list[Track]:
+        """The tracks that may still be continued."""
+        return [t for t in self._tracks if not t.closed]
+
     def cut(self, frame: int) -> None:
         """A new shot starts at ``frame``: every open track ends."""
         for track in self._tracks:
@@ -195,8 +199,15 @@ class Geometry:
     height: int
     frame_count: int
     cuts: tuple[int, ...]  # first frames of every shot after the first, ascending
-    extend_frames: int  # how far tracks are extended before/after their detections
+    extend_frames: int  # how far tracks are extended after their last detection
     padding: float
+    # A track whose face is at the picture's edge when first (last) seen is extended up to this
+    # far, until its box has left the picture: a face walking in is partly visible, and not yet
+    # detectable, for a while before its first detection.
+    edge_frames: int = 0
+    # How far tracks are extended before their first detection (0: ``extend_frames``): new faces
+    # are looked for less often than known ones are followed.
+    extend_before: int = 0
 
 
 def _scene_bounds(frame: int, cuts: Sequence[int], frame_count: int) -> tuple[int, int]:
@@ -207,13 +218,30 @@ def _scene_bounds(frame: int, cuts: Sequence[int], frame_count: int) -> tuple[in
     return start, end
 
 
+# A face is taller than the detector's box is (forehead and chin): more padding vertically.
+_VERTICAL_PADDING = 1.25
+
+
 def _padded(box: PixelBox, padding: float, width: int, height: int) -> PixelBox | None:
-    x0, y0, x1, y1 = _grow(box, padding)
+    dx = (box[2] - box[0]) * padding
+    dy = (box[3] - box[1]) * padding * _VERTICAL_PADDING
+    x0, y0, x1, y1 = box[0] - dx, box[1] - dy, box[2] + dx, box[3] + dy
     x0, y0 = max(0.0, x0), max(0.0, y0)
     x1, y1 = min(float(width), x1), min(float(height), y1)
     if x1 - x0 < 1 or y1 - y0 < 1:
         return None  # entirely outside the picture
     return (x0, y0, x1, y1)
+
+
+def _at_edge(box: PixelBox, width: int, height: int) -> bool:
+    """Whether the box is within its own size of the picture's edge."""
+    mx, my = box[2] - box[0], box[3] - box[1]
+    return box[0] < mx or box[1] < my or box[2] > width - mx or box[3] > height - my
+
+
+def _inside(box: PixelBox, width: int, height: int) -> bool:
+    """Whether any of the box is inside the picture."""
+    return box[2] > 0 and box[3] > 0 and box[0] < width and box[1] < height
 
 
 def track_boxes(track: Track, geometry: Geometry) -> dict[int, PixelBox]:
@@ -223,24 +251,43 @@ def track_boxes(track: Track, geometry: Geometry) -> dict[int, PixelBox]:
     detections = track.detections
     for (fa, a), (fb, b) in itertools.pairwise(detections):
         for f in range(fa, fb):
-            boxes[f] = _lerp(a, b, (f - fa) / (fb - fa))
+            # Further from both detections, less sure: a turning head, a face missed meanwhile.
+            boxes[f] = _grow(
+                _lerp(a, b, (f - fa) / (fb - fa)), _GROWTH_PER_FRAME * min(f - fa, fb - f)
+            )
     last_frame, last_box = detections[-1]
     boxes[last_frame] = last_box
     for at_start in (True, False):
         anchor_frame, anchor = detections[0] if at_start else detections[-1]
         v = track.velocity(at_start)
         step = -1 if at_start else 1
-        for k in range(1, geometry.extend_frames + 1):
-            f = anchor_frame + step * k
-            if f < start or f >= end:
-                break
-            moved = (
+        usual = (
+            (geometry.extend_before or geometry.extend_frames)
+            if at_start
+            else geometry.extend_frames
+        )
+
+        def moved(k: int, anchor: PixelBox = anchor, v: PixelBox = v, step: int = step) -> PixelBox:
+            return (
                 anchor[0] + v[0] * step * k,
                 anchor[1] + v[1] * step * k,
                 anchor[2] + v[2] * step * k,
                 anchor[3] + v[3] * step * k,
             )
-            boxes[f] = _grow(moved, _GROWTH_PER_FRAME * k)
+
+        reach = usual
+        # Entering or leaving: at the edge, and its motion takes it out of the picture.
+        w, h = geometry.width, geometry.height
+        if _at_edge(anchor, w, h) and not _inside(moved(geometry.edge_frames), w, h):
+            reach = max(reach, geometry.edge_frames)
+        for k in range(1, reach + 1):
+            f = anchor_frame + step * k
+            if f < start or f >= end:
+                break
+            grown = _grow(moved(k), _GROWTH_PER_FRAME * k)
+            if k > usual and not _inside(grown, geometry.width, geometry.height):
+                break  # it has left the picture
+            boxes[f] = grown
     out: dict[int, PixelBox] = {}
     for f, box in boxes.items():
         padded = _padded(box, geometry.padding, geometry.width, geometry.height)
