@@ -93,7 +93,7 @@ class RedactorSettings(ConsumerSettings):
         "is a leak, an extra box only hides a little background.",
     )
     padding: float = Field(
-        default=0.35,
+        default=0.4,
         ge=0,
         le=2,
         description="Added to every side of a face box, as a fraction of its size (the detector's "

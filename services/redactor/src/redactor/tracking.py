@@ -28,6 +28,8 @@ PixelBox = tuple[float, float, float, float]
 # centre is this close (in box diagonals) to the predicted centre.
 _MIN_IOU = 0.1
 _MAX_CENTRE_DIAGONALS = 1.0
+# Detections a track's motion at its start or end is fitted over.
+_FIT = 4
 # An extension grows the box by this fraction of its size per frame away from the detection:
 # the further from a detection, the less the motion estimate is worth.
 _GROWTH_PER_FRAME = 0.01
@@ -98,20 +100,26 @@ class Track:
         return best if best is not None and n > counts.get(None, 0) else None
 
     def velocity(self, at_start: bool) -> PixelBox:
-        """Per-frame change of the box at the track's start or end (zero with one detection)."""
-        if len(self.detections) < 2:
+        """Per-frame motion of the box at the track's start or end: its centre's, fitted over the
+        first (last) few detections so one jittery box does not send it astray; the size is
+        kept (zero with one detection)."""
+        window = self.detections[:_FIT] if at_start else self.detections[-_FIT:]
+        if len(window) < 2:
             return (0.0, 0.0, 0.0, 0.0)
-        (fa, a), (fb, b) = self.detections[:2] if at_start else self.detections[-2:]
-        span = max(1, fb - fa)
-        return (
-            (b[0] - a[0]) / span,
-            (b[1] - a[1]) / span,
-            (b[2] - a[2]) / span,
-            (b[3] - a[3]) / span,
-        )
+        frames = [f for f, _ in window]
+        mean_f = sum(frames) / len(frames)
+        spread = sum((f - mean_f) ** 2 for f in frames)
+        if spread == 0:
+            return (0.0, 0.0, 0.0, 0.0)
+        cx = [(b[0] + b[2]) / 2 for _, b in window]
+        cy = [(b[1] + b[3]) / 2 for _, b in window]
+        mean_x, mean_y = sum(cx) / len(cx), sum(cy) / len(cy)
+        vx = sum((f - mean_f) * (x - mean_x) for f, x in zip(frames, cx, strict=True)) / spread
+        vy = sum((f - mean_f) * (y - mean_y) for f, y in zip(frames, cy, strict=True)) / spread
+        return (vx, vy, vx, vy)
 
     def predict(self, frame: int) -> PixelBox:
-        """Where the face should be at ``frame`` (linear motion from the last two detections)."""
+        """Where the face should be at ``frame`` (linear motion fitted over the last detections)."""
         last_frame, box = self.detections[-1]
         v = self.velocity(at_start=False)
         k = frame - last_frame
@@ -234,8 +242,8 @@ def _padded(box: PixelBox, padding: float, width: int, height: int) -> PixelBox 
 
 
 def _at_edge(box: PixelBox, width: int, height: int) -> bool:
-    """Whether the box is within its own size of the picture's edge."""
-    mx, my = box[2] - box[0], box[3] - box[1]
+    """Whether the box is within twice its size of the picture's edge."""
+    mx, my = 2 * (box[2] - box[0]), 2 * (box[3] - box[1])
     return box[0] < mx or box[1] < my or box[2] > width - mx or box[3] > height - my
 
 
