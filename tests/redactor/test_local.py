@@ -16,7 +16,17 @@ from redactor.local import LocalBackend
 from redactor.policy import parse_policy
 from redactor.render import Encoding, render
 from redactor.settings import RedactorSettings
-from tests.redactor.composite import Bgr, Rect, eileen, gallery, grace, region_change, two_people
+from tests.redactor.composite import (
+    Bgr,
+    Rect,
+    eileen,
+    gallery,
+    grace,
+    region_change,
+    two_people,
+    write_clip,
+)
+from tests.support.pictures import pil_text
 from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import SourceRef
 
@@ -56,6 +66,7 @@ def redact(clip: Path, out: Path, settings: RedactorSettings) -> Path:
         source=SourceRef(bucket="b", key="k", etag="e", size_bytes=1),
         path=clip,
         policy=parse_policy(settings.policy),
+        redact_text=settings.redact_text,
     )
     findings = asyncio.run(LocalBackend(settings).find(request))
     render(
@@ -119,3 +130,17 @@ def test_a_file_that_is_not_a_video_is_a_redaction_error(tmp_path: Path) -> None
     junk.write_bytes(b"not a video" * 100)
     with pytest.raises(RedactionError, match="cannot be opened as media"):
         redact(junk, tmp_path / "out.mp4", RedactorSettings())
+
+
+def test_redact_text_hides_on_screen_text_too(tmp_path: Path) -> None:
+    # GIVEN 2 s of a title card (no face)
+    card = pil_text("Mission briefing", (640, 360))
+    clip = write_clip(tmp_path / "card.mp4", [card] * 50, (640, 360))
+    # WHEN redacted with and without text
+    plain = redact(clip, tmp_path / "plain.mp4", RedactorSettings())
+    texted = redact(clip, tmp_path / "text.mp4", RedactorSettings(redact_text=True))
+    # THEN only the text redaction changes the words, on every frame
+    words = (40, 150, 400, 210)
+    for a, b, c in zip(frames(clip), frames(plain), frames(texted), strict=True):
+        assert region_change(a, b, words) < UNTOUCHED
+        assert region_change(a, c, words) > REDACTED
