@@ -216,7 +216,7 @@ class DocumentStore(Protocol):
     # -- reading -----------------------------------------------------------------------------
 
     async def read(self, video_id: str) -> VideoDocument:
-        """Assemble the whole document (schema v1).
+        """Assemble the whole document (schema v2).
 
         Raises:
             DocumentNotFoundError: no such video.
