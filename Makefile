@@ -25,7 +25,7 @@ system-deps:
 
 # Re-run when any project file changes; otherwise setup is a no-op.
 $(BIN)/videosense: pyproject.toml shared/pyproject.toml deploy/pyproject.toml requirements/vision.txt \
-		services/recognizer/requirements-models.txt \
+		shared/requirements-vision-models.txt services/recognizer/requirements-models.txt \
 		$(addsuffix /pyproject.toml,$(SERVICES))
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip

@@ -46,14 +46,14 @@ import numpy as np
 from skimage import data as skimage_data
 
 from recognizer.detectors import FaceDetector
-from recognizer.face_models import FaceEmbedder, HogFaceDetector
-from recognizer.face_search import FaceFinder, FaceGallery
 from recognizer.features import Feature
-from recognizer.gallery import GalleryDirectory
 from recognizer.images import Bgr
 from recognizer.local_backend import LocalBackend
 from recognizer.packaged_labels import PackagedLabels
 from recognizer.settings import RecognizerSettings
+from videosense_shared.vision.face_search import FaceFinder, FaceGallery
+from videosense_shared.vision.faces import FaceEmbedder, HogFaceDetector
+from videosense_shared.vision.gallery import GalleryDirectory
 
 ROOT = Path(__file__).resolve().parents[1]
 PATTERNS = ("testsrc", "testsrc2", "smptebars", "mandelbrot", "cellauto", "rgbtestsrc", "life")

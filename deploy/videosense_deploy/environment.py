@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from videosense_deploy.services import ServiceDef
+from videosense_shared import stages as stage_rules
 from videosense_shared.layout import UPLOADS_PREFIX
 from videosense_shared.services import INGEST_SERVICE
 from videosense_shared.stages import available_stages
@@ -72,9 +73,11 @@ def service_environment(
         raise ValueError(f"{service.name} has no backend setting")
     if service.info == INGEST_SERVICE:
         # Ingest accepts exactly the stages whose services run next to it.
-        stages = ",".join(s.value for s in available_stages(d.stage for d in deployed))
-        env[f"{own}AVAILABLE_STAGES"] = stages
-        env[f"{own}STAGES"] = stages
+        available = available_stages(d.stage for d in deployed)
+        env[f"{own}AVAILABLE_STAGES"] = ",".join(s.value for s in available)
+        env[f"{own}STAGES"] = ",".join(
+            s.value for s in available if s not in stage_rules.ON_REQUEST_STAGES
+        )
     env.update(service.extra_env)
     return env
 

@@ -24,6 +24,7 @@ from videosense_shared.layout import (
     DOCUMENTS_PREFIX,
     FRAMES_PREFIX,
     MESSAGES_PREFIX,
+    REDACTED_PREFIX,
     TRANSCRIPTS_PREFIX,
 )
 from videosense_shared.messages import Stage
@@ -34,6 +35,7 @@ from videosense_shared.services import (
     FRAME_EXTRACTOR_SERVICE,
     INGEST_SERVICE,
     RECOGNIZER_SERVICE,
+    REDACTOR_SERVICE,
     TRANSCRIBER_SERVICE,
     ServiceInfo,
 )
@@ -42,6 +44,7 @@ from videosense_shared.topology import (
     CLIPS_READY,
     FRAMES_EXTRACTED,
     RECOGNITION_READY,
+    REDACTION_READY,
     TOPOLOGY,
     TRANSCRIPT_READY,
     VIDEO_COMPLETED,
@@ -55,6 +58,7 @@ MESSAGES = MESSAGES_PREFIX  # claim-checked payloads (videosense_shared.layout.p
 DOCUMENTS = DOCUMENTS_PREFIX  # finished documents (videosense_shared.layout.document_key)
 TRANSCRIPTS = TRANSCRIPTS_PREFIX  # Transcribe's result JSON (videosense_shared.layout)
 CLIPS = CLIPS_PREFIX  # clips cut on request and their results (videosense_shared.layout)
+REDACTED = REDACTED_PREFIX  # redacted copies (videosense_shared.layout.redacted_key)
 
 # DynamoDB actions of the document store. TransactWriteItems is authorised per contained
 # action, so the store's transactions need Put/Update/ConditionCheck, not a transact action.
@@ -312,6 +316,48 @@ SERVICES: tuple[ServiceDef, ...] = (
         writes=(CLIPS,),
         cpu=1024,
         memory_mib=2048,
+        concurrency=1,
+        stop_grace_s=120,
+    ),
+    ServiceDef(
+        REDACTOR_SERVICE,
+        publishes=(REDACTION_READY,),
+        reads=(UPLOADS,),
+        writes=(REDACTED,),
+        backends=(
+            Backend("local"),
+            Backend(
+                "rekognition",
+                (
+                    AiGrant(
+                        # Rekognition Video's jobs have no resource type except the collection.
+                        actions=(
+                            "rekognition:StartFaceDetection",
+                            "rekognition:GetFaceDetection",
+                            "rekognition:GetFaceSearch",
+                        ),
+                        resources=("*",),
+                    ),
+                    AiGrant(
+                        actions=("rekognition:StartFaceSearch",),
+                        resources=("arn:{partition}:rekognition:{region}:{account}:collection/*",),
+                    ),
+                    AiGrant(
+                        # The role Rekognition publishes the job's completion with
+                        # (VIDEOSENSE_REDACTOR_NOTIFICATION_ROLE_ARN), named after the prefix.
+                        actions=("iam:PassRole",),
+                        resources=("arn:{partition}:iam::{account}:role/{prefix}-rekognition-*",),
+                    ),
+                ),
+            ),
+        ),
+        local_backend="local",
+        # The Rekognition Video backend needs a notification topic and role the stack does not
+        # create yet: the cloud default is the in-process detector.
+        cloud_backend="local",
+        # Decoding, detection and encoding are CPU-bound: one video per task.
+        cpu=2048,
+        memory_mib=4096,
         concurrency=1,
         stop_grace_s=120,
     ),

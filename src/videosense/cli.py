@@ -1,5 +1,5 @@
-"""The ``videosense`` command line: ``run``, ``up``, ``extract``, ``find``, ``faces``, ``dlq``
-and ``clip``.
+"""The ``videosense`` command line: ``run``, ``up``, ``extract``, ``find``, ``faces``, ``dlq``,
+``clip`` and ``redact``.
 
 Exit codes: 0 complete or partial, 1 failed (or timed out), 2 usage error.
 """
@@ -21,6 +21,7 @@ from videosense.commands import clip as clip_command
 from videosense.commands import dlq as dlq_command
 from videosense.commands import faces as faces_command
 from videosense.commands import find as find_command
+from videosense.commands import redact as redact_command
 from videosense.embedded import EmbeddedStack, available_stages, default_run_stages
 from videosense.report import print_document, print_extraction
 from videosense_shared.document import VideoDocument
@@ -60,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"comma list (available: {available}; default: all but captions, which run "
         "when a captioning backend or model is configured)",
     )
-    run.add_argument("--json", action="store_true", help="print the schema-v1 JSON document")
+    run.add_argument("--json", action="store_true", help="print the schema-v2 JSON document")
     run.add_argument("--out", type=Path, help="also save the document and keyframes here")
     run.add_argument("--timeout", type=float, default=3600.0, help="seconds (default 3600)")
 
@@ -79,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     faces_command.add_parser(sub)
     dlq_command.add_parser(sub)
     clip_command.add_parser(sub)
+    redact_command.add_parser(sub)
     return parser
 
 
@@ -100,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return dlq_command.run(args)
         if args.command == "clip":
             return clip_command.run(args)
+        if args.command == "redact":
+            return redact_command.run(args)
         return _extract(args)
     except UsageError as err:
         print(f"videosense: error: {err}", file=sys.stderr)

@@ -20,6 +20,7 @@ from frame_extractor.service import service as frame_extractor_service
 from ingest.handler import STAGES_METADATA
 from ingest.service import service_for as ingest_service_for
 from recognizer.service import service as recognizer_service
+from redactor.service import service as redactor_service
 from transcriber.service import service as transcriber_service
 from videosense.emulator import Emulator
 from videosense_shared import stages as stage_rules
@@ -40,6 +41,7 @@ def stage_services() -> list[ServiceSpec]:
         captioner_service(),
         recognizer_service(),
         transcriber_service(),
+        redactor_service(),
     ]
 
 
@@ -53,11 +55,16 @@ def default_run_stages() -> tuple[Stage, ...]:
     """What ``videosense run`` analyses when no stages are asked for: everything that can run
     offline with the packaged models (frames, on-screen text and faces, the transcript), plus
     captions when a captioning backend or model is configured (no captioning model installs as
-    a package, so the local default would need a download)."""
+    a package, so the local default would need a download). Redaction makes a copy of the
+    video rather than describing it: it runs when asked for (``--stages``, ``videosense
+    redact``)."""
     captioner = CaptionerSettings()
     captions_configured = captioner.backend != "local" or bool(captioner.model)
     return tuple(
-        stage for stage in available_stages() if stage is not Stage.CAPTIONS or captions_configured
+        stage
+        for stage in available_stages()
+        if (stage is not Stage.CAPTIONS or captions_configured)
+        and stage not in stage_rules.ON_REQUEST_STAGES
     )
 
 

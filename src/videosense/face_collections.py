@@ -5,7 +5,7 @@ Two kinds, matching the recognizer's two backends (and read from the same settin
 - :class:`LocalGallery`: the directory ``VIDEOSENSE_RECOGNIZER_FACE_GALLERY`` that the local
   backend embeds, one sub-directory of photos per person; its layout (and the photo ids, the
   same ``match_id`` the recognizer reports when it names a face) belongs to
-  :mod:`recognizer.gallery`;
+  :mod:`videosense_shared.vision.gallery`;
 - :class:`RekognitionCollection`: an Amazon Rekognition face collection, the person's name
   stored as each face's ``ExternalImageId`` (what the recognizer reports as the face's name).
 
@@ -26,8 +26,8 @@ import numpy as np
 from botocore.exceptions import ClientError
 
 from recognizer.backend import RecognitionError
-from recognizer.gallery import PHOTO_SUFFIXES, GalleryDirectory
 from recognizer.images import Bgr, fit_bytes
+from videosense_shared.vision.gallery import PHOTO_SUFFIXES, GalleryDirectory
 
 if TYPE_CHECKING:
     from types_aiobotocore_rekognition import RekognitionClient

@@ -508,6 +508,12 @@ EXPECTED_GRANTS = {
         "s3:PutObject": {"messages/*"},
         "dynamodb": set(),
     },
+    "redactor": {
+        "sns:Publish": {"redaction-ready"},
+        "s3:GetObject": {"uploads/*"},
+        "s3:PutObject": {"redacted/*"},
+        "dynamodb": set(),
+    },
     "aggregator": {
         "sns:Publish": {"video-completed"},
         "s3:GetObject": {"messages/*"},

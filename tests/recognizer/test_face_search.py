@@ -16,12 +16,12 @@ import cv2
 import numpy as np
 import pytest
 
-from recognizer.face_search import FaceGallery
 from recognizer.features import Feature
 from recognizer.local_backend import LocalBackend
 from recognizer.settings import RecognizerSettings
 from tests.support.pictures import SKIMAGE_DATA, astronaut, astronaut_keyframe
 from videosense_shared.backends import BackendUnavailableError
+from videosense_shared.vision.face_search import FaceGallery
 
 BOTH = frozenset({Feature.FACES, Feature.FACE_SEARCH})
 

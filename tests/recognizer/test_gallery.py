@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from recognizer.gallery import GalleryDirectory, GalleryPhoto
+from videosense_shared.vision.gallery import GalleryDirectory, GalleryPhoto
 
 
 def test_the_layout_round_trips(tmp_path: Path) -> None:

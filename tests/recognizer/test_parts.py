@@ -9,7 +9,6 @@ import pytest
 from pydantic import ValidationError
 
 from recognizer.backend import RecognitionError, decisive
-from recognizer.boxes import overlap, pixel_box, relative_box, score_confidence
 from recognizer.features import Feature, parse_features
 from recognizer.images import encode_jpeg, fit_bytes
 from recognizer.ocr import detections, parse_tsv
@@ -17,6 +16,7 @@ from recognizer.settings import RecognizerSettings
 from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.bus import RetryableError
 from videosense_shared.messages import Box
+from videosense_shared.vision.boxes import overlap, pixel_box, relative_box, score_confidence
 
 # What `tesseract img stdout tsv` prints for a 400x100 image with "Hello world" on one line
 # and "42" on another, plus the page/block/paragraph/line rows (levels 1-4, conf -1).

@@ -1,7 +1,8 @@
-"""The video document (schema v1): the JSON users and tools read.
+"""The video document (schema v2): the JSON users and tools read.
 
 Field names are a stable contract (see docs/architecture.md): fields are only ever added, as
-optional ones, within a schema version. DynamoDB holds the document as an item collection (see
+optional ones. v2 added ``redaction``; a v1 document is a valid v2 document without it, so
+readers accept both versions. DynamoDB holds the document as an item collection (see
 :mod:`videosense_shared.store`); ``DocumentStore.read`` assembles it into a
 :class:`VideoDocument`.
 """
@@ -20,6 +21,7 @@ from videosense_shared.messages import (
     Label,
     MediaFacts,
     Model,
+    Redaction,
     Scene,
     SourceRef,
     Stage,
@@ -33,6 +35,7 @@ __all__ = [
     "DocumentKeyframe",
     "Face",
     "Label",
+    "Redaction",
     "StageInfo",
     "TextDetection",
     "Transcript",
@@ -41,7 +44,7 @@ __all__ = [
     "final_status",
 ]
 
-DOCUMENT_SCHEMA_VERSION: Literal[1] = 1
+DOCUMENT_SCHEMA_VERSION: Literal[2] = 2
 
 
 class DocumentKeyframe(Model):
@@ -78,10 +81,11 @@ class StageInfo(Model):
 
 
 class VideoDocument(Model):
-    """The whole video document, schema v1."""
+    """The whole video document, schema v2 (v1 documents, written before ``redaction``
+    existed, still validate)."""
 
     video_id: str
-    schema_version: Literal[1] = DOCUMENT_SCHEMA_VERSION
+    schema_version: Literal[1, 2] = DOCUMENT_SCHEMA_VERSION
     status: VideoStatus
     error: str | None = None
     source: SourceRef
@@ -92,6 +96,8 @@ class VideoDocument(Model):
     scenes: tuple[Scene, ...] = ()
     keyframes: tuple[DocumentKeyframe, ...] = ()
     transcript: Transcript | None = None
+    # v2: the redacted copy (the redaction stage).
+    redaction: Redaction | None = None
 
 
 def final_status(stages: dict[Stage, StageStatus]) -> VideoStatus:

@@ -9,6 +9,7 @@ read the layout from here, so a key format cannot drift between the writer and i
     transcripts/{video_id}.json          Amazon Transcribe's result (the prefix is a setting)
     documents/{video_id}.json            finished video documents
     clips/{video_id}/{request_id}/...    clips cut on request (clipper)
+    redacted/{video_id}.mp4              redacted copies of videos (redactor)
 
 See ``docs/architecture.md`` for who writes and who reads each area.
 """
@@ -34,6 +35,8 @@ DOCUMENTS_PREFIX = "documents/"
 CLIPS_PREFIX = "clips/"
 """Clips cut on request: ``clips/{video_id}/{request_id}/`` holds one request's MP4 files and
 its ``result.json`` (the clipper)."""
+REDACTED_PREFIX = "redacted/"
+"""Redacted copies of videos (faces, and text when asked, pixelated or blurred)."""
 
 _JSON = ".json"
 
@@ -56,6 +59,11 @@ def transcript_key(video_id: str, prefix: str = TRANSCRIPTS_PREFIX) -> str:
 def document_key(video_id: str) -> str:
     """S3 key of a video's finished JSON document."""
     return f"{DOCUMENTS_PREFIX}{video_id}{_JSON}"
+
+
+def redacted_key(video_id: str) -> str:
+    """S3 key of a video's redacted copy (deterministic: a redelivery overwrites it)."""
+    return f"{REDACTED_PREFIX}{video_id}.mp4"
 
 
 def is_document_key(key: str) -> bool:

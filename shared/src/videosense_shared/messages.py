@@ -23,6 +23,7 @@ class Stage(StrEnum):
     CAPTIONS = "captions"
     RECOGNITION = "recognition"
     TRANSCRIPT = "transcript"
+    REDACTION = "redaction"
 
 
 class StageStatus(StrEnum):
@@ -415,6 +416,37 @@ class ClipsReady(_Envelope):
     finished_at: datetime
 
 
+# -- redactor (services/redactor): the privacy-safe copy of a video -------------------------
+
+
+class Redaction(Model):
+    """The redacted copy of a video: every frame with the chosen faces (and, when asked, the
+    on-screen text) pixelated or blurred, the sound stream copied untouched.
+
+    ``faces_redacted`` counts face tracks (a person seen through one shot is one face);
+    ``frames_with_faces`` the frames where at least one box was redacted. ``text_regions``
+    counts text tracks when text redaction was asked for, ``None`` otherwise.
+    """
+
+    image: ObjectRef
+    policy: str
+    style: str
+    faces_redacted: int = Field(ge=0)
+    frames_with_faces: int = Field(ge=0)
+    frame_count: int = Field(ge=0)
+    backend: str
+    text_regions: int | None = Field(default=None, ge=0)
+
+
+class RedactionReady(_Envelope):
+    """The redaction stage wrote ``redaction.image`` (``redacted/{video_id}.mp4``)."""
+
+    type: Literal["RedactionReady"] = "RedactionReady"
+    redaction: Redaction
+    started_at: datetime
+    finished_at: datetime
+
+
 AnyMessage = Annotated[
     VideoIngested
     | FramesExtracted
@@ -424,7 +456,8 @@ AnyMessage = Annotated[
     | StageFailed
     | VideoCompleted
     | ClipRequested
-    | ClipsReady,
+    | ClipsReady
+    | RedactionReady,
     Field(discriminator="type"),
 ]
 _ANY: TypeAdapter[AnyMessage] = TypeAdapter(AnyMessage)

@@ -22,6 +22,7 @@ from videosense_shared.topology import (
     FRAME_EXTRACTOR,
     INGEST,
     RECOGNIZER,
+    REDACTOR,
     TRANSCRIBER,
 )
 
@@ -51,6 +52,9 @@ RECOGNIZER_SERVICE = ServiceInfo(
 )
 AGGREGATOR_SERVICE = ServiceInfo(name="aggregator", package="aggregator", queue=AGGREGATOR)
 CLIPPER_SERVICE = ServiceInfo(name="clipper", package="clipper", queue=CLIPPER)
+REDACTOR_SERVICE = ServiceInfo(
+    name="redactor", package="redactor", queue=REDACTOR, stage=Stage.REDACTION
+)
 
 #: Every service of the pipeline, in the order a video meets them.
 REGISTRY: tuple[ServiceInfo, ...] = (
@@ -61,6 +65,7 @@ REGISTRY: tuple[ServiceInfo, ...] = (
     RECOGNIZER_SERVICE,
     AGGREGATOR_SERVICE,
     CLIPPER_SERVICE,
+    REDACTOR_SERVICE,
 )
 
 

@@ -15,6 +15,10 @@ from videosense_shared.messages import Stage
 #: have nothing to do.
 KEYFRAME_STAGES: tuple[Stage, ...] = (Stage.CAPTIONS, Stage.RECOGNITION)
 
+#: Stages that make something other than a description of the video (the redaction stage writes
+#: a redacted copy): they run when an upload asks for them, never as a default.
+ON_REQUEST_STAGES: tuple[Stage, ...] = (Stage.REDACTION,)
+
 
 def available_stages(provided: Iterable[Stage | None]) -> tuple[Stage, ...]:
     """The stages in ``provided`` (each running service's stage, None for services that provide

@@ -19,6 +19,7 @@ RECOGNITION_READY = "recognition-ready"
 TRANSCRIPT_READY = "transcript-ready"
 VIDEO_COMPLETED = "video-completed"
 CLIPS_READY = "clips-ready"  # the clipper's results (ClipsReady)
+REDACTION_READY = "redaction-ready"
 
 # Queues, one per consuming service.
 INGEST = "ingest"
@@ -28,6 +29,7 @@ RECOGNIZER = "recognizer"
 TRANSCRIBER = "transcriber"
 AGGREGATOR = "aggregator"
 CLIPPER = "clipper"  # ClipRequested is sent to it directly (a command, not an event)
+REDACTOR = "redactor"
 
 # DynamoDB key names of the document table (an item collection per video).
 PARTITION_KEY = "video_id"
@@ -100,6 +102,7 @@ TOPOLOGY = Topology(
         TRANSCRIPT_READY,
         VIDEO_COMPLETED,
         CLIPS_READY,
+        REDACTION_READY,
     ),
     queues=(
         Queue(name=INGEST, visibility_timeout_s=120, receives_uploads=True),
@@ -134,11 +137,18 @@ TOPOLOGY = Topology(
                 Subscription(CAPTIONS_READY, ("CaptionsReady", "StageFailed")),
                 Subscription(RECOGNITION_READY, ("RecognitionReady", "StageFailed")),
                 Subscription(TRANSCRIPT_READY, ("TranscriptReady", "StageFailed")),
+                Subscription(REDACTION_READY, ("RedactionReady", "StageFailed")),
             ),
         ),
         # Clip requests arrive straight on the queue; cutting a long clip takes minutes, and
         # the consumer's heartbeat keeps the message invisible meanwhile.
         Queue(name=CLIPPER, visibility_timeout_s=600, max_receive_count=3),
+        # The redactor works on the whole video (every frame), not on keyframes.
+        Queue(
+            name=REDACTOR,
+            visibility_timeout_s=300,
+            subscriptions=(Subscription(VIDEO_INGESTED, ("VideoIngested",)),),
+        ),
     ),
 )
 
@@ -148,4 +158,5 @@ STAGE_TOPICS = {
     "captions": CAPTIONS_READY,
     "recognition": RECOGNITION_READY,
     "transcript": TRANSCRIPT_READY,
+    "redaction": REDACTION_READY,
 }

@@ -20,6 +20,7 @@ from videosense_shared.messages import (
     KeyframeCaption,
     KeyframeRecognition,
     RecognitionReady,
+    RedactionReady,
     Stage,
     StageFailed,
     StageStatus,
@@ -41,6 +42,7 @@ AggregatorInput = Annotated[
     | CaptionsReady
     | RecognitionReady
     | TranscriptReady
+    | RedactionReady
     | StageFailed,
     Field(discriminator="type"),
 ]
@@ -68,6 +70,8 @@ def stage_of(message: AggregatorInput) -> Stage | None:
             return Stage.RECOGNITION
         case TranscriptReady():
             return Stage.TRANSCRIPT
+        case RedactionReady():
+            return Stage.REDACTION
         case StageFailed():
             return message.stage
 
@@ -122,6 +126,16 @@ class Fold:
                     finished_at=message.finished_at,
                     backend=message.backend,
                     model=message.model,
+                )
+            case RedactionReady():
+                await store.put_redaction(video_id, message.redaction)
+                await store.finish_stage(
+                    video_id,
+                    Stage.REDACTION,
+                    StageStatus.COMPLETE,
+                    started_at=message.started_at,
+                    finished_at=message.finished_at,
+                    backend=message.redaction.backend,
                 )
             case StageFailed():
                 status = StageStatus.SKIPPED if message.skipped else StageStatus.FAILED

@@ -1,11 +1,12 @@
 """OpenCV's classic detectors, shipped inside the opencv-python-headless 4.x wheel: Haar face
-cascades (the ``haar`` face detector option; dlib's detector in :mod:`recognizer.face_models`
-is the default), the HOG people detector, and the QR code and barcode readers.
+cascades (the ``haar`` face detector option; dlib's detector in
+:mod:`videosense_shared.vision.faces` is the default), the HOG people detector, and the QR code
+and barcode readers.
 
 None needs a model download, so the local backend runs fully offline. Their raw scores are not
-probabilities; :func:`recognizer.boxes.score_confidence` maps them to 0-100 with curves chosen
-on real images (the scikit-image astronaut's face scores 4-7 on the cascade's last stage, the
-false detections around it below 0.5).
+probabilities; :func:`videosense_shared.vision.boxes.score_confidence` maps them to 0-100 with
+curves chosen on real images (the scikit-image astronaut's face scores 4-7 on the cascade's last
+stage, the false detections around it below 0.5).
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from recognizer.boxes import overlap, pixel_box, score_confidence
 from recognizer.images import Bgr
 from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import Box, Face, Label, TextDetection
+from videosense_shared.vision.boxes import overlap, pixel_box, score_confidence
 
 # Cascade last-stage sums: ~0.4 on the background patterns it mistakes for faces, 4+ on faces.
 _FACE_MIDPOINT, _FACE_SPREAD = 1.0, 1.0

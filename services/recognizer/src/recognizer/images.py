@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TypeAlias
-
 import cv2
 import numpy as np
-import numpy.typing as npt
 
 from recognizer.backend import RecognitionError
-
-Bgr: TypeAlias = npt.NDArray[np.uint8]
+from videosense_shared.vision.images import Bgr as Bgr  # the recognizer's picture type
 
 
 def decode_image(data: bytes) -> Bgr:

@@ -17,10 +17,7 @@ from collections.abc import Set
 
 from recognizer.backend import ImageRecognition
 from recognizer.detectors import CodeReader, FaceDetector, PeopleDetector
-from recognizer.face_models import FaceEmbedder, HogFaceDetector
-from recognizer.face_search import FaceFinder, FaceGallery
 from recognizer.features import Feature
-from recognizer.gallery import GalleryDirectory
 from recognizer.images import Bgr, decode_image
 from recognizer.labels_model import LabelModel
 from recognizer.ocr import TesseractOcr
@@ -29,6 +26,9 @@ from recognizer.rapid_ocr import RapidOcr
 from recognizer.settings import RecognizerSettings
 from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import Face, Label, TextDetection
+from videosense_shared.vision.face_search import FaceFinder, FaceGallery
+from videosense_shared.vision.faces import FaceEmbedder, HogFaceDetector
+from videosense_shared.vision.gallery import GalleryDirectory
 
 _UNAVAILABLE = {
     Feature.CELEBRITIES: (

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import cv2
 
 from recognizer.backend import RecognitionError
-from recognizer.boxes import pixel_box
 from recognizer.images import Bgr
 from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import TextDetection
+from videosense_shared.vision.boxes import pixel_box
 
 # Tesseract reads glyphs best at 20-40 px cap height; video frames often carry smaller text, so
 # frames below this height are enlarged before OCR (boxes are scaled back).

@@ -20,13 +20,13 @@ import numpy as np
 from botocore.exceptions import ClientError, NoCredentialsError, PartialCredentialsError
 
 from recognizer.backend import ImageRecognition, RecognitionError, decisive
-from recognizer.boxes import overlap, relative_box
 from recognizer.features import Feature
 from recognizer.images import decode_image, encode_jpeg, fit_bytes
 from recognizer.settings import RecognizerSettings
 from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.bus import RetryableError, is_transient_aws_error
 from videosense_shared.messages import Box, Face, Label, TextDetection
+from videosense_shared.vision.boxes import overlap, relative_box
 
 if TYPE_CHECKING:
     from types_aiobotocore_rekognition import RekognitionClient

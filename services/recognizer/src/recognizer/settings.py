@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -10,21 +9,15 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from recognizer.features import Feature, parse_features
-from recognizer.gallery import GalleryDirectory
 from recognizer.packaged_labels import packaged_model_installed
 from videosense_shared.settings import ConsumerSettings
+from videosense_shared.vision.gallery import GalleryDirectory, default_gallery_root
 
 #: What each backend runs when ``features`` is not set.
 DEFAULT_FEATURES: dict[str, tuple[Feature, ...]] = {
     "local": (Feature.FACES, Feature.TEXT, Feature.PEOPLE),
     "rekognition": (Feature.LABELS, Feature.FACES, Feature.CELEBRITIES, Feature.TEXT),
 }
-
-
-def default_face_gallery() -> Path:
-    """``$XDG_DATA_HOME/videosense/faces`` (``~/.local/share/videosense/faces`` by default)."""
-    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(data_home) / "videosense" / "faces"
 
 
 class RecognizerSettings(ConsumerSettings):
@@ -99,7 +92,7 @@ class RecognizerSettings(ConsumerSettings):
     )
 
     face_gallery: Path = Field(
-        default_factory=default_face_gallery,
+        default_factory=default_gallery_root,
         description=(
             "Local face collection (what `videosense faces index` fills): a directory with one "
             "sub-directory of face photos per person (or photos named after the person)."

@@ -5,7 +5,8 @@
   ``due_shard``/``due_at`` keys of the sparse "due" index;
 - ``SCENE#000042`` and ``KEYFRAME#000000123``: one per scene / keyframe;
 - ``CHUNK#frames#000003``: a marker per folded chunk, so every chunk is counted exactly once;
-- ``TRANSCRIPT`` (language) and ``SEGMENT#000007``: the transcript, one item per segment.
+- ``TRANSCRIPT`` (language) and ``SEGMENT#000007``: the transcript, one item per segment;
+- ``REDACTION``: where the redacted copy is and what was redacted.
 
 Numbers are zero-padded so that string order is numeric order within a prefix.
 """
@@ -16,6 +17,7 @@ from videosense_shared.messages import Stage
 
 HEADER = "HEADER"
 TRANSCRIPT = "TRANSCRIPT"
+REDACTION = "REDACTION"
 SCENE_PREFIX = "SCENE#"
 KEYFRAME_PREFIX = "KEYFRAME#"
 SEGMENT_PREFIX = "SEGMENT#"

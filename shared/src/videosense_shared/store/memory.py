@@ -27,6 +27,7 @@ from videosense_shared.messages import (
     KeyframeCaption,
     KeyframeRecognition,
     MediaFacts,
+    Redaction,
     Scene,
     Segment,
     SourceRef,
@@ -56,6 +57,7 @@ class _Video:
     language: str | None = None
     has_transcript: bool = False
     segments: dict[str, Segment] = field(default_factory=dict)
+    redaction: Redaction | None = None
 
 
 def _hop() -> Any:
@@ -323,6 +325,11 @@ class InMemoryDocumentStore:
         for i, segment in enumerate(transcript.segments):
             video.segments[segment_key(i)] = segment
 
+    async def put_redaction(self, video_id: str, redaction: Redaction) -> None:
+        """Store the redaction result (idempotent)."""
+        await _hop()
+        self._items(video_id).redaction = redaction
+
     # -- reading -----------------------------------------------------------------------------
 
     async def read(self, video_id: str) -> VideoDocument:
@@ -356,6 +363,7 @@ class InMemoryDocumentStore:
             scenes=tuple(scene for _, scene in sorted(video.scenes.items())),
             keyframes=tuple(keyframes),
             transcript=transcript,
+            redaction=video.redaction,
         )
 
     # -- internals ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from videosense_shared.messages import (
     KeyframeCaption,
     KeyframeRecognition,
     MediaFacts,
+    Redaction,
     Scene,
     SourceRef,
     Stage,
@@ -219,10 +220,14 @@ class DocumentStore(Protocol):
         """Store the transcript: its language plus one item per segment (idempotent)."""
         ...
 
+    async def put_redaction(self, video_id: str, redaction: Redaction) -> None:
+        """Store the redacted copy's reference and counts (idempotent)."""
+        ...
+
     # -- reading -----------------------------------------------------------------------------
 
     async def read(self, video_id: str) -> VideoDocument:
-        """Assemble the whole document (schema v1).
+        """Assemble the whole document (schema v2).
 
         Raises:
             DocumentNotFoundError: no such video.

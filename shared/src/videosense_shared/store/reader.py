@@ -1,15 +1,16 @@
-"""Reading a video's whole item collection back as the schema-v1 document."""
+"""Reading a video's whole item collection back as the schema-v2 document."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from videosense_shared.document import DocumentKeyframe, VideoDocument
-from videosense_shared.messages import Scene, Segment
+from videosense_shared.messages import Redaction, Scene, Segment
 from videosense_shared.store.codec import assemble_transcript, decode_header, decode_keyframe, s
 from videosense_shared.store.keys import (
     HEADER,
     KEYFRAME_PREFIX,
+    REDACTION,
     SCENE_PREFIX,
     SEGMENT_PREFIX,
     TRANSCRIPT,
@@ -26,7 +27,7 @@ class DocumentReader:
     _table: DynamoTable
 
     async def read(self, video_id: str) -> VideoDocument:
-        """Assemble the item collection into the schema-v1 document (strongly consistent).
+        """Assemble the item collection into the schema-v2 document (strongly consistent).
 
         Raises:
             DocumentNotFoundError: no such video.
@@ -37,6 +38,7 @@ class DocumentReader:
         segments: list[tuple[str, Segment]] = []
         language: str | None = None
         has_transcript = False
+        redaction: Redaction | None = None
         kwargs: dict[str, Any] = {
             "TableName": self._table.name,
             "KeyConditionExpression": "#pk = :id",
@@ -61,6 +63,8 @@ class DocumentReader:
                     language = item["language"]["S"] or None
                 elif sk.startswith(SEGMENT_PREFIX):
                     segments.append((sk, Segment.model_validate_json(item["data"]["S"])))
+                elif sk == REDACTION:
+                    redaction = Redaction.model_validate_json(item["data"]["S"])
             last = resp.get("LastEvaluatedKey")
             if not last:
                 break
@@ -79,4 +83,5 @@ class DocumentReader:
             scenes=tuple(sorted(scenes, key=lambda sc: sc.index)),
             keyframes=tuple(sorted(keyframes, key=lambda k: k.frame)),
             transcript=assemble_transcript(language, segments) if has_transcript else None,
+            redaction=redaction,
         )

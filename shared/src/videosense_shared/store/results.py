@@ -9,11 +9,18 @@ from videosense_shared.messages import (
     Keyframe,
     KeyframeCaption,
     KeyframeRecognition,
+    Redaction,
     Scene,
     Transcript,
 )
 from videosense_shared.store.codec import item_key, n, recognition_values, s
-from videosense_shared.store.keys import TRANSCRIPT, keyframe_key, scene_key, segment_key
+from videosense_shared.store.keys import (
+    REDACTION,
+    TRANSCRIPT,
+    keyframe_key,
+    scene_key,
+    segment_key,
+)
 from videosense_shared.store.table import DynamoTable
 
 
@@ -81,4 +88,10 @@ class ResultWriter:
                     for i, seg in enumerate(transcript.segments)
                 ),
             ]
+        )
+
+    async def put_redaction(self, video_id: str, redaction: Redaction) -> None:
+        """Store the redaction result as one small item (idempotent)."""
+        await self._table.put_all(
+            [{**item_key(video_id, REDACTION), "data": s(redaction.model_dump_json())}]
         )

@@ -23,10 +23,10 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from recognizer.boxes import pixel_box, score_confidence
-from recognizer.images import Bgr
 from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import Box, Face
+from videosense_shared.vision.boxes import pixel_box, score_confidence
+from videosense_shared.vision.images import Bgr
 
 Vector = npt.NDArray[np.float64]
 

@@ -1,7 +1,8 @@
 """The local face gallery's directory layout, written and read in this one place.
 
 The gallery is the directory ``VIDEOSENSE_RECOGNIZER_FACE_GALLERY``; the local backend's face
-search reads it (:mod:`recognizer.face_search`) and ``videosense faces`` writes it. A person
+search reads it (:mod:`videosense_shared.vision.face_search`; the redactor's
+``only:``/``except:`` policies read it too) and ``videosense faces`` writes it. A person
 is a sub-directory of photos, ``<gallery>/<name>/<photo>``, or a single top-level photo,
 ``<gallery>/<name>.<ext>``. A photo's id is its path inside the gallery (``Jane_Doe/a.jpg``):
 the ``match_id`` the recognizer reports when it names a face, stable across runs. Only
@@ -11,12 +12,19 @@ the ``match_id`` the recognizer reports when it names a face, stable across runs
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 #: What counts as a photo in the gallery (what OpenCV reads; other formats are stored as PNG).
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
+
+
+def default_gallery_root() -> Path:
+    """``$XDG_DATA_HOME/videosense/faces`` (``~/.local/share/videosense/faces`` by default)."""
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "videosense" / "faces"
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Offline face search: faces matched against a local gallery with dlib's 128-d embedding.
 
-The gallery is a directory of photos per person (its layout: :mod:`recognizer.gallery`;
-``videosense faces index`` fills it). Each photo contributes the embedding of its largest
-detected face, or of the whole photo when no face is detected in it (an already tight crop).
+The gallery is a directory of photos per person (its layout:
+:mod:`videosense_shared.vision.gallery`; ``videosense faces index`` fills it). Each photo
+contributes the embedding of its largest detected face, or of the whole photo when no face is
+detected in it (an already tight crop).
 A face in a keyframe is named after the gallery photo whose embedding is nearest (Euclidean
 distance), when that distance is at most the threshold (dlib's 0.6 by default); ``match_id``
 is the photo's id in the gallery (its path inside it), stable across runs.
@@ -23,11 +24,11 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from recognizer.face_models import FaceEmbedder, Vector
-from recognizer.gallery import GalleryDirectory
-from recognizer.images import Bgr
 from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import Box, Face
+from videosense_shared.vision.faces import FaceEmbedder, Vector
+from videosense_shared.vision.gallery import GalleryDirectory
+from videosense_shared.vision.images import Bgr
 
 #: dlib's threshold for "same person" (its LFW accuracy is quoted at this distance).
 DEFAULT_MAX_DISTANCE = 0.6

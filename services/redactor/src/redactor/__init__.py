@@ -1,0 +1,1 @@
+"""videosense redactor: redacted copies of videos."""

@@ -1,0 +1,77 @@
+"""The one narrow interface of the redactor's face backends, and how they fail.
+
+A backend looks at the downloaded video (and, for Rekognition, at its S3 object) and returns
+:class:`Findings`: the shots and frame times of the video and the face (and text) tracks the
+policy hides. Drawing the boxes on every frame and writing the copy is the same for every
+backend (:mod:`redactor.tracking`, :mod:`redactor.render`).
+
+- :class:`RedactionError`: this video cannot be redacted (not decodable, a job failed): the
+  stage *fails* with the readable reason;
+- :class:`videosense_shared.backends.BackendUnavailableError`: the backend cannot run here at all
+  (models missing, no gallery for a policy that names people, no Rekognition settings).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from redactor.policy import Policy
+from redactor.scan import Scan
+from redactor.tracking import Track
+from videosense_shared.messages import SourceRef
+
+
+class RedactionError(Exception):
+    """The video cannot be redacted; ``reason`` is readable."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class RedactionRequest:
+    """One video to look at: its S3 object, the local copy, whose faces to hide."""
+
+    video_id: str
+    source: SourceRef
+    path: Path
+    policy: Policy
+    redact_text: bool = False
+
+
+@dataclass
+class Findings:
+    """The video's shots and frame times (``scan``), and the tracks to hide.
+
+    ``extend_frames`` is how far tracks are carried beyond their first and last detection: about
+    one sampling interval of the backend (its own for Rekognition).
+    """
+
+    scan: Scan
+    faces: list[Track]
+    extend_frames: int
+    texts: list[Track] = field(default_factory=list)
+    extend_before: int = 0  # before a track's first detection (0: extend_frames)
+    faces_seen: int = 0  # every face track found, hidden or not
+
+
+class FaceBackend(Protocol):
+    """Finds the faces to hide in a video."""
+
+    @property
+    def name(self) -> str:
+        """Backend name recorded in the document (``local``, ``rekognition``)."""
+        ...
+
+    async def find(self, request: RedactionRequest) -> Findings:
+        """The tracks of the faces the request's policy hides (and text, when asked).
+
+        Raises:
+            RedactionError: the video cannot be decoded, or a job failed on it.
+            videosense_shared.backends.BackendUnavailableError: the backend cannot run here.
+            botocore.exceptions.ClientError: a transient AWS failure (retried).
+        """
+        ...

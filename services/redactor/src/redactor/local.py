@@ -1,0 +1,131 @@
+"""The offline backend: dlib's face detector and 128-d embedding, in-process (the same models
+the recognizer uses, from :mod:`videosense_shared.vision`).
+
+One decode of the video (:func:`redactor.scan.scan`) samples faces and links them into tracks;
+when the policy names people, a few faces of every track are embedded and matched against the
+local face gallery (:class:`~videosense_shared.vision.face_search.FaceGallery`, filled by
+``videosense faces index``), and the track takes the majority name. ``--redact text`` also
+reads on-screen text with RapidOCR's packaged models.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+from redactor.backend import Findings, RedactionError, RedactionRequest
+from redactor.scan import Namer, ScanError, ScanSettings, scan
+from redactor.settings import RedactorSettings
+from videosense_shared.backends import BackendUnavailableError
+from videosense_shared.messages import Box
+from videosense_shared.vision.face_search import FaceGallery
+from videosense_shared.vision.faces import FaceEmbedder, HogFaceDetector
+from videosense_shared.vision.images import Bgr
+from videosense_shared.vision.text import RapidOcr
+
+NAME = "local"
+
+
+def scan_settings(settings: RedactorSettings) -> ScanSettings:
+    """The scan's part of the redactor's settings."""
+    return ScanSettings(
+        sample_interval_s=settings.sample_interval_s,
+        full_frame_every=settings.full_frame_every,
+        text_interval_s=settings.text_interval_s,
+        detect_width=settings.detect_width,
+        min_confidence=settings.min_confidence,
+        cut_threshold=settings.cut_threshold,
+        max_missed_samples=settings.max_missed_samples,
+        embeddings_per_track=settings.embeddings_per_track,
+    )
+
+
+def extend_frames(interval_frames: int, settings: RedactorSettings) -> int:
+    """Frames a track is carried beyond its detections: ``extend_samples`` intervals."""
+    return math.ceil(interval_frames * settings.extend_samples)
+
+
+class LocalBackend:
+    """Faces (and text) found with the packaged offline models.
+
+    Raises:
+        BackendUnavailableError: dlib or its packaged weights are missing.
+    """
+
+    def __init__(self, settings: RedactorSettings) -> None:
+        self._settings = settings
+        self._detector = HogFaceDetector()
+        self._embedder: FaceEmbedder | None = None
+        self._ocr: RapidOcr | None = None
+
+    @property
+    def name(self) -> str:
+        """Backend name recorded in the document."""
+        return NAME
+
+    def _namer(self) -> Namer:
+        # The gallery is opened per video: photos added while the service runs count at once
+        # (embeddings of photos already seen are cached by content).
+        if self._embedder is None:
+            self._embedder = FaceEmbedder()
+        if not self._settings.face_gallery.is_dir():
+            raise BackendUnavailableError(
+                f"a policy that names people needs the face gallery {self._settings.face_gallery}"
+                " (add photos with `videosense faces index`)"
+            )
+        gallery = FaceGallery(
+            self._settings.face_gallery,
+            self._embedder,
+            self._detector,
+            max_distance=self._settings.face_match_distance,
+            min_confidence=self._settings.min_confidence,
+        )
+
+        def name(image: Bgr, box: Box) -> str | None:
+            found = gallery.match(image, box)
+            return found[0].name if found is not None else None
+
+        return name
+
+    def _text_reader(self) -> RapidOcr:
+        if self._ocr is None:
+            ocr = RapidOcr()
+            ocr.check()
+            self._ocr = ocr
+        return self._ocr
+
+    async def find(self, request: RedactionRequest) -> Findings:
+        """Scan the video; return the tracks the policy hides.
+
+        Raises:
+            RedactionError: the video cannot be decoded.
+            BackendUnavailableError: the policy names people and there is no readable gallery,
+                or text is asked for and RapidOCR does not load.
+        """
+        return await asyncio.to_thread(self._find, request)
+
+    def _find(self, request: RedactionRequest) -> Findings:
+        namer = self._namer() if request.policy.needs_names else None
+        texts = self._text_reader() if request.redact_text else None
+        try:
+            found = scan(
+                request.path,
+                scan_settings(self._settings),
+                faces=self._detector,
+                namer=namer,
+                texts=texts,
+            )
+        except ScanError as err:
+            raise RedactionError(str(err)) from err
+        hidden = [track for track in found.faces if request.policy.hides(track.name)]
+        return Findings(
+            scan=found,
+            faces=hidden,
+            extend_frames=extend_frames(found.sample_frames, self._settings),
+            # A new face is first seen by a whole-frame search, which comes every few samples.
+            extend_before=extend_frames(
+                found.sample_frames * self._settings.full_frame_every, self._settings
+            ),
+            texts=found.texts,
+            faces_seen=len(found.faces),
+        )
