@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -44,6 +45,10 @@ def _overridable(name: str) -> str:
     return f"${{VIDEOSENSE_{name.upper()}:-{default}}}"
 
 
+#: The named volume holding the SQLite search index, and where services mount it.
+SEARCH_VOLUME = "search-index"
+SEARCH_MOUNT = "/data/search"
+
 # The table defaults to empty: CommonSettings then names it from the prefix (<prefix>-videos),
 # the same rule as the topics and queues, so VIDEOSENSE_PREFIX alone renames everything.
 LOCAL = Deployment(
@@ -53,6 +58,12 @@ LOCAL = Deployment(
     region="us-east-1",
     log_level=_overridable("log_level"),
     log_format=_overridable("log_format"),
+    search=MappingProxyType(
+        {
+            "VIDEOSENSE_SEARCH_BACKEND": "sqlite",
+            "VIDEOSENSE_SEARCH_INDEX_PATH": f"{SEARCH_MOUNT}/search.sqlite",
+        }
+    ),
 )
 
 # Any credentials do for the emulators; the standard variable points botocore at them.
@@ -76,6 +87,8 @@ def compose_model(services: tuple[ServiceDef, ...]) -> dict[str, Any]:
     }
     for service in services:
         out["services"][service.name] = _service(service, services)
+    if any(s.search_access is not None for s in services):
+        out["volumes"] = {SEARCH_VOLUME: {}}
     return out
 
 
@@ -147,7 +160,7 @@ def _provision() -> dict[str, Any]:
 
 def _service(service: ServiceDef, deployed: tuple[ServiceDef, ...]) -> dict[str, Any]:
     env = service_environment(service, LOCAL, deployed, service.local_backend)
-    return {
+    entry: dict[str, Any] = {
         "build": {"context": ".", "dockerfile": service.dockerfile},
         "image": f"videosense/{service.package}:local",
         "command": list(service.command),
@@ -158,6 +171,10 @@ def _service(service: ServiceDef, deployed: tuple[ServiceDef, ...]) -> dict[str,
         "stop_signal": "SIGTERM",
         "stop_grace_period": f"{service.stop_grace_s}s",
     }
+    if service.search_access is not None:
+        # Read-write for readers too: SQLite's WAL mode writes its shared-memory file beside.
+        entry["volumes"] = [f"{SEARCH_VOLUME}:{SEARCH_MOUNT}"]
+    return entry
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,9 @@ settings): the deploy tests check every name here against them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from videosense_deploy.services import ServiceDef
 from videosense_shared.layout import UPLOADS_PREFIX
@@ -27,6 +29,9 @@ class Deployment:
     uploads_prefix: str = UPLOADS_PREFIX
     log_level: str = "INFO"
     log_format: str = "json"
+    # The VIDEOSENSE_SEARCH_ settings of the services that use the search index (a SQLite file
+    # on a volume in compose, the OpenSearch domain in the CDK stack).
+    search: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def common_environment(deployment: Deployment) -> dict[str, str]:
@@ -75,6 +80,8 @@ def service_environment(
         stages = ",".join(s.value for s in available_stages(d.stage for d in deployed))
         env[f"{own}AVAILABLE_STAGES"] = stages
         env[f"{own}STAGES"] = stages
+    if service.search_access is not None:
+        env.update(deployment.search)
     env.update(service.extra_env)
     return env
 

@@ -19,6 +19,7 @@ from videosense_shared.topology import (
     AGGREGATOR,
     CAPTIONER,
     FRAME_EXTRACTOR,
+    INDEXER,
     INGEST,
     RECOGNIZER,
     TRANSCRIBER,
@@ -49,6 +50,7 @@ RECOGNIZER_SERVICE = ServiceInfo(
     name="recognizer", package="recognizer", queue=RECOGNIZER, stage=Stage.RECOGNITION
 )
 AGGREGATOR_SERVICE = ServiceInfo(name="aggregator", package="aggregator", queue=AGGREGATOR)
+INDEXER_SERVICE = ServiceInfo(name="indexer", package="indexer", queue=INDEXER)
 
 #: Every service of the pipeline, in the order a video meets them.
 REGISTRY: tuple[ServiceInfo, ...] = (
@@ -58,6 +60,7 @@ REGISTRY: tuple[ServiceInfo, ...] = (
     CAPTIONER_SERVICE,
     RECOGNIZER_SERVICE,
     AGGREGATOR_SERVICE,
+    INDEXER_SERVICE,
 )
 
 

@@ -26,6 +26,7 @@ CAPTIONER = "captioner"
 RECOGNIZER = "recognizer"
 TRANSCRIBER = "transcriber"
 AGGREGATOR = "aggregator"
+INDEXER = "indexer"
 
 # DynamoDB key names of the document table (an item collection per video).
 PARTITION_KEY = "video_id"
@@ -132,6 +133,12 @@ TOPOLOGY = Topology(
                 Subscription(RECOGNITION_READY, ("RecognitionReady", "StageFailed")),
                 Subscription(TRANSCRIPT_READY, ("TranscriptReady", "StageFailed")),
             ),
+        ),
+        # The search index: every finished video (complete, partial or failed).
+        Queue(
+            name=INDEXER,
+            visibility_timeout_s=120,
+            subscriptions=(Subscription(VIDEO_COMPLETED, ("VideoCompleted",)),),
         ),
     ),
 )
