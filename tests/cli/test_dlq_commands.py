@@ -31,6 +31,7 @@ from videosense_shared.ids import video_id_for
 from videosense_shared.messages import AnyMessage, VideoIngested
 from videosense_shared.provision import Provisioned, provision
 from videosense_shared.settings import CommonSettings, ConsumerSettings
+from videosense_shared.topology import TOPOLOGY
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs.type_defs import MessageAttributeValueOutputTypeDef
@@ -148,6 +149,7 @@ async def test_list_counts_the_messages_of_every_dead_letter_queue(
         "captioner": (1, 0),
         "recognizer": (2, 0),
         "aggregator": (0, 0),
+        "indexer": (0, 0),
     }
     assert [d.queue.name for d in depths][3] == f"{common.prefix}-captioner-dlq"
 
@@ -170,7 +172,7 @@ async def test_list_fails_where_the_topology_is_not_provisioned(
     code, out, err = await cli(capsys, "dlq", "list")
     # THEN each is reported missing, and the command fails
     assert code == 1
-    assert out.count("missing") == 6
+    assert out.count("missing") == len(TOPOLOGY.queues)
     assert "not found at this endpoint" in err
 
 
