@@ -196,13 +196,18 @@ async def main() -> int:
     parser.add_argument("--scan-videos", type=int, default=300)
     parser.add_argument("--embed-videos", type=int, default=100)
     parser.add_argument("--dir", type=Path, default=None, help="where the index files go")
+    parser.add_argument(
+        "--reuse", action="store_true", help="query the index already in --dir (no indexing)"
+    )
     args = parser.parse_args()
     rng = random.Random(13)
     corpus = Corpus(rng)
     workdir = args.dir or Path(tempfile.mkdtemp(prefix="bench-search-"))
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "search.sqlite"
-    remove_index(path)
+    reuse = args.reuse and path.is_file()
+    if not reuse:
+        remove_index(path)
 
     # -- indexing -----------------------------------------------------------------------
     index = SqliteSearchIndex(path)
@@ -211,7 +216,7 @@ async def main() -> int:
     generate_s = 0.0
     scan_docs: list[VideoDocument] = []
     embed_docs: list[VideoDocument] = []
-    for n in range(args.videos):
+    for n in range(max(args.scan_videos, args.embed_videos) if reuse else args.videos):
         start = time.perf_counter()
         doc = corpus.document(n)
         generate_s += time.perf_counter() - start
@@ -219,6 +224,8 @@ async def main() -> int:
             scan_docs.append(doc)
         if n < args.embed_videos:
             embed_docs.append(doc)
+        if reuse:
+            continue
         start = time.perf_counter()
         entries += await index.index_video(doc)
         index_s += time.perf_counter() - start
@@ -229,15 +236,19 @@ async def main() -> int:
     size = index_bytes(path)
     doc_bytes = sum(len(d.model_dump_json()) for d in scan_docs) / max(1, len(scan_docs))
     print(f"## Search index at {args.videos} videos (SQLite FTS5)\n")
-    print(
-        f"- entries: {entries:,} ({entries / args.videos:.0f} per video; documents of "
-        f"{doc_bytes / 1024:.0f} KB JSON on average)"
-    )
-    print(
-        f"- indexing: {args.videos / index_s:.0f} videos/s, {entries / index_s:,.0f} entries/s "
-        f"({index_s:.0f} s in all; generating the documents took {generate_s:.0f} s more)"
-    )
-    print(f"- index size: {size / 2**20:.0f} MiB ({size / entries:.0f} bytes per entry)\n")
+    if reuse:
+        print(f"(index of an earlier run reused: {size / 2**20:.0f} MiB; queries only)\n")
+    else:
+        print(
+            f"- entries: {entries:,} ({entries / args.videos:.0f} per video; documents of "
+            f"{doc_bytes / 1024:.0f} KB JSON on average)"
+        )
+        print(
+            f"- indexing: {args.videos / index_s:.0f} videos/s, {entries / index_s:,.0f} "
+            f"entries/s ({index_s:.0f} s in all; generating the documents took "
+            f"{generate_s:.0f} s more)"
+        )
+        print(f"- index size: {size / 2**20:.0f} MiB ({size / entries:.0f} bytes per entry)\n")
 
     # -- queries ------------------------------------------------------------------------
     print("| kind | mode | p50 ms | p95 ms | mean hits |")
