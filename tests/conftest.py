@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -166,3 +167,11 @@ def aws_env(
     if "AWS_SESSION_TOKEN" not in env:
         monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     return env
+
+
+@pytest.fixture(autouse=True)
+def _private_data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per-user data (the library search index that `videosense run` fills, the default face
+    gallery) goes to the test's own directory, never the user's home; child processes inherit
+    it."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))

@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
 
 from videosense_deploy.environment import Deployment, common_environment, service_environment
 from videosense_deploy.services import SERVICES, ServiceDef, deployable, repo_root
-from videosense_deploy.web import SEARCH_VOLUME, WEB_DOCKERFILE, WEB_NAME, compose_web
+from videosense_deploy.web import WEB_DOCKERFILE, WEB_NAME, compose_web
 from videosense_shared.settings import CommonSettings
 
 #: Community LocalStack tag that needs no auth token (newer tags need LOCALSTACK_AUTH_TOKEN).
@@ -45,6 +46,10 @@ def _overridable(name: str) -> str:
     return f"${{VIDEOSENSE_{name.upper()}:-{default}}}"
 
 
+#: The named volume holding the SQLite search index, and where services mount it.
+SEARCH_VOLUME = "search-index"
+SEARCH_MOUNT = "/data/search"
+
 # The table defaults to empty: CommonSettings then names it from the prefix (<prefix>-videos),
 # the same rule as the topics and queues, so VIDEOSENSE_PREFIX alone renames everything.
 LOCAL = Deployment(
@@ -54,6 +59,12 @@ LOCAL = Deployment(
     region="us-east-1",
     log_level=_overridable("log_level"),
     log_format=_overridable("log_format"),
+    search=MappingProxyType(
+        {
+            "VIDEOSENSE_SEARCH_BACKEND": "sqlite",
+            "VIDEOSENSE_SEARCH_INDEX_PATH": f"{SEARCH_MOUNT}/search.sqlite",
+        }
+    ),
 )
 
 # Any credentials do for the emulators; the standard variable points botocore at them.
@@ -78,7 +89,11 @@ def compose_model(services: tuple[ServiceDef, ...]) -> dict[str, Any]:
     for service in services:
         out["services"][service.name] = _service(service, services)
     if (repo_root() / WEB_DOCKERFILE).is_file():
-        out["services"][WEB_NAME] = compose_web(_AWS_ENV, LOCAL, EMULATOR_PORT)
+        out["services"][WEB_NAME] = compose_web(
+            _AWS_ENV, LOCAL, EMULATOR_PORT, f"{SEARCH_VOLUME}:{SEARCH_MOUNT}"
+        )
+        out.setdefault("volumes", {})[SEARCH_VOLUME] = {}
+    if any(s.search_access is not None for s in services):
         out.setdefault("volumes", {})[SEARCH_VOLUME] = {}
     return out
 
@@ -151,7 +166,7 @@ def _provision() -> dict[str, Any]:
 
 def _service(service: ServiceDef, deployed: tuple[ServiceDef, ...]) -> dict[str, Any]:
     env = service_environment(service, LOCAL, deployed, service.local_backend)
-    return {
+    entry: dict[str, Any] = {
         "build": {"context": ".", "dockerfile": service.dockerfile},
         "image": f"videosense/{service.package}:local",
         "command": list(service.command),
@@ -162,6 +177,10 @@ def _service(service: ServiceDef, deployed: tuple[ServiceDef, ...]) -> dict[str,
         "stop_signal": "SIGTERM",
         "stop_grace_period": f"{service.stop_grace_s}s",
     }
+    if service.search_access is not None:
+        # Read-write for readers too: SQLite's WAL mode writes its shared-memory file beside.
+        entry["volumes"] = [f"{SEARCH_VOLUME}:{SEARCH_MOUNT}"]
+    return entry
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,9 @@ settings): the deploy tests check every name here against them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from videosense_deploy.services import ServiceDef
 from videosense_shared import stages as stage_rules
@@ -28,6 +30,9 @@ class Deployment:
     uploads_prefix: str = UPLOADS_PREFIX
     log_level: str = "INFO"
     log_format: str = "json"
+    # The VIDEOSENSE_SEARCH_ settings of the services that use the search index (a SQLite file
+    # on a volume in compose, the OpenSearch domain in the CDK stack).
+    search: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def common_environment(deployment: Deployment) -> dict[str, str]:
@@ -78,6 +83,8 @@ def service_environment(
         env[f"{own}STAGES"] = ",".join(
             s.value for s in available if s not in stage_rules.ON_REQUEST_STAGES
         )
+    if service.search_access is not None:
+        env.update(deployment.search)
     env.update(service.extra_env)
     return env
 

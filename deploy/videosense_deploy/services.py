@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
 
@@ -33,6 +34,7 @@ from videosense_shared.services import (
     CAPTIONER_SERVICE,
     CLIPPER_SERVICE,
     FRAME_EXTRACTOR_SERVICE,
+    INDEXER_SERVICE,
     INGEST_SERVICE,
     RECOGNIZER_SERVICE,
     REDACTOR_SERVICE,
@@ -64,6 +66,13 @@ REDACTED = REDACTED_PREFIX  # redacted copies (videosense_shared.layout.redacted
 # action, so the store's transactions need Put/Update/ConditionCheck, not a transact action.
 _STORE_READ = ("dynamodb:GetItem", "dynamodb:Query")
 _STORE_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")
+
+
+class SearchAccess(StrEnum):
+    """What a service does with the library search index (docs/architecture.md)."""
+
+    READ = "read"  # searches it (the web app): _search and reads only
+    WRITE = "write"  # indexes into it (the indexer): creates the index, bulk writes, deletes
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,9 @@ class ServiceDef:
     concurrency: int = 4  # messages one task handles at once
     stop_grace_s: int = 60  # SIGTERM to SIGKILL; the consumer drains in between
     extra_env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # The search index: compose mounts the SQLite volume, the CDK stack grants the OpenSearch
+    # domain (read or write) and both set the VIDEOSENSE_SEARCH_ settings.
+    search_access: SearchAccess | None = None
 
     @property
     def name(self) -> str:
@@ -360,6 +372,17 @@ SERVICES: tuple[ServiceDef, ...] = (
         memory_mib=4096,
         concurrency=1,
         stop_grace_s=120,
+    ),
+    ServiceDef(
+        INDEXER_SERVICE,
+        publishes=(),
+        reads=(DOCUMENTS,),  # the finished document a VideoCompleted names
+        search_access=SearchAccess.WRITE,
+        # The text-embedding model (torch) embeds transcript segments and captions.
+        cpu=1024,
+        memory_mib=2048,
+        concurrency=2,
+        extra_env=MappingProxyType(_WRITABLE_MODEL_CACHE),
     ),
 )
 

@@ -23,6 +23,7 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_opensearchservice as opensearch
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -30,7 +31,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from videosense_deploy.environment import Deployment, service_environment
-from videosense_deploy.services import UPLOADS, ServiceDef, repo_root
+from videosense_deploy.services import UPLOADS, SearchAccess, ServiceDef, repo_root
 from videosense_deploy.web import WEB_DOCKERFILE, WebConfig, WebFrontend
 from videosense_shared.layout import FRAMES_PREFIX, MESSAGES_PREFIX, UPLOADS_PREFIX
 from videosense_shared.settings import DOCUMENT_TABLE, physical_name
@@ -244,12 +245,30 @@ class VideosenseStack(cdk.Stack):
             [("CKV_AWS_119", "Encrypted with the AWS managed key; a CMK adds cost, no control.")],
         )
 
+        # The library search index, when a deployed service uses it (the indexer writes it).
+        self.search_index_name = physical_name(prefix, "entries")
+        self.search_domain = (
+            self._search_domain() if any(s.search_access for s in services) else None
+        )
+        search_env = (
+            {
+                "VIDEOSENSE_SEARCH_BACKEND": "opensearch",
+                "VIDEOSENSE_SEARCH_OPENSEARCH_ENDPOINT": (
+                    f"https://{self.search_domain.domain_endpoint}"
+                ),
+                "VIDEOSENSE_SEARCH_OPENSEARCH_SERVICE": "es",
+                "VIDEOSENSE_SEARCH_OPENSEARCH_INDEX": self.search_index_name,
+            }
+            if self.search_domain is not None
+            else {}
+        )
         self.deployment = Deployment(
             prefix=prefix,
             bucket=self.bucket_name,
             table=table_name,
             region=cdk.Aws.REGION,
             uploads_prefix=config.uploads_prefix,
+            search=MappingProxyType(search_env),
         )
         self.cluster, self.security_group = self._network()
         self.services: dict[str, ecs.FargateService] = {}
@@ -257,6 +276,9 @@ class VideosenseStack(cdk.Stack):
         for service in services:
             self._service(service, services, image_for)
         self.web = self._web(config.web, web_image) if config.web else None
+        if self.web is not None and self.search_domain is not None:
+            # The web app searches; only the indexer writes.
+            self.web.task_role.add_to_policy(self._search_statement(SearchAccess.READ))
 
         cdk.CfnOutput(self, "BucketName", value=self.bucket_name)
         cdk.CfnOutput(self, "CompletedTopicArn", value=self.topics["video-completed"].topic_arn)
@@ -296,10 +318,78 @@ class VideosenseStack(cdk.Stack):
                 ignore_mode=cdk.IgnoreMode.DOCKER,
                 platform=cdk.aws_ecr_assets.Platform.LINUX_AMD64,
             ),
-            # The search index on AWS is OpenSearch; its endpoint comes with the domain.
-            search_environment={"VIDEOSENSE_SEARCH_BACKEND": "opensearch"},
+            # The search index on AWS is the OpenSearch domain the indexer writes.
+            search_environment=dict(self.deployment.search),
             spot=self.config.spot,
             log_retention=self.config.log_retention,
+        )
+
+    def _search_domain(self) -> opensearch.Domain:
+        """One small OpenSearch domain for the search index, reachable only with SigV4 by the
+        task roles granted below (no resource policy: identity policies alone allow access)."""
+        domain = opensearch.Domain(
+            self,
+            "SearchDomain",
+            domain_name=physical_name(self.config.prefix, "search")[:28],
+            version=opensearch.EngineVersion.OPENSEARCH_2_9,
+            capacity=opensearch.CapacityConfig(
+                data_nodes=1,
+                data_node_instance_type="t3.small.search",
+                multi_az_with_standby_enabled=False,
+            ),
+            ebs=opensearch.EbsOptions(volume_size=10, volume_type=ec2.EbsDeviceVolumeType.GP3),
+            encryption_at_rest=opensearch.EncryptionAtRestOptions(enabled=True),
+            node_to_node_encryption=True,
+            enforce_https=True,
+            tls_security_policy=opensearch.TLSSecurityPolicy.TLS_1_2,
+            # Derived data: the indexer rebuilds it from documents/ (re-drive VideoCompleted).
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        skip_checks(
+            domain,
+            [
+                ("CKV_AWS_247", "Encrypted at rest with the AWS managed key; a CMK adds cost."),
+                ("CKV_AWS_84", "Derived data; service logs cover indexing errors."),
+                ("CKV_AWS_317", "Audit logs need fine-grained access control; IAM-only here."),
+                ("CKV_AWS_318", "One node: derived data, rebuilt from documents/ if lost."),
+                ("CKV2_AWS_59", "One node: derived data, rebuilt from documents/ if lost."),
+                (
+                    "CKV_AWS_137",
+                    "No VPC (the tasks run in public subnets without NAT); every request is "
+                    "SigV4-signed and only the granted task roles are allowed.",
+                ),
+                ("CKV2_AWS_52", "Access is IAM-only (SigV4, least-privilege task roles)."),
+            ],
+        )
+        return domain
+
+    def _search_statement(self, access: SearchAccess) -> iam.PolicyStatement:
+        assert self.search_domain is not None
+        arn = self.search_domain.domain_arn
+        index = self.search_index_name
+        if access is SearchAccess.WRITE:
+            # Its index templates, bulk writes, delete-by-query and reads of its two indices.
+            return iam.PolicyStatement(
+                sid="SearchIndexWrite",
+                actions=[
+                    "es:ESHttpGet",
+                    "es:ESHttpHead",
+                    "es:ESHttpPost",
+                    "es:ESHttpPut",
+                    "es:ESHttpDelete",
+                ],
+                resources=[f"{arn}/_index_template/{index}*", f"{arn}/_bulk", f"{arn}/{index}*"],
+            )
+        # Searches and document reads only: no _bulk, no deletes, no template changes.
+        return iam.PolicyStatement(
+            sid="SearchIndexRead",
+            actions=["es:ESHttpGet", "es:ESHttpPost"],
+            resources=[
+                f"{arn}/{index}/_search",
+                f"{arn}/{index}-videos/_search",
+                f"{arn}/{index}-videos/_mget",
+                f"{arn}/{index}-videos/_doc/*",
+            ],
         )
 
     def _sns_key(self) -> kms.IKey:
@@ -548,12 +638,17 @@ class VideosenseStack(cdk.Stack):
                 actions=["sqs:SendMessage", "sqs:GetQueueUrl"],
                 resources=[dlq.queue_arn],
             ),
-            iam.PolicyStatement(
-                sid="PublishOwnTopics",
-                actions=["sns:Publish"],
-                resources=[self.topics[t].topic_arn for t in service.publishes],
-            ),
         ]
+        if service.publishes:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="PublishOwnTopics",
+                    actions=["sns:Publish"],
+                    resources=[self.topics[t].topic_arn for t in service.publishes],
+                )
+            )
+        if service.search_access is not None:
+            statements.append(self._search_statement(service.search_access))
         if service.reads:
             statements.append(
                 iam.PolicyStatement(

@@ -39,9 +39,6 @@ WEB_NAME = "web"
 WEB_DOCKERFILE = "src/videosense/web/Dockerfile"
 WEB_COMMAND = ("python", "-m", "videosense.web")
 WEB_PORT = 8080
-#: The compose volume holding the embedded search index, shared with the indexer.
-SEARCH_VOLUME = "search-index"
-SEARCH_INDEX_PATH = "/data/search.sqlite"
 HEALTH_PATH = "/api/health"
 
 
@@ -55,10 +52,11 @@ def web_environment(deployment: Deployment) -> dict[str, str]:
 
 
 def compose_web(
-    aws_env: dict[str, str], deployment: Deployment, emulator_port: int
+    aws_env: dict[str, str], deployment: Deployment, emulator_port: int, search_volume: str
 ) -> dict[str, Any]:
     """The compose service of the web app, published on 127.0.0.1 only (no authentication
-    locally), with the search index volume it shares with the indexer."""
+    locally), reading the search index the indexer writes: the deployment's search settings
+    and ``search_volume`` (``name:mount``), the indexer's own."""
     return {
         "build": {"context": ".", "dockerfile": WEB_DOCKERFILE},
         "image": "videosense/web:local",
@@ -68,11 +66,10 @@ def compose_web(
             **web_environment(deployment),
             # The browser reaches the emulator on the published port, not by its compose name.
             "VIDEOSENSE_WEB_MEDIA_ENDPOINT_URL": f"http://localhost:{emulator_port}",
-            "VIDEOSENSE_SEARCH_BACKEND": "sqlite",
-            "VIDEOSENSE_SEARCH_INDEX_PATH": SEARCH_INDEX_PATH,
+            **deployment.search,
         },
         "ports": [f"127.0.0.1:{WEB_PORT}:{WEB_PORT}"],
-        "volumes": [f"{SEARCH_VOLUME}:{SEARCH_INDEX_PATH.rsplit('/', 1)[0]}"],
+        "volumes": [search_volume],
         "depends_on": {"provision": {"condition": "service_completed_successfully"}},
         "restart": "unless-stopped",
         "stop_signal": "SIGTERM",

@@ -151,6 +151,11 @@ async def _run(args: argparse.Namespace) -> int:
         finally:
             watcher.cancel()
         document = await stack.store.read(video_id)
+        # `videosense find` reads the library index: return once this video is in it.
+        try:
+            await stack.wait_indexed(document, 60.0)
+        except TimeoutError:
+            _progress("the video is not in the search index yet: `videosense find` may miss it")
         if args.out:
             await _save(stack, document, args.out)
             _progress(f"saved the document and keyframes under {args.out}")

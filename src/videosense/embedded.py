@@ -17,6 +17,7 @@ from captioner.service import service as captioner_service
 from captioner.settings import CaptionerSettings
 from clipper.service import service as clipper_service
 from frame_extractor.service import service as frame_extractor_service
+from indexer.service import service as indexer_service
 from ingest.handler import STAGES_METADATA
 from ingest.service import service_for as ingest_service_for
 from recognizer.service import service as recognizer_service
@@ -25,10 +26,14 @@ from transcriber.service import service as transcriber_service
 from videosense.emulator import Emulator
 from videosense_shared import stages as stage_rules
 from videosense_shared.aws import AwsClients
+from videosense_shared.document import VideoDocument
 from videosense_shared.ids import video_id_for
 from videosense_shared.messages import Stage, VideoCompleted
 from videosense_shared.provision import Provisioned, provision, subscribe_queue
 from videosense_shared.runtime import ServiceSpec, serve
+from videosense_shared.search import SearchIndex
+from videosense_shared.search.backends import open_search_index
+from videosense_shared.search.settings import SearchSettings
 from videosense_shared.settings import CommonSettings
 from videosense_shared.store import DynamoDocumentStore
 from videosense_shared.topology import VIDEO_COMPLETED
@@ -90,7 +95,9 @@ class EmbeddedStack:
 
     ``endpoint``: an already-running emulator or LocalStack to use instead of starting one;
     ``port``: where the embedded emulator listens (default: a free port);
-    ``extra_services``: stage services to run instead of (same name) or beside the built-in ones.
+    ``extra_services``: stage services to run instead of (same name) or beside the built-in ones;
+    ``search``: the search index the indexer writes (default: ``VIDEOSENSE_SEARCH_*``, the
+    library index that ``videosense find`` reads).
     """
 
     def __init__(
@@ -99,10 +106,13 @@ class EmbeddedStack:
         endpoint: str | None = None,
         port: int = 0,
         extra_services: Sequence[ServiceSpec] = (),
+        search: SearchSettings | None = None,
     ) -> None:
         self._endpoint = endpoint
         self._port = port
         self._extra = tuple(extra_services)
+        self._search = search
+        self.search_index: SearchIndex | None = None
         self._emulator: Emulator | None = None
         self._exit = AsyncExitStack()
         self._stop = asyncio.Event()
@@ -148,8 +158,13 @@ class EmbeddedStack:
             attrs["Attributes"]["QueueArn"],
             None,
         )
-        for spec in all_services(self._extra):
+        self.search_index = await open_search_index(self._search or SearchSettings(), aws=self.aws)
+        for spec in self._services():
             self._tasks[spec.name] = asyncio.create_task(serve(spec, self.aws, self._stop))
+
+    def _services(self) -> list[ServiceSpec]:
+        # The indexer writes the index this stack opened (and closes after the services).
+        return [*all_services(self._extra), indexer_service(index=self.search_index)]
 
     async def kill_service(self, name: str) -> None:
         """Cancel one service's task abruptly, without the graceful drain (a crash)."""
@@ -163,7 +178,7 @@ class EmbeddedStack:
         Raises:
             KeyError: no such service.
         """
-        specs = {spec.name: spec for spec in all_services(self._extra)}
+        specs = {spec.name: spec for spec in self._services()}
         self._tasks[name] = asyncio.create_task(serve(specs[name], self.aws, self._stop))
 
     async def upload(self, path: Path, stages: tuple[Stage, ...] | None = None) -> str:
@@ -201,6 +216,24 @@ class EmbeddedStack:
                     event = VideoCompleted.model_validate(json.loads(msg["Body"]))
                     self._completed.setdefault(event.video_id, []).append(event)
 
+    async def wait_indexed(self, document: VideoDocument, timeout_s: float) -> None:
+        """Wait until the search index holds this completion of the video (the indexer runs
+        after ``VideoCompleted``, so a command that reads the index waits for it).
+
+        Raises:
+            TimeoutError: not indexed within ``timeout_s``.
+            RuntimeError: a service task died, or the stack has no index.
+        """
+        if self.search_index is None:
+            raise RuntimeError("the stack has no search index")
+        async with asyncio.timeout(timeout_s):
+            while True:
+                indexed = await self.search_index.get_video(document.video_id)
+                if indexed is not None and indexed.completed_at == document.completed_at:
+                    return
+                self._check_services()
+                await asyncio.sleep(0.2)
+
     def _check_services(self) -> None:
         for task in self._tasks.values():
             if task.done():
@@ -222,6 +255,8 @@ class EmbeddedStack:
         self._stop.set()
         if self._tasks:
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        if self.search_index is not None:
+            await self.search_index.close()
         await self._exit.aclose()
         if self._emulator is not None:
             await asyncio.to_thread(self._emulator.stop)

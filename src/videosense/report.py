@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from videosense.search import Hit
 from videosense_shared.document import VideoDocument
 from videosense_shared.messages import Stage, StageStatus
 
@@ -145,17 +144,3 @@ def print_extraction(summary: dict[str, Any], out: Path) -> None:
             f"frames {scene['start_frame']}-{scene['end_frame'] - 1}"
         )
     print(f"keyframes {len(summary['keyframes'])} JPEGs in {out}")
-
-
-def print_hits(hits: Sequence[Hit]) -> None:
-    """Print ``videosense find`` results: one line per keyframe, grouped by video."""
-    video = None
-    for hit in hits:
-        if hit.video_id != video:
-            video = hit.video_id
-            print(f"video {video}")
-        matches = ", ".join(f'"{e.value}" ({e.confidence:.0f}%)' for e in hit.evidence)
-        print(
-            f"  {_clock(hit.t_s)}  scene {hit.scene_index:<3d} frame {hit.frame:<6d} "
-            f"s3://{hit.image_bucket}/{hit.image_key}  {matches}"
-        )

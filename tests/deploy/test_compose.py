@@ -170,13 +170,23 @@ def _settings_classes(service: ServiceDef) -> list[type[BaseSettings]]:
     if src not in sys.path:
         sys.path.append(src)  # services not installed in this venv still have their code here
     module = importlib.import_module(f"{service.package}.settings")
-    return [
+    own = [
         value
         for value in vars(module).values()
         if isinstance(value, type)
         and issubclass(value, BaseSettings)
         and value.__module__ == module.__name__
     ]
+    # Settings a service's settings hold as fields (the indexer's VIDEOSENSE_SEARCH_ ones).
+    nested = [
+        field.annotation
+        for cls in own
+        for name, field in cls.model_fields.items()
+        if name != "common"
+        and isinstance(field.annotation, type)
+        and issubclass(field.annotation, BaseSettings)
+    ]
+    return [*own, *nested]
 
 
 def _known_variables(settings: type[BaseSettings]) -> set[str]:

@@ -533,6 +533,12 @@ EXPECTED_GRANTS = {
         "s3:PutObject": {"clips/*"},
         "dynamodb": set(),
     },
+    "indexer": {
+        "sns:Publish": set(),
+        "s3:GetObject": {"documents/*"},
+        "s3:PutObject": set(),
+        "dynamodb": set(),
+    },
 }
 
 
@@ -555,9 +561,16 @@ def test_task_role_is_least_privilege(every: Synthesized, service: ServiceDef) -
         "sqs:GetQueueAttributes",
     }
     assert statements["DeadLetterOwnQueue"]["Resource"] == {"Fn::GetAtt": [dlq, "Arn"]}
-    published = {_flat(r) for r in _resources(statements["PublishOwnTopics"])}
+    published = (
+        {_flat(r) for r in _resources(statements["PublishOwnTopics"])}
+        if "PublishOwnTopics" in statements
+        else set()
+    )
     assert published == {_flat({"Ref": _topic_id(every, t)}) for t in expected["sns:Publish"]}
     for sid, action in (("ReadBucketAreas", "s3:GetObject"), ("WriteBucketAreas", "s3:PutObject")):
+        if not expected[action]:
+            assert sid not in statements
+            continue
         areas = {_object_area(r) for r in _resources(statements[sid])}
         assert areas == expected[action], (sid, areas)
         assert action in _actions(statements[sid])
@@ -688,3 +701,23 @@ def test_image_contexts_hold_only_shared_and_the_service(deployed: Synthesized) 
         assert {p.name for p in context.iterdir()} - {".dockerignore"} == {"shared", "services"}
         assert {p.name for p in (context / "services").iterdir()} == {own}
         assert not list(context.rglob("__pycache__"))
+
+
+def test_only_the_indexer_writes_the_search_domain(every: Synthesized) -> None:
+    # GIVEN the synthesized stack WHEN the task roles are read THEN the indexer may write the
+    # search index (its templates, bulk, its indices) over SigV4, and no other role touches it
+    domains = every.resources("AWS::OpenSearchService::Domain")
+    assert len(domains) == 1
+    (domain,) = domains.values()
+    assert domain["Properties"]["EncryptionAtRestOptions"] == {"Enabled": True}
+    assert domain["Properties"]["NodeToNodeEncryptionOptions"] == {"Enabled": True}
+    assert domain["Properties"]["DomainEndpointOptions"]["EnforceHTTPS"] is True
+    assert "AccessPolicies" not in domain["Properties"]
+    for name in (service.name for service in every.services):
+        sids = {s["Sid"] for s in _role_statements(every, name)}
+        if name == "indexer":
+            assert "SearchIndexWrite" in sids
+        else:
+            assert not sids & {"SearchIndexWrite", "SearchIndexRead"}, name
+    (write,) = [s for s in _role_statements(every, "indexer") if s["Sid"] == "SearchIndexWrite"]
+    assert not {a for a in _actions(write) if not a.startswith("es:ESHttp")}

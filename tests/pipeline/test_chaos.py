@@ -83,6 +83,7 @@ RANDOM_KILL_CAPS = {
     "transcriber": 1,
     "captioner": 1,
     "frame-extractor": 1,
+    "indexer": 1,
 }
 RANDOM_KILLS = 6
 DEADLINE_S = 240.0
@@ -332,6 +333,11 @@ async def test_no_video_is_lost_stuck_or_mixed_up_while_services_keep_dying(
             region=common.region,
             # Debug: the consumer's "message received" line is how a pickup is seen.
             log_level="DEBUG",
+            # The indexer's SQLite file in the test's directory; no text model to load.
+            search={
+                "VIDEOSENSE_SEARCH_INDEX_PATH": str(tmp_path / "search.sqlite"),
+                "VIDEOSENSE_SEARCH_EMBEDDINGS": "false",
+            },
         ),
         log_dir=tmp_path,
         overrides=_overrides(tiny_blip, tmp_path / "hf"),

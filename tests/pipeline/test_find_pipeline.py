@@ -1,7 +1,8 @@
-"""``videosense find`` over documents a real pipeline wrote: a clip with two title cards goes
-through frames + recognition (local backend) on the emulator, then ``find --text``
-reports each phrase at the keyframes of its own scene, read from ``documents/*.json`` in S3; a
-face indexed with ``faces index`` is found by ``find --person`` after local face search."""
+"""``videosense find`` over what a real pipeline indexed: a clip with two title cards goes
+through frames + recognition (local backend) on the emulator and the indexer, then
+``find --text`` reports each phrase at the keyframes of its own scene, from the search index
+(not from the documents); a face indexed with ``faces index`` is found by ``find --person``
+after local face search."""
 
 from __future__ import annotations
 
@@ -41,11 +42,19 @@ def crew_clip(tmp_path: Path) -> Path:
     return concat_cards(tmp_path / "crew.mp4", (card, 1), (portrait, 2))
 
 
+@pytest.fixture(autouse=True)
+def search_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The library index of this test: the stack's indexer writes it, the command reads it."""
+    path = tmp_path / "search.sqlite"
+    monkeypatch.setenv("VIDEOSENSE_SEARCH_INDEX_PATH", str(path))
+    return path
+
+
 @pytest.fixture
 async def stack(
     aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[EmbeddedStack]:
-    for name in ("INGEST", "FRAME_EXTRACTOR", "AGGREGATOR", "RECOGNIZER"):
+    for name in ("INGEST", "FRAME_EXTRACTOR", "AGGREGATOR", "RECOGNIZER", "INDEXER"):
         monkeypatch.setenv(f"VIDEOSENSE_{name}_WAIT_TIME_S", "1")
     async with EmbeddedStack(
         endpoint=aws_env["AWS_ENDPOINT_URL"], extra_services=[service()]
@@ -64,32 +73,31 @@ async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str,
 async def test_find_text_reports_each_phrase_at_its_scene(
     stack: EmbeddedStack, clip: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # GIVEN the clip analysed to the end with frames and recognition
+    # GIVEN the clip analysed to the end with frames and recognition, and indexed
     video_id = await stack.upload(clip, stages=(Stage.FRAMES, Stage.RECOGNITION))
     event = await stack.wait_completed(video_id, timeout_s=90)
     assert event.status == VideoStatus.COMPLETE
     document = await stack.store.read(video_id)
+    await stack.wait_indexed(document, timeout_s=30)
     by_scene = {
-        scene: [(k.t_s, k.frame, k.image.key) for k in document.keyframes if k.scene_index == scene]
+        scene: [(k.t_s, k.id, k.image.key) for k in document.keyframes if k.scene_index == scene]
         for scene in (0, 1)
     }
     assert by_scene[0]
     assert by_scene[1]
-    # AND an object under documents/ that is not a document (it must not hide the real one)
-    await stack.aws.s3.put_object(
-        Bucket=stack.common.bucket, Key="documents/junk.json", Body=b'{"not": "a document"}'
-    )
+    # AND the documents are gone from the bucket: find must not need them
+    await stack.aws.s3.delete_object(Bucket=stack.common.bucket, Key=f"documents/{video_id}.json")
 
     # WHEN the first card's word is searched, in another case
     code, out, err = await cli(capsys, "find", "--text", "BRIEFING", "--json")
-    # THEN exactly the first scene's keyframes are listed, with time, frame and JPEG key
+    # THEN exactly the first scene's keyframes are listed, with time, keyframe and JPEG key
     assert code == 0, err
-    hits = json.loads(out)
-    assert [(h["t_s"], h["frame"], h["image"]["key"]) for h in hits] == by_scene[0]
-    assert {h["video_id"] for h in hits} == {video_id}
+    results = json.loads(out)
+    assert [v["video_id"] for v in results["videos"]] == [video_id]
+    hits = results["videos"][0]["hits"]
+    assert sorted((h["t_s"], h["keyframe_id"], h["image"]["key"]) for h in hits) == by_scene[0]
     assert {h["scene_index"] for h in hits} == {0}
-    assert all("Mission briefing" in [m["value"] for m in h["matches"]] for h in hits)
-    assert f"skipped s3://{stack.common.bucket}/documents/junk.json" in err
+    assert all("<mark>briefing</mark>" in h["snippet"].lower() for h in hits)
 
     # WHEN the second card's phrase is searched in that video, as readable text
     code, out, err = await cli(capsys, "find", "--text", "weather report", "--video", video_id)
@@ -102,8 +110,8 @@ async def test_find_text_reports_each_phrase_at_its_scene(
 
     # WHEN a label no backend produced is searched / THEN nothing matches, and that is no error
     code, out, err = await cli(capsys, "find", "--label", "Car", "--json")
-    assert (code, json.loads(out)) == (0, [])
-    assert "0 keyframe(s)" in err
+    assert (code, json.loads(out)["videos"]) == (0, [])
+    assert "0 match(es)" in err
 
 
 async def test_find_in_an_unknown_video_fails_with_the_reason(
@@ -112,10 +120,10 @@ async def test_find_in_an_unknown_video_fails_with_the_reason(
     # GIVEN a running stack with no video of that id
     # WHEN find is asked to search it
     code, out, err = await cli(capsys, "find", "--text", "x", "--video", "no-such-video")
-    # THEN it fails (exit 1) saying the video has no finished document
+    # THEN it fails (exit 1) saying the video is not in the index
     assert code == 1
     assert out == ""
-    assert "no-such-video has no finished document" in err
+    assert "no-such-video is not in the search index" in err
 
 
 async def test_find_person_after_indexing_her_with_the_faces_command(
@@ -134,7 +142,7 @@ async def test_find_person_after_indexing_her_with_the_faces_command(
         == 0
     )
     assert main(["faces", "index", "--name", "cup", str(SKIMAGE_DATA / "coffee.png")]) == 0
-    for name in ("INGEST", "FRAME_EXTRACTOR", "AGGREGATOR", "RECOGNIZER"):
+    for name in ("INGEST", "FRAME_EXTRACTOR", "AGGREGATOR", "RECOGNIZER", "INDEXER"):
         monkeypatch.setenv(f"VIDEOSENSE_{name}_WAIT_TIME_S", "1")
     async with EmbeddedStack(
         endpoint=aws_env["AWS_ENDPOINT_URL"], extra_services=[service()]
@@ -144,12 +152,13 @@ async def test_find_person_after_indexing_her_with_the_faces_command(
         event = await stack.wait_completed(video_id, timeout_s=90)
         assert event.status == VideoStatus.COMPLETE
         document = await stack.store.read(video_id)
-        portrait_frames = [k.frame for k in document.keyframes if k.scene_index == 1]
-        assert portrait_frames
+        portrait = [k.id for k in document.keyframes if k.scene_index == 1]
+        assert portrait
+        await stack.wait_indexed(document, timeout_s=30)
         # AND she is searched by name, in another case
         code, out, err = await cli(capsys, "find", "--person", "eileen_collins", "--json")
     # THEN she is found at the portrait's keyframes only, named as she was indexed
     assert code == 0, err
-    hits = json.loads(out)
-    assert [h["frame"] for h in hits] == portrait_frames
-    assert {m["value"] for h in hits for m in h["matches"]} == {"Eileen_Collins"}
+    hits = [h for v in json.loads(out)["videos"] for h in v["hits"]]
+    assert sorted(h["keyframe_id"] for h in hits) == sorted(portrait)
+    assert {h["text"] for h in hits} == {"Eileen_Collins"}

@@ -13,9 +13,10 @@ import pytest
 import yaml
 from aws_cdk import aws_ecs as ecs
 
+from videosense_deploy.compose import SEARCH_VOLUME
 from videosense_deploy.services import SERVICES, ServiceDef, repo_root
 from videosense_deploy.stack import StackConfig, VideosenseStack
-from videosense_deploy.web import SEARCH_VOLUME, WebConfig
+from videosense_deploy.web import WebConfig
 
 WEB = WebConfig(
     domain_name="videos.example.com",
@@ -128,6 +129,25 @@ def test_web_role_reads_and_writes_only_what_it_needs(template: dict[str, Any]) 
     assert "videosense-web-clipper" in queue_names  # the stack's own clipper queue
     # AND clips are readable (their records, and the files the app presigns)
     assert "/clips/*" in json.dumps(statements["ReadBucketAreas"]["Resource"])
+    # AND the search index (the indexer's OpenSearch domain) is searched, never written
+    assert sorted(_actions(statements["SearchIndexRead"])) == ["es:ESHttpGet", "es:ESHttpPost"]
+    assert "SearchIndexWrite" not in statements
+    searched = json.dumps(statements["SearchIndexRead"]["Resource"])
+    assert "_search" in searched
+    assert "_bulk" not in searched
+
+
+def test_the_web_container_is_pointed_at_the_search_domain(template: dict[str, Any]) -> None:
+    tasks = _of_type(template, "AWS::ECS::TaskDefinition")
+    web = next(
+        c
+        for t in tasks.values()
+        for c in t["Properties"]["ContainerDefinitions"]
+        if c["Name"] == "web" or "videosense/web" in json.dumps(c["Image"])
+    )
+    env = {e["Name"]: e["Value"] for e in web["Environment"]}
+    assert env["VIDEOSENSE_SEARCH_BACKEND"] == "opensearch"
+    assert "SearchDomain" in json.dumps(env["VIDEOSENSE_SEARCH_OPENSEARCH_ENDPOINT"])
 
 
 def _actions(statement: dict[str, Any]) -> list[str]:
@@ -142,6 +162,11 @@ def test_compose_publishes_the_web_app_locally_with_the_index_volume() -> None:
     assert web["command"] == ["python", "-m", "videosense.web"]
     assert any(v.startswith(f"{SEARCH_VOLUME}:") for v in web["volumes"])
     assert SEARCH_VOLUME in compose["volumes"]
+    # AND it reads the very index file the indexer writes, on the same mount
+    indexer = compose["services"]["indexer"]
+    assert web["volumes"] == indexer["volumes"]
+    for name in ("VIDEOSENSE_SEARCH_BACKEND", "VIDEOSENSE_SEARCH_INDEX_PATH"):
+        assert web["environment"][name] == indexer["environment"][name]
     assert web["environment"]["VIDEOSENSE_WEB_MEDIA_ENDPOINT_URL"] == "http://localhost:4566"
 
 

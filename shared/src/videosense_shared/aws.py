@@ -13,8 +13,11 @@ from typing import TYPE_CHECKING, Any, Self
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
+from botocore.exceptions import NoCredentialsError
 
 if TYPE_CHECKING:
+    from botocore.credentials import ReadOnlyCredentials
+    from httpx import AsyncClient
     from types_aiobotocore_bedrock_runtime import BedrockRuntimeClient
     from types_aiobotocore_dynamodb import DynamoDBClient
     from types_aiobotocore_rekognition import RekognitionClient
@@ -126,6 +129,33 @@ class AwsClients:
             "transcribe", max_attempts, read_timeout_s
         )
         return client
+
+    async def opensearch_http(self, *, service: str = "es", timeout_s: float = 30.0) -> AsyncClient:
+        """An HTTP client that signs its requests for OpenSearch (created on each call, closed
+        with these clients): ``service`` is ``es`` for a domain, ``aoss`` for Serverless.
+
+        The endpoint comes from the search settings, not from here: OpenSearch is reached at
+        its own URL, which ``AWS_ENDPOINT_URL`` does not describe.
+        """
+        import httpx
+
+        from videosense_shared.sigv4 import SigV4Auth
+
+        session = self._session
+
+        async def credentials() -> ReadOnlyCredentials:
+            found = await session.get_credentials()
+            if found is None:
+                raise NoCredentialsError()
+            frozen: ReadOnlyCredentials = await found.get_frozen_credentials()
+            return frozen
+
+        client = httpx.AsyncClient(
+            auth=SigV4Auth(credentials, service, self._region),
+            timeout=timeout_s,
+            limits=httpx.Limits(max_connections=self._pool),
+        )
+        return await self._stack.enter_async_context(client)
 
     async def sqs_with_retries(
         self, *, max_attempts: int, read_timeout_s: float = 70.0

@@ -20,6 +20,7 @@ from videosense_shared.topology import (
     CAPTIONER,
     CLIPPER,
     FRAME_EXTRACTOR,
+    INDEXER,
     INGEST,
     RECOGNIZER,
     REDACTOR,
@@ -55,6 +56,7 @@ CLIPPER_SERVICE = ServiceInfo(name="clipper", package="clipper", queue=CLIPPER)
 REDACTOR_SERVICE = ServiceInfo(
     name="redactor", package="redactor", queue=REDACTOR, stage=Stage.REDACTION
 )
+INDEXER_SERVICE = ServiceInfo(name="indexer", package="indexer", queue=INDEXER)
 
 #: Every service of the pipeline, in the order a video meets them.
 REGISTRY: tuple[ServiceInfo, ...] = (
@@ -66,6 +68,7 @@ REGISTRY: tuple[ServiceInfo, ...] = (
     AGGREGATOR_SERVICE,
     CLIPPER_SERVICE,
     REDACTOR_SERVICE,
+    INDEXER_SERVICE,
 )
 
 

@@ -30,6 +30,7 @@ TRANSCRIBER = "transcriber"
 AGGREGATOR = "aggregator"
 CLIPPER = "clipper"  # ClipRequested is sent to it directly (a command, not an event)
 REDACTOR = "redactor"
+INDEXER = "indexer"
 
 # DynamoDB key names of the document table (an item collection per video).
 PARTITION_KEY = "video_id"
@@ -148,6 +149,12 @@ TOPOLOGY = Topology(
             name=REDACTOR,
             visibility_timeout_s=300,
             subscriptions=(Subscription(VIDEO_INGESTED, ("VideoIngested",)),),
+        ),
+        # The search index: every finished video (complete, partial or failed).
+        Queue(
+            name=INDEXER,
+            visibility_timeout_s=120,
+            subscriptions=(Subscription(VIDEO_COMPLETED, ("VideoCompleted",)),),
         ),
     ),
 )

@@ -59,4 +59,9 @@ async def open_search_index(
         )
     if aws is None:
         raise SearchConfigurationError("the opensearch backend needs the AWS clients (aws=...)")
-    raise SearchConfigurationError("the opensearch backend is not part of this build yet")
+    from videosense_shared.search.opensearch_index import OpenSearchIndex
+
+    http = await aws.opensearch_http(service=cfg.opensearch_service)
+    return OpenSearchIndex(
+        http, cfg.opensearch_endpoint, index=cfg.opensearch_index, embedder=model
+    )

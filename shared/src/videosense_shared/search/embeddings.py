@@ -116,6 +116,10 @@ class MiniLmEmbedder:
                 # Imported here: only natural-language work pays for torch.
                 import torch
                 from transformers import AutoModel, AutoTokenizer
+                from transformers.utils import logging as transformers_logging
+
+                # No progress bars on a service's stderr.
+                transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
                 if self._threads is not None:
                     torch.set_num_threads(self._threads)

@@ -41,17 +41,13 @@ class IndexEntry:
 def _text_lines(keyframe: DocumentKeyframe) -> list[str]:
     # The recognizer may report a line and also its words ("MISSION BRIEFING", "MISSION",
     # "BRIEFING"): index the lines only, so one line on screen is one hit, not three.
-    texts: list[str] = []
-    for detection in sorted(keyframe.text, key=lambda t: -len(normalized(t.text))):
-        text = clean_text(detection.text)
-        words = normalized(text)
-        if not words:
-            continue
-        if any(f" {words} " in f" {normalized(kept)} " for kept in texts):
-            continue
-        texts.append(text)
-    order = {clean_text(t.text): i for i, t in reversed(list(enumerate(keyframe.text)))}
-    return sorted(texts, key=lambda t: order.get(t, 0))
+    found = [(i, clean_text(t.text)) for i, t in enumerate(keyframe.text)]
+    words = [(i, text, f" {normalized(text)} ") for i, text in found]
+    kept: list[tuple[int, str, str]] = []
+    for i, text, padded in sorted(words, key=lambda w: -len(w[2])):
+        if padded.strip() and not any(padded in other for _, _, other in kept):
+            kept.append((i, text, padded))
+    return [text for _, text, _ in sorted(kept)]
 
 
 def _unique(values: list[str]) -> list[str]:

@@ -59,6 +59,8 @@ SCHEMA_VERSION = "1"
 
 #: How many hits each half of a hybrid query contributes to the fusion.
 HYBRID_DEPTH = 200
+#: Matches ranked by relevance; beyond, the newest matches are taken (see _fts_hits).
+RANK_LIMIT = 20_000
 #: Candidates fetched per wanted hit before the exact-match bonus reorders them.
 _OVERFETCH = 3
 
@@ -217,23 +219,36 @@ class SqliteSearchIndex:
         db.execute("BEGIN IMMEDIATE")
         try:
             self._delete(document.video_id)
+            # Ids assigned here (inside the write lock of BEGIN IMMEDIATE) so that rows go in
+            # with executemany: one statement per table, not one per entry.
+            next_keyframe = int(
+                db.execute("SELECT coalesce(max(id), 0) FROM keyframes").fetchone()[0]
+            )
+            next_entry = int(db.execute("SELECT coalesce(max(id), 0) FROM entries").fetchone()[0])
             keyframe_rows: dict[str, int] = {}
+            keyframe_values: list[tuple[int, str, str, str]] = []
+            entry_values: list[tuple[Any, ...]] = []
             entry_ids: list[int] = []
             for entry in entries:
                 keyframe_row = None
                 if entry.keyframe_id is not None and entry.image is not None:
                     keyframe_row = keyframe_rows.get(entry.keyframe_id)
                     if keyframe_row is None:
-                        cursor = db.execute(
-                            "INSERT INTO keyframes (video_id, keyframe_id, image) VALUES (?, ?, ?)",
-                            (document.video_id, entry.keyframe_id, entry.image.model_dump_json()),
+                        next_keyframe += 1
+                        keyframe_row = keyframe_rows[entry.keyframe_id] = next_keyframe
+                        keyframe_values.append(
+                            (
+                                keyframe_row,
+                                document.video_id,
+                                entry.keyframe_id,
+                                entry.image.model_dump_json(),
+                            )
                         )
-                        keyframe_row = int(cursor.lastrowid or 0)
-                        keyframe_rows[entry.keyframe_id] = keyframe_row
-                cursor = db.execute(
-                    "INSERT INTO entries (video_id, kind, text, t_s, end_s, scene_index, keyframe,"
-                    " speaker) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                next_entry += 1
+                entry_ids.append(next_entry)
+                entry_values.append(
                     (
+                        next_entry,
                         document.video_id,
                         entry.kind.value,
                         entry.text,
@@ -242,9 +257,17 @@ class SqliteSearchIndex:
                         entry.scene_index,
                         keyframe_row,
                         entry.speaker,
-                    ),
+                    )
                 )
-                entry_ids.append(int(cursor.lastrowid or 0))
+            db.executemany(
+                "INSERT INTO keyframes (id, video_id, keyframe_id, image) VALUES (?, ?, ?, ?)",
+                keyframe_values,
+            )
+            db.executemany(
+                "INSERT INTO entries (id, video_id, kind, text, t_s, end_s, scene_index, keyframe,"
+                " speaker) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                entry_values,
+            )
             if vectors is not None and self._embedder is not None:
                 db.executemany(
                     "INSERT INTO vectors (entry_id, video_id, vector) VALUES (?, ?, ?)",
@@ -358,10 +381,13 @@ class SqliteSearchIndex:
         params: list[Any] = []
         if query.kinds != frozenset(EntryKind):
             kinds = sorted(k.value for k in query.kinds)
-            clauses.append(f"e.kind IN ({', '.join('?' for _ in kinds)})")
+            # "+" keeps SQLite from reading these columns' indexes first: the FTS match is
+            # far more selective than "every entry of this kind" (or of this video), and
+            # probing FTS once per row of the video is slower than filtering its matches.
+            clauses.append(f"+e.kind IN ({', '.join('?' for _ in kinds)})")
             params += kinds
         if query.video_id is not None:
-            clauses.append("e.video_id = ?")
+            clauses.append("+e.video_id = ?")
             params.append(query.video_id)
         if query.start_s is not None:
             # A segment that is still running at start_s is a hit: compare its end.
@@ -373,12 +399,15 @@ class SqliteSearchIndex:
         return "".join(f" AND {c}" for c in clauses), params
 
     def _full_text(self, query: SearchQuery) -> SearchResults:
-        found, total = self._fts_hits(query, query.limit * _OVERFETCH)
+        found, total, exact = self._fts_hits(query, query.limit * _OVERFETCH)
         hits = sorted((hit for _, hit in found), key=lambda h: -h.score)
-        return self._results(query, hits[: query.limit], total)
+        return self._results(query, hits[: query.limit], total, exact=exact)
 
-    def _fts_hits(self, query: SearchQuery, depth: int) -> tuple[list[tuple[int, SearchHit]], int]:
-        """The best ``depth`` full-text hits (with their entry ids) and the number of matches."""
+    def _fts_hits(
+        self, query: SearchQuery, depth: int
+    ) -> tuple[list[tuple[int, SearchHit]], int, bool]:
+        """The best ``depth`` full-text hits (with their entry ids), the number of matches and
+        whether that number is exact (else a lower bound)."""
         match = match_expression(query)
         filters, params = self._filters(query)
         # Any-word queries: entries holding the words as a phrase come first (PHRASE_BONUS),
@@ -386,44 +415,69 @@ class SqliteSearchIndex:
         words = query_words(query.text)
         any_words = query.mode in (MatchMode.ANY, MatchMode.NATURAL) and len(words) > 1
         phrase_sql = (
-            "e.id IN (SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?)"
+            "entries_fts.rowid IN (SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?)"
             if any_words
             else "1"
         )
         phrase_params = [phrase_expression(query)] if any_words else []
-        sql = (
+        joined = " JOIN entries e ON e.id = entries_fts.rowid" if filters else ""
+        where = f"FROM entries_fts{joined} WHERE entries_fts MATCH ?{filters}"
+        # Counted up to a bound: a word in a million entries costs a million bm25 scores to
+        # rank, far beyond the latency target, so past RANK_LIMIT matches the newest entries
+        # stand in for the best (phrase matches first), and the total is a lower bound.
+        counted = int(
+            self._db.execute(
+                f"SELECT count(*) FROM (SELECT 1 {where} LIMIT {RANK_LIMIT + 1})",
+                [match, *params],
+            ).fetchone()[0]
+        )
+        exact_total = counted <= RANK_LIMIT
+        # Two steps: rank the matches on cheap columns only (SQLite computes a result row for
+        # every match before sorting, so a snippet or a join to keyframes here would be paid
+        # for all of them), then fetch the details and snippets of the best `depth`.
+        select = f"SELECT entries_fts.rowid, bm25(entries_fts), {phrase_sql} AS phrase"
+        if exact_total:
+            ranked = self._db.execute(
+                f"{select} {where} ORDER BY phrase DESC, bm25(entries_fts) LIMIT ?",
+                [*phrase_params, match, *params, depth],
+            ).fetchall()
+        else:
+            ranked = []
+            if any_words:
+                ranked = self._db.execute(
+                    f"SELECT entries_fts.rowid, bm25(entries_fts), 1 {where}"
+                    " ORDER BY entries_fts.rowid DESC LIMIT ?",
+                    [phrase_expression(query), *params, depth],
+                ).fetchall()
+            ranked += self._db.execute(
+                f"{select} {where} ORDER BY entries_fts.rowid DESC LIMIT ?",
+                [*phrase_params, match, *params, depth],
+            ).fetchall()
+        total = counted
+        if not ranked:
+            return [], total, exact_total
+        ranks = {int(row[0]): (float(row[1]), bool(row[2])) for row in ranked}
+        marks = ", ".join("?" for _ in ranks)
+        rows = self._db.execute(
             "SELECT e.id, e.video_id, e.kind, e.text, e.t_s, e.end_s, e.scene_index, e.speaker,"
             " k.keyframe_id, k.image,"
-            f" snippet(entries_fts, 0, '{MARK_START}', '{MARK_END}', '…', 32),"
-            f" bm25(entries_fts), {phrase_sql} AS phrase"
+            f" snippet(entries_fts, 0, '{MARK_START}', '{MARK_END}', '…', 32)"
             " FROM entries_fts JOIN entries e ON e.id = entries_fts.rowid"
             " LEFT JOIN keyframes k ON k.id = e.keyframe"
-            f" WHERE entries_fts MATCH ?{filters}"
-            " ORDER BY phrase DESC, bm25(entries_fts) LIMIT ?"
-        )
-        rows = self._db.execute(sql, [*phrase_params, match, *params, depth]).fetchall()
-        count_sql = (
-            "SELECT count(*) FROM entries_fts JOIN entries e ON e.id = entries_fts.rowid"
-            f" WHERE entries_fts MATCH ?{filters}"
-            if filters
-            else "SELECT count(*) FROM entries_fts WHERE entries_fts MATCH ?"
-        )
-        total = int(self._db.execute(count_sql, [match, *params]).fetchone()[0])
-        hits = [
-            (
-                int(row[0]),
-                _hit(
-                    row,
-                    snippet=marked_html(row[10]),
-                    # bm25() is lower for better matches; scores are higher-is-better.
-                    score=final_score(-float(row[11]), row[3], query.text, phrase=bool(row[12])),
-                ),
-            )
-            for row in rows
-        ]
-        return hits, total
+            f" WHERE entries_fts MATCH ? AND entries_fts.rowid IN ({marks})",
+            [match, *ranks],
+        ).fetchall()
+        hits = []
+        for row in rows:
+            bm25, phrase = ranks[int(row[0])]
+            # bm25() is lower for better matches; scores are higher-is-better.
+            score = final_score(-bm25, row[3], query.text, phrase=phrase)
+            hits.append((int(row[0]), _hit(row, snippet=marked_html(row[10]), score=score)))
+        return hits, total, exact_total
 
-    def _results(self, query: SearchQuery, hits: list[SearchHit], total: int) -> SearchResults:
+    def _results(
+        self, query: SearchQuery, hits: list[SearchHit], total: int, *, exact: bool = True
+    ) -> SearchResults:
         video_ids = sorted({hit.video_id for hit in hits})
         videos: dict[str, tuple[str, str, float | None]] = {}
         for start in range(0, len(video_ids), 500):
@@ -435,7 +489,12 @@ class SqliteSearchIndex:
                 chunk,
             ):
                 videos[video_id] = (status, source_key, duration_s)
-        return SearchResults(query=query, total_hits=total, videos=group_by_video(hits, videos))
+        return SearchResults(
+            query=query,
+            total_hits=total,
+            total_exact=exact,
+            videos=group_by_video(hits, videos),
+        )
 
     async def _hybrid(self, query: SearchQuery) -> SearchResults:
         embedder = self._embedder
@@ -449,7 +508,7 @@ class SqliteSearchIndex:
 
     def _fuse(self, query: SearchQuery, query_vector: Vectors) -> SearchResults:
         # The full-text half ranks by its own score (phrase bonus, bm25): best first.
-        text_hits, _ = self._fts_hits(query, HYBRID_DEPTH)
+        text_hits, _, _ = self._fts_hits(query, HYBRID_DEPTH)
         text_hits.sort(key=lambda found: -found[1].score)
         by_id = dict(text_hits)
         text_ranking = [entry_id for entry_id, _ in text_hits]

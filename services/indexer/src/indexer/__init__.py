@@ -1,0 +1,1 @@
+"""videosense indexer service: finished videos into the library search index."""

@@ -1,0 +1,503 @@
+"""The search index on Amazon OpenSearch Service: the same entries, queries and ranking as the
+SQLite backend, over the OpenSearch REST API (SigV4-signed ``httpx`` client, injected; see
+:meth:`videosense_shared.aws.AwsClients.opensearch_http`).
+
+Two indices, created from index templates on first use:
+
+- ``<index>``: one document per entry (``video_id``, ``kind``, ``text`` analysed with lower-case
+  and ASCII folding, with edge prefixes for prefix queries, times, scene, keyframe, image, and
+  for transcript segments and captions a ``vector`` as a Lucene HNSW ``knn_vector``, cosine);
+- ``<index>-videos``: one document per video (status, source key, duration, error, entry
+  count, completion time), so a failed video with no entries is listed.
+
+Indexing a video deletes its entries by query, then writes the new ones and the video document
+with ``_bulk`` (ids derived from the video id, so a retried bulk overwrites, never duplicates).
+Queries are ``match``/``match_phrase``/``match_phrase_prefix`` on the query's words (never
+``query_string``: no user text is parsed as syntax), filtered by kind, video and time, with
+highlighting in ``<mark>`` (HTML-encoded); hits are re-scored with the shared exact-phrase
+bonuses (:mod:`~videosense_shared.search.ranking`) and grouped by video. Natural-language
+queries fuse a ``knn`` query with the any-word query by reciprocal rank.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from videosense_shared.document import VideoDocument
+from videosense_shared.messages import ImageRef, VideoStatus
+from videosense_shared.search.embeddings import DIMENSIONS, TextEmbedder
+from videosense_shared.search.entries import EMBEDDED_KINDS, document_entries
+from videosense_shared.search.protocol import SearchIndexError
+from videosense_shared.search.query import (
+    EntryKind,
+    IndexedVideo,
+    MatchMode,
+    SearchHit,
+    SearchQuery,
+    SearchResults,
+)
+from videosense_shared.search.ranking import final_score, group_by_video, mark_words, rrf_scores
+from videosense_shared.search.sqlite_index import HYBRID_DEPTH
+from videosense_shared.search.words import query_words
+
+#: Actions per ``_bulk`` request (well under the default 100 MB request limit).
+BULK_ACTIONS = 1000
+_OVERFETCH = 3
+#: Boost of the phrase clause of any-word queries: enough to fetch phrase matches first.
+PHRASE_BOOST = 10.0
+
+
+def entries_template(index: str) -> dict[str, Any]:
+    """The index template of the entries index."""
+    return {
+        "index_patterns": [index],
+        "priority": 100,
+        "template": {
+            "settings": {
+                "index.knn": True,
+                "analysis": {
+                    "analyzer": {
+                        "folded": {
+                            "type": "custom",
+                            "tokenizer": "standard",
+                            "filter": ["lowercase", "asciifolding"],
+                        }
+                    }
+                },
+            },
+            "mappings": {
+                "dynamic": "strict",
+                "properties": {
+                    "video_id": {"type": "keyword"},
+                    "kind": {"type": "keyword"},
+                    "text": {
+                        "type": "text",
+                        "analyzer": "folded",
+                        "index_prefixes": {"min_chars": 2, "max_chars": 10},
+                        "index_phrases": True,
+                    },
+                    "t_s": {"type": "float"},
+                    "end_s": {"type": "float"},
+                    "scene_index": {"type": "integer"},
+                    "keyframe_id": {"type": "keyword"},
+                    "image": {"type": "object", "enabled": False},
+                    "speaker": {"type": "keyword"},
+                    "vector": {
+                        "type": "knn_vector",
+                        "dimension": DIMENSIONS,
+                        "method": {"name": "hnsw", "engine": "lucene", "space_type": "cosinesimil"},
+                    },
+                },
+            },
+        },
+    }
+
+
+def videos_template(index: str) -> dict[str, Any]:
+    """The index template of the videos index."""
+    return {
+        "index_patterns": [f"{index}-videos"],
+        "priority": 100,
+        "template": {
+            "mappings": {
+                "dynamic": "strict",
+                "properties": {
+                    "video_id": {"type": "keyword"},
+                    "status": {"type": "keyword"},
+                    "source_key": {"type": "keyword"},
+                    "duration_s": {"type": "float"},
+                    "error": {"type": "text", "index": False},
+                    "entries": {"type": "integer"},
+                    "completed_at": {"type": "date"},
+                },
+            }
+        },
+    }
+
+
+class OpenSearchIndex:
+    """The :class:`~videosense_shared.search.SearchIndex` on an OpenSearch domain.
+
+    ``http``: a client that signs requests (owned by the caller's ``AwsClients``);
+    ``endpoint``: ``https://...`` of the domain; ``index``: the entries index name.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        endpoint: str,
+        *,
+        index: str,
+        embedder: TextEmbedder | None = None,
+    ) -> None:
+        self._http = http
+        self._endpoint = endpoint.rstrip("/")
+        self._entries = index
+        self._videos = f"{index}-videos"
+        self._embedder = embedder
+        self._ready = False
+        self._ready_lock = asyncio.Lock()
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        ndjson: str | None = None,
+        allow: tuple[int, ...] = (),
+    ) -> tuple[int, dict[str, Any]]:
+        headers = {"content-type": "application/json"}
+        content: bytes | None = None
+        if ndjson is not None:
+            headers["content-type"] = "application/x-ndjson"
+            content = ndjson.encode()
+        elif body is not None:
+            content = json.dumps(body).encode()
+        try:
+            response = await self._http.request(
+                method, f"{self._endpoint}/{path}", content=content, headers=headers
+            )
+        except httpx.HTTPError as err:
+            raise SearchIndexError(f"OpenSearch {method} /{path}: {err}") from err
+        try:
+            payload = response.json() if response.content else {}
+        except ValueError:
+            payload = {"error": {"reason": response.text[:200]}}
+        if response.status_code >= 400 and response.status_code not in allow:
+            raise SearchIndexError(
+                f"OpenSearch {method} /{path}: HTTP {response.status_code}: {_reason(payload)}"
+            )
+        return response.status_code, payload
+
+    async def _ensure_templates(self) -> None:
+        if self._ready:
+            return
+        async with self._ready_lock:
+            if not self._ready:
+                # PUT of a template is idempotent: every writer may create it on first use.
+                await self._call(
+                    "PUT", f"_index_template/{self._entries}", entries_template(self._entries)
+                )
+                await self._call(
+                    "PUT", f"_index_template/{self._videos}", videos_template(self._entries)
+                )
+                self._ready = True
+
+    # -- writing ------------------------------------------------------------------------------
+
+    async def index_video(self, document: VideoDocument) -> int:
+        """Replace the video's entries and its video document.
+
+        Raises:
+            SearchIndexError: OpenSearch refused a request or an item of the bulk.
+            EmbeddingModelUnavailableError: an embedder is configured but cannot load.
+        """
+        await self._ensure_templates()
+        entries = document_entries(document)
+        vectors = None
+        embedded = [i for i, e in enumerate(entries) if e.kind in EMBEDDED_KINDS]
+        if self._embedder is not None and embedded:
+            texts = [entries[i].text for i in embedded]
+            rows = await asyncio.to_thread(self._embedder.embed, texts)
+            vectors = {i: rows[n].tolist() for n, i in enumerate(embedded)}
+        await self._delete_entries(document.video_id)
+        lines: list[str] = []
+        for n, entry in enumerate(entries):
+            source: dict[str, Any] = {
+                "video_id": document.video_id,
+                "kind": entry.kind.value,
+                "text": entry.text,
+                "t_s": entry.t_s,
+                "end_s": entry.end_s,
+                "scene_index": entry.scene_index,
+                "keyframe_id": entry.keyframe_id,
+                "image": entry.image.model_dump() if entry.image else None,
+                "speaker": entry.speaker,
+            }
+            if vectors is not None and n in vectors:
+                source["vector"] = vectors[n]
+            action = {"index": {"_index": self._entries, "_id": f"{document.video_id}:{n}"}}
+            lines += [json.dumps(action), json.dumps(source)]
+        video = {
+            "video_id": document.video_id,
+            "status": document.status.value,
+            "source_key": document.source.key,
+            "duration_s": document.media.duration_s if document.media else None,
+            "error": document.error,
+            "entries": len(entries),
+            "completed_at": document.completed_at.isoformat() if document.completed_at else None,
+        }
+        # The video last: it is listed once its entries are in.
+        lines += [
+            json.dumps({"index": {"_index": self._videos, "_id": document.video_id}}),
+            json.dumps(video),
+        ]
+        for start in range(0, len(lines), 2 * BULK_ACTIONS):
+            await self._bulk(lines[start : start + 2 * BULK_ACTIONS])
+        return len(entries)
+
+    async def _bulk(self, lines: list[str]) -> None:
+        _, payload = await self._call("POST", "_bulk", ndjson="\n".join(lines) + "\n")
+        if payload.get("errors"):
+            failed = [
+                item
+                for entry in payload.get("items", [])
+                for item in entry.values()
+                if item.get("status", 200) >= 300
+            ]
+            first = failed[0] if failed else {}
+            raise SearchIndexError(
+                f"OpenSearch _bulk: {len(failed)} item(s) refused, the first ({first.get('_id')}):"
+                f" {_reason(first)}"
+            )
+
+    async def _delete_entries(self, video_id: str) -> None:
+        # 404: the index does not exist yet (nothing to delete).
+        await self._call(
+            "POST",
+            f"{self._entries}/_delete_by_query?refresh=true&conflicts=proceed",
+            {"query": {"term": {"video_id": video_id}}},
+            allow=(404,),
+        )
+
+    async def remove_video(self, video_id: str) -> None:
+        """Remove the video and its entries (nothing happens for an unknown video).
+
+        Raises:
+            SearchIndexError: OpenSearch refused a request.
+        """
+        await self._delete_entries(video_id)
+        await self._call("DELETE", f"{self._videos}/_doc/{quote(video_id, safe='')}", allow=(404,))
+
+    # -- listing ------------------------------------------------------------------------------
+
+    async def list_videos(
+        self, *, status: VideoStatus | None = None, limit: int = 1000
+    ) -> tuple[IndexedVideo, ...]:
+        """The indexed videos, most recently completed first.
+
+        Raises:
+            SearchIndexError: OpenSearch refused the request.
+        """
+        query: dict[str, Any] = {"term": {"status": status.value}} if status else {"match_all": {}}
+        body = {
+            "size": limit,
+            "query": query,
+            "sort": [{"completed_at": {"order": "desc", "missing": "_last"}}, {"video_id": "asc"}],
+        }
+        code, payload = await self._call("POST", f"{self._videos}/_search", body, allow=(404,))
+        if code == 404:
+            return ()
+        return tuple(_indexed_video(hit["_source"]) for hit in payload["hits"]["hits"])
+
+    async def get_video(self, video_id: str) -> IndexedVideo | None:
+        """One indexed video, or ``None``.
+
+        Raises:
+            SearchIndexError: OpenSearch refused the request.
+        """
+        path = f"{self._videos}/_doc/{quote(video_id, safe='')}"
+        code, payload = await self._call("GET", path, allow=(404,))
+        if code == 404 or not payload.get("found"):
+            return None
+        return _indexed_video(payload["_source"])
+
+    # -- searching ----------------------------------------------------------------------------
+
+    def _filters(self, query: SearchQuery) -> list[dict[str, Any]]:
+        filters: list[dict[str, Any]] = []
+        if query.kinds != frozenset(EntryKind):
+            filters.append({"terms": {"kind": sorted(k.value for k in query.kinds)}})
+        if query.video_id is not None:
+            filters.append({"term": {"video_id": query.video_id}})
+        if query.start_s is not None:
+            # A segment still running at start_s is a hit: its end counts.
+            filters.append(
+                {
+                    "bool": {
+                        "should": [
+                            {"range": {"end_s": {"gte": query.start_s}}},
+                            {
+                                "bool": {
+                                    "must_not": {"exists": {"field": "end_s"}},
+                                    "filter": {"range": {"t_s": {"gte": query.start_s}}},
+                                }
+                            },
+                        ],
+                        "minimum_should_match": 1,
+                    }
+                }
+            )
+        if query.end_s is not None:
+            filters.append({"range": {"t_s": {"lte": query.end_s}}})
+        return filters
+
+    def _text_query(self, query: SearchQuery) -> dict[str, Any]:
+        words = " ".join(query_words(query.text))
+        if query.mode is MatchMode.PHRASE:
+            must: dict[str, Any] = {"match_phrase": {"text": {"query": words}}}
+        elif query.mode is MatchMode.PREFIX:
+            must = {"match_phrase_prefix": {"text": {"query": words}}}
+        else:
+            must = {"match": {"text": {"query": words, "operator": "or"}}}
+        return {
+            "bool": {
+                "must": [must],
+                "filter": self._filters(query),
+                # Any-word queries: the entries holding the phrase first.
+                "should": [{"match_phrase": {"text": {"query": words, "boost": PHRASE_BOOST}}}]
+                if query.mode in (MatchMode.ANY, MatchMode.NATURAL)
+                else [],
+            }
+        }
+
+    async def _search(self, body: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+        code, payload = await self._call("POST", f"{self._entries}/_search", body, allow=(404,))
+        if code == 404:  # nothing indexed yet
+            return [], 0
+        hits = payload["hits"]
+        total = hits.get("total", {})
+        count = int(total.get("value", 0)) if isinstance(total, dict) else int(total)
+        return list(hits["hits"]), count
+
+    async def search(self, query: SearchQuery) -> SearchResults:
+        """Run the query: full text for phrase/any/prefix, hybrid for natural.
+
+        Raises:
+            SearchIndexError: OpenSearch refused the request, or a natural-language query
+                without an embedder.
+            EmbeddingModelUnavailableError: the embedder cannot load its model.
+        """
+        depth = HYBRID_DEPTH if query.mode is MatchMode.NATURAL else query.limit * _OVERFETCH
+        body = {
+            "size": depth,
+            "track_total_hits": True,
+            "query": self._text_query(query),
+            "_source": {"excludes": ["vector"]},
+            "highlight": {
+                "encoder": "html",
+                "pre_tags": ["<mark>"],
+                "post_tags": ["</mark>"],
+                "fields": {"text": {"number_of_fragments": 0}},
+            },
+        }
+        raw, total = await self._search(body)
+        words = query_words(query.text)
+        text_hits = []
+        for item in raw:
+            text = item["_source"]["text"]
+            highlighted = item.get("highlight", {}).get("text")
+            snippet = highlighted[0] if highlighted else mark_words(text, words)
+            # OpenSearch's boost only brings phrase entries into the candidates; the order is
+            # the shared bonuses' (decided from the text), as in the SQLite backend.
+            score = final_score(float(item.get("_score") or 0.0), text, query.text, phrase=None)
+            text_hits.append((item["_id"], _hit(item["_source"], snippet, score)))
+        text_hits.sort(key=lambda pair: -pair[1].score)
+        if query.mode is not MatchMode.NATURAL:
+            hits = [hit for _, hit in text_hits[: query.limit]]
+            return await self._results(query, hits, total)
+        return await self._hybrid(query, text_hits)
+
+    async def _hybrid(
+        self, query: SearchQuery, text_hits: list[tuple[str, SearchHit]]
+    ) -> SearchResults:
+        if self._embedder is None:
+            raise SearchIndexError(
+                "natural-language search needs the text-embedding model "
+                "(VIDEOSENSE_SEARCH_EMBEDDINGS)"
+            )
+        vector = (await asyncio.to_thread(self._embedder.embed, [query.text]))[0].tolist()
+        knn: dict[str, Any] = {"vector": vector, "k": HYBRID_DEPTH}
+        filters = self._filters(query)
+        if filters:
+            knn["filter"] = {"bool": {"filter": filters}}
+        raw, _ = await self._search(
+            {
+                "size": HYBRID_DEPTH,
+                "query": {"knn": {"vector": knn}},
+                "_source": {"excludes": ["vector"]},
+            }
+        )
+        by_id = dict(text_hits)
+        words = query_words(query.text)
+        ids = sorted({item["_id"] for item in raw} | set(by_id))
+        numbers = {doc_id: n for n, doc_id in enumerate(ids)}
+        for item in raw:
+            if item["_id"] not in by_id:
+                text = item["_source"]["text"]
+                by_id[item["_id"]] = _hit(item["_source"], mark_words(text, words), 0.0)
+        fused = rrf_scores(
+            [
+                [numbers[doc_id] for doc_id, _ in text_hits],
+                [numbers[item["_id"]] for item in raw],
+            ]
+        )
+        hits = [
+            by_id[doc_id].model_copy(update={"score": fused[numbers[doc_id]]}) for doc_id in ids
+        ]
+        hits.sort(key=lambda h: -h.score)
+        return await self._results(query, hits[: query.limit], len(fused))
+
+    async def _results(
+        self, query: SearchQuery, hits: list[SearchHit], total: int
+    ) -> SearchResults:
+        video_ids = sorted({hit.video_id for hit in hits})
+        videos: dict[str, tuple[str, str, float | None]] = {}
+        if video_ids:
+            _, payload = await self._call("POST", f"{self._videos}/_mget", {"ids": video_ids})
+            for doc in payload.get("docs", []):
+                if doc.get("found"):
+                    source = doc["_source"]
+                    videos[doc["_id"]] = (
+                        source["status"],
+                        source["source_key"],
+                        source.get("duration_s"),
+                    )
+        return SearchResults(query=query, total_hits=total, videos=group_by_video(hits, videos))
+
+    async def close(self) -> None:
+        """Nothing to release: the HTTP client belongs to the caller's ``AwsClients``."""
+
+
+def _reason(payload: dict[str, Any]) -> str:
+    error = payload.get("error")
+    if isinstance(error, dict):
+        return str(error.get("reason") or error.get("type") or error)
+    return str(error or payload)[:300]
+
+
+def _hit(source: dict[str, Any], snippet: str, score: float) -> SearchHit:
+    image = source.get("image")
+    return SearchHit(
+        video_id=source["video_id"],
+        kind=EntryKind(source["kind"]),
+        text=source["text"],
+        snippet=snippet,
+        score=score,
+        t_s=source["t_s"],
+        end_s=source.get("end_s"),
+        scene_index=source.get("scene_index"),
+        keyframe_id=source.get("keyframe_id"),
+        image=ImageRef.model_validate(image) if image else None,
+        speaker=source.get("speaker"),
+    )
+
+
+def _indexed_video(source: dict[str, Any]) -> IndexedVideo:
+    completed = source.get("completed_at")
+    return IndexedVideo(
+        video_id=source["video_id"],
+        status=VideoStatus(source["status"]),
+        source_key=source["source_key"],
+        duration_s=source.get("duration_s"),
+        error=source.get("error"),
+        entries=source.get("entries", 0),
+        completed_at=datetime.fromisoformat(completed) if completed else None,
+    )
