@@ -29,6 +29,7 @@ from videosense_shared.aws import AwsClients
 from videosense_shared.document import VideoDocument
 from videosense_shared.ids import video_id_for
 from videosense_shared.messages import Stage, VideoCompleted
+from videosense_shared.objects import upload_file
 from videosense_shared.provision import Provisioned, provision, subscribe_queue
 from videosense_shared.runtime import ServiceSpec, serve
 from videosense_shared.search import SearchIndex
@@ -187,11 +188,11 @@ class EmbeddedStack:
         metadata: Mapping[str, str] = (
             {STAGES_METADATA: ",".join(s.value for s in stages)} if stages else {}
         )
-        with path.open("rb") as body:
-            resp = await self.aws.s3.put_object(
-                Bucket=self.common.bucket, Key=key, Body=body, Metadata=dict(metadata)
-            )
-        return video_id_for(self.common.bucket, key, resp.get("VersionId") or resp["ETag"])
+        # In parts from disk: the emulator would hold a single PUT's body whole.
+        done = await upload_file(
+            self.aws.s3, path, self.common.bucket, key, metadata=dict(metadata)
+        )
+        return video_id_for(self.common.bucket, key, done.version_id or done.etag)
 
     async def wait_completed(self, video_id: str, timeout_s: float) -> VideoCompleted:
         """Wait for the video's ``VideoCompleted`` on the private completion queue.

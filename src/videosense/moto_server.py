@@ -8,9 +8,11 @@ and write in two steps, so two racing writers can both succeed. Real DynamoDB do
 pipeline under redelivery (crashes, duplicates, racing sweepers) meets both, so on plain moto an
 item vanishes now and then (a scene, a chunk counter, a header) and a video ends wrong or never.
 
-Only DynamoDB is serialised: the other services keep moto's threads, so SQS long polls still
-wait side by side. Run as ``python -m videosense.moto_server -H 127.0.0.1 -p PORT`` (moto.server's
-arguments); :class:`videosense.emulator.Emulator` does.
+Its S3 is patched to stream object bodies instead of reading them whole
+(:mod:`videosense.moto_s3`). Only DynamoDB is serialised: the other services keep moto's
+threads, so SQS long polls still wait side by side. Run as
+``python -m videosense.moto_server -H 127.0.0.1 -p PORT`` (moto.server's arguments);
+:class:`videosense.emulator.Emulator` does.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from typing import Any
+
+from videosense.moto_s3 import patch_moto_s3
 
 
 def serialise_dynamodb() -> None:
@@ -37,6 +41,8 @@ def serialise_dynamodb() -> None:
 def main() -> None:
     """Run moto's server (command-line arguments as ``python -m moto.server``)."""
     serialise_dynamodb()
+    # Objects are streamed, not read whole, whatever their size (see videosense.moto_s3).
+    patch_moto_s3()
     from moto.server import main as moto_main
 
     moto_main()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ def test_keyframes_are_delivered_on_the_calling_thread_in_frame_order(clip: Path
     # WHEN extracted
     result = extract(clip, FrameExtractorSettings(), on_keyframe=on_keyframe)
     # THEN every keyframe came through the callback, on this thread, in frame order
-    assert [k for _, k in calls] == list(result.keyframes)
+    assert [replace(k, jpeg=b"") for _, k in calls] == list(result.keyframes)
     assert {ident for ident, _ in calls} == {threading.get_ident()}
     assert [k.frame for _, k in calls] == sorted(k.frame for _, k in calls)
     assert len(result.keyframes) == len(CUTS) + 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import tracemalloc
 import wave
 import weakref
 from pathlib import Path
@@ -136,3 +137,26 @@ def test_a_window_length_that_is_not_positive_is_refused(tmp_path: Path, window_
     wav = _write_wav(tmp_path / "a.wav", _noise(1.0, 0.3))
     with pytest.raises(ValueError, match="window_s"):
         next(read_windows(wav, window_s))
+
+
+def test_the_default_window_bounds_whispers_spectrogram() -> None:
+    # GIVEN the default window of the transcriber, full of sound (speech-like noise: the VAD
+    # keeps all of it)
+    from faster_whisper.feature_extractor import FeatureExtractor
+
+    from transcriber.settings import TranscriberSettings
+    from transcriber.whisper import DEFAULT_WINDOW_S
+
+    window_s = TranscriberSettings().window_s
+    assert window_s == DEFAULT_WINDOW_S
+    samples = _noise(window_s, 0.3)
+    # WHEN Whisper computes the window's spectrogram (all of it at once, before decoding)
+    tracemalloc.start()
+    try:
+        FeatureExtractor(feature_size=80)(samples)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # THEN the peak stays near 1 MB per second of window: 160 MB at most (a 600 s window,
+    # the earlier default, peaks near 590 MB, and a whole 2-hour film would need 7 GB)
+    assert peak < 160 * 2**20, f"peaked at {peak / 2**20:.0f} MiB for {window_s:.0f} s"

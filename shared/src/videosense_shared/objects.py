@@ -14,11 +14,17 @@ Two kinds of reads:
   changed object (412) and the video fails with :data:`OVERWRITTEN` instead of being mixed up.
   The new version is a video of its own, started by its own notification.
 
+And one way to write an upload from disk, :func:`upload_file`: in parts, so neither this process
+nor the S3 endpoint (the embedded emulator reads a request body whole) ever holds the video.
+
 See ``docs/architecture.md`` (bucket layout and object versions).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
@@ -30,7 +36,7 @@ from videosense_shared.messages import ImageRef, SourceRef
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
-    from types_aiobotocore_s3.type_defs import HeadObjectOutputTypeDef
+    from types_aiobotocore_s3.type_defs import CompletedPartTypeDef, HeadObjectOutputTypeDef
 
 OVERWRITTEN = "the object was overwritten before it was analysed"
 """Why a video fails when its uploaded version can no longer be read."""
@@ -45,6 +51,10 @@ _MISSING_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "NotFound", "404"})
 _PRECONDITION_CODES = frozenset({"PreconditionFailed", "412"})
 
 _DOWNLOAD_PART = 8 * 1024 * 1024
+
+UPLOAD_PART = 8 * 1024 * 1024
+"""Bytes per part of :func:`upload_file` (S3's minimum is 5 MiB, its maximum part count
+10,000: 8 MiB parts reach 78 GiB, well past any video this pipeline accepts)."""
 
 
 def error_code(err: BaseException) -> str:
@@ -193,6 +203,74 @@ async def download_to_file(s3: S3Client, source: SourceRef, path: Path) -> None:
         with path.open("wb") as out:
             while part := await body.read(_DOWNLOAD_PART):
                 out.write(part)
+
+
+@dataclass(frozen=True, slots=True)
+class Uploaded:
+    """What S3 answered for an upload: the ETag (quoted, as S3 reports it) and the version id
+    (``None`` in an unversioned bucket, where S3 may say ``"null"``)."""
+
+    etag: str
+    version_id: str | None
+
+
+async def upload_file(
+    s3: S3Client,
+    path: Path,
+    bucket: str,
+    key: str,
+    *,
+    metadata: Mapping[str, str] | None = None,
+    part_size: int = UPLOAD_PART,
+) -> Uploaded:
+    """Upload the file at ``path`` to ``bucket``/``key`` from disk: one ``PutObject`` when it
+    fits in one part, a multipart upload of ``part_size`` parts otherwise, one part in memory
+    at a time. An upload that fails is aborted (no parts are left behind).
+
+    Raises:
+        ValueError: ``part_size`` is below S3's 5 MiB minimum.
+        OSError: ``path`` cannot be read.
+        botocore.exceptions.ClientError: S3 refused a request.
+    """
+    if part_size < 5 * 1024 * 1024:
+        raise ValueError(f"part_size must be at least 5 MiB, got {part_size}")
+    meta = dict(metadata or {})
+    with path.open("rb") as source:
+        # Disk reads off the event loop: other services may share it (the embedded stack).
+        first = await asyncio.to_thread(source.read, part_size)
+        if len(first) < part_size:
+            put = await s3.put_object(Bucket=bucket, Key=key, Body=first, Metadata=meta)
+            return Uploaded(put["ETag"], _version(put.get("VersionId")))
+        created = await s3.create_multipart_upload(Bucket=bucket, Key=key, Metadata=meta)
+        upload_id = created["UploadId"]
+        try:
+            parts: list[CompletedPartTypeDef] = []
+            part = first
+            while part:
+                number = len(parts) + 1
+                sent = await s3.upload_part(
+                    Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=part
+                )
+                parts.append({"PartNumber": number, "ETag": sent["ETag"]})
+                # Dropped before the next read, so one part is held at a time, not two.
+                del part
+                part = await asyncio.to_thread(source.read, part_size)
+            done = await s3.complete_multipart_upload(
+                Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            )
+        except BaseException:
+            # Best effort: the upload's own failure is what the caller must see (an abort
+            # that fails too, e.g. after a completion whose answer was lost, is not).
+            with contextlib.suppress(ClientError, BotoCoreError):
+                await s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            raise
+    return Uploaded(done["ETag"], _version(done.get("VersionId")))
+
+
+def _version(version_id: str | None) -> str | None:
+    # "null" is the version of an object written while versioning was off (moto says it even
+    # for unversioned buckets): it tells no two uploads apart, so it is no version.
+    return None if version_id in (None, "", "null") else version_id
 
 
 async def check_current(s3: S3Client, source: SourceRef) -> None:

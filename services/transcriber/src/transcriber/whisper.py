@@ -39,7 +39,9 @@ from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import Transcript
 
 NAME = "whisper"
-DEFAULT_WINDOW_S = 600.0
+# Whisper decodes 30 s at a time anyway; what a window costs is its spectrogram, computed for
+# the whole window at once (about 1 MB per second of speech): 120 s keeps that near 120 MB.
+DEFAULT_WINDOW_S = 120.0
 
 _log = logging.getLogger(__name__)
 
