@@ -7,12 +7,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from clipper.moments import find_ranges
+from clipper.moments import describe, find_ranges
 from clipper.ranges import TimeRange, merge, pad, prepare
+from videosense.commands.clip import spans_for_hits
 from videosense.search import Query, QueryKind, find_in_document
 from videosense_shared.document import DocumentKeyframe, VideoDocument
 from videosense_shared.messages import (
+    MAX_CLIP_SPANS,
+    ClipRequested,
     ClipSelector,
+    ClipSpan,
     Face,
     ImageRef,
     Label,
@@ -24,6 +28,7 @@ from videosense_shared.messages import (
     Transcript,
     VideoStatus,
 )
+from videosense_shared.search import EntryKind, SearchHit
 
 BOX = {"left": 0.1, "top": 0.1, "width": 0.2, "height": 0.2}
 
@@ -162,3 +167,74 @@ def test_merge_joins_overlaps_and_ranges_closer_than_the_gap() -> None:
     assert merge(ranges, 1.0) == [TimeRange(0, 4), TimeRange(6, 7), TimeRange(10, 12)]
     # WHEN padded first / THEN the padding can bring ranges together
     assert prepare(ranges, pad_s=1.0, merge_gap_s=0) == [TimeRange(0, 8), TimeRange(9, 13)]
+
+
+def test_explicit_ranges_are_a_selector_of_their_own() -> None:
+    # GIVEN ranges a client resolved / THEN they are one selector, alone, each ordered, bounded
+    spans = (ClipSpan(from_s=1, to_s=2), ClipSpan(from_s=0, to_s=0.5))
+    assert ClipSelector(ranges=spans).ranges == spans
+    with pytest.raises(ValueError, match="exactly one"):
+        ClipSelector(ranges=spans, say="hello")
+    with pytest.raises(ValueError, match="exactly one"):
+        ClipSelector(ranges=spans, from_s=0, to_s=1)
+    with pytest.raises(ValueError, match="end after it starts"):
+        ClipSelector(ranges=(ClipSpan(from_s=3, to_s=3),))
+    with pytest.raises(ValueError, match="at least 1 item"):
+        ClipSelector(ranges=())
+    with pytest.raises(ValueError, match=f"at most {MAX_CLIP_SPANS} items"):
+        ClipSelector(
+            ranges=tuple(ClipSpan(from_s=i, to_s=i + 1) for i in range(MAX_CLIP_SPANS + 1))
+        )
+    # AND they travel in a request as JSON and come back equal
+    request = ClipRequested(
+        message_id="m",
+        video_id="v",
+        trace_id="t",
+        request_id="r",
+        selector=ClipSelector(ranges=spans),
+    )
+    assert ClipRequested.model_validate_json(request.model_dump_json()) == request
+
+
+def test_explicit_ranges_are_cut_as_given_then_padded_and_merged(document: VideoDocument) -> None:
+    # GIVEN explicit ranges out of order, one twice
+    selector = ClipSelector(
+        ranges=(
+            ClipSpan(from_s=9, to_s=11.5),
+            ClipSpan(from_s=0.5, to_s=2),
+            ClipSpan(from_s=4, to_s=10),
+            ClipSpan(from_s=0.5, to_s=2),
+        )
+    )
+    # WHEN found / THEN each range once, in time order, whatever the document holds
+    found = find_ranges(document, selector)
+    assert [(r.start_s, r.end_s) for r in found] == [(0.5, 2.0), (4.0, 10.0), (9.0, 11.5)]
+    assert describe(selector) == "4 explicit range(s)"
+    # AND padding and merging apply as for any selector
+    assert prepare(found, pad_s=0.5, merge_gap_s=1.5) == [TimeRange(0, 12)]
+    assert prepare(found, pad_s=0, merge_gap_s=0) == [TimeRange(0.5, 2), TimeRange(4, 11.5)]
+
+
+def _hit(kind: EntryKind, t_s: float, **more: object) -> SearchHit:
+    return SearchHit.model_validate(
+        {"video_id": "v", "kind": kind, "text": "x", "snippet": "x", "score": 1.0, "t_s": t_s}
+        | more
+    )
+
+
+def test_query_hits_become_segments_and_whole_scenes(document: VideoDocument) -> None:
+    # GIVEN a natural-language search's hits: a transcript segment, two keyframes of scene 1,
+    # a caption of a keyframe whose scene the document lacks, a segment with no length
+    hits = [
+        _hit(EntryKind.TRANSCRIPT, 9.0, end_s=11.5),
+        _hit(EntryKind.TEXT, 4.8, scene_index=1),
+        _hit(EntryKind.LABEL, 4.8, scene_index=1),
+        _hit(EntryKind.CAPTION, 2.4, scene_index=7),
+        _hit(EntryKind.TRANSCRIPT, 3.0, end_s=3.0),
+    ]
+    # WHEN turned into ranges / THEN the segment as spoken, the scene once, the lone keyframe's
+    # own frame (1/fps), in time order; the empty segment is dropped
+    spans = spans_for_hits(hits, document)
+    assert [(s.from_s, s.to_s) for s in spans] == [(2.4, 2.44), (4.0, 10.0), (9.0, 11.5)]
+    # AND no hits give no ranges
+    assert spans_for_hits([], document) == ()

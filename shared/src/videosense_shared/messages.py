@@ -333,10 +333,29 @@ class VideoCompleted(_Envelope):
 # --- clipper (services/clipper): cutting moments of a finished video into clips -------------
 
 
+#: Most explicit ranges one selector may carry (a query's hits, resolved by the client).
+MAX_CLIP_SPANS = 100
+
+
+class ClipSpan(Model):
+    """One explicit time range of a selector, in the source's seconds (``from_s < to_s``)."""
+
+    from_s: float = Field(ge=0)
+    to_s: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ClipSpan:
+        if self.to_s <= self.from_s:
+            raise ValueError(f"a range must end after it starts ({self.from_s} to {self.to_s})")
+        return self
+
+
 class ClipSelector(Model):
     """Which moments of a video to cut: exactly one of ``person``, ``label``, ``text`` (the
     whole scene of each matching keyframe), ``say`` (each transcript segment holding the
-    words), or ``from_s`` with ``to_s`` (one explicit range)."""
+    words), ``from_s`` with ``to_s`` (one explicit range), or ``ranges`` (explicit ranges a
+    client resolved, e.g. the hits of a natural-language search, at most
+    :data:`MAX_CLIP_SPANS`)."""
 
     person: str | None = Field(default=None, min_length=1, max_length=200)
     label: str | None = Field(default=None, min_length=1, max_length=200)
@@ -344,13 +363,16 @@ class ClipSelector(Model):
     say: str | None = Field(default=None, min_length=1, max_length=200)
     from_s: float | None = Field(default=None, ge=0)
     to_s: float | None = Field(default=None, gt=0)
+    ranges: tuple[ClipSpan, ...] | None = Field(
+        default=None, min_length=1, max_length=MAX_CLIP_SPANS
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ClipSelector:
-        named = [self.person, self.label, self.text, self.say]
+        named = [self.person, self.label, self.text, self.say, self.ranges]
         explicit = self.from_s is not None or self.to_s is not None
         if sum(v is not None for v in named) + explicit != 1:
-            raise ValueError("give exactly one of person, label, text, say or from_s/to_s")
+            raise ValueError("give exactly one of person, label, text, say, from_s/to_s or ranges")
         if explicit and (self.from_s is None or self.to_s is None or self.to_s <= self.from_s):
             raise ValueError("from_s and to_s go together, with from_s < to_s")
         return self

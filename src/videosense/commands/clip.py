@@ -9,8 +9,15 @@ Two ways in, told apart by the first argument:
   environment decides.
 - a **local video file**: the command starts the embedded stack, analyses the file with just
   the stages the selector needs (recognition for ``--person/--label/--text``, the transcript
-  for ``--say``, the frames alone for ``--from/--to``), then clips it the same way: one
-  command from a file to clips, nothing left running.
+  for ``--say``, the frames alone for ``--from/--to``, everything but redaction for
+  ``--query``), then clips it the same way: one command from a file to clips, nothing left
+  running.
+
+``--query`` is resolved here, not in the clipper: a natural-language search of the library
+index (the one ``videosense find`` reads, ``VIDEOSENSE_SEARCH_*``) filtered to the video gives
+its best ``--limit`` hits; each becomes a range (a transcript hit its segment, a keyframe hit
+its scene, read from the video's finished document) and the request carries those explicit
+ranges. The clipper service thus needs no embedding model (see docs/architecture.md).
 
 Exit codes: 0 clips written, or no moments found; 1 the request failed (the reason is printed);
 2 usage error.
@@ -23,6 +30,7 @@ import asyncio
 import json
 import sys
 import uuid
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -31,21 +39,40 @@ from pydantic import ValidationError
 
 from videosense.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error
 from videosense.commands.endpoint import point_at
+from videosense.commands.find import UnknownVideoError, search
+from videosense.documents import FinishedDocumentNotFoundError, read_finished
 from videosense_shared.aws import AwsClients
 from videosense_shared.bus import Publisher, queue_url
 from videosense_shared.bus.publisher import message_attributes
+from videosense_shared.document import VideoDocument
 from videosense_shared.ids import message_id_for
 from videosense_shared.messages import (
+    MAX_CLIP_SPANS,
     ClipFile,
     ClipRequested,
     ClipSelector,
+    ClipSpan,
     ClipsReady,
     ClipStatus,
     Stage,
 )
 from videosense_shared.provision import subscribe_queue
+from videosense_shared.search import (
+    EntryKind,
+    MatchMode,
+    SearchHit,
+    SearchIndexError,
+    SearchQuery,
+)
+from videosense_shared.search.backends import SearchConfigurationError
+from videosense_shared.search.embeddings import EmbeddingModelUnavailableError
+from videosense_shared.search.settings import SearchSettings
 from videosense_shared.settings import CommonSettings
 from videosense_shared.topology import CLIPPER, CLIPS_READY
+
+#: A keyframe hit without its scene in the document is cut as its own frame, at this rate
+#: when the document does not know the video's.
+_DEFAULT_FPS = 25.0
 
 
 def add_parser(sub: Any) -> None:
@@ -55,9 +82,11 @@ def add_parser(sub: Any) -> None:
         help="cut every moment where a person, label, text or phrase appears into MP4 files",
         description=(
             "Cut frame-accurate clips (with sound) of a video: the whole scene of each keyframe "
-            "showing --person/--label/--text, each transcript segment saying --say, or "
-            "--from/--to. TARGET is a video id of a running stack, or a local video file to "
-            "analyse on the embedded stack first."
+            "showing --person/--label/--text, each transcript segment saying --say, "
+            "--from/--to, or the moments a natural-language --query finds in the search index "
+            "(its best --limit hits: a transcript hit's segment, a keyframe hit's scene). "
+            "TARGET is a video id of a running stack, or a local video file to analyse on the "
+            "embedded stack first."
         ),
     )
     parser.add_argument("target", metavar="TARGET", help="a video id, or a local video file")
@@ -66,6 +95,11 @@ def add_parser(sub: Any) -> None:
     what.add_argument("--label", help="a label name, e.g. 'Dog' (whole scenes)")
     what.add_argument("--text", help="words read on screen (whole scenes)")
     what.add_argument("--say", help="words spoken (the transcript segments saying them)")
+    what.add_argument(
+        "--query",
+        help="a question in natural language, e.g. 'a man talking about space', searched in "
+        "the library index (as `videosense find --query`) within this video",
+    )
     what.add_argument("--from", dest="from_s", type=float, metavar="T", help="start, seconds")
     parser.add_argument("--to", dest="to_s", type=float, metavar="T", help="end, with --from")
     parser.add_argument("--pad", type=float, default=0.0, metavar="S", help="widen each range")
@@ -74,6 +108,18 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument(
         "--supercut", action="store_true", help="also join every range into one file, chaptered"
+    )
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=10,
+        help=f"with --query: clip the best N hits (default 10, at most {MAX_CLIP_SPANS}); a "
+        "natural-language search ranks by meaning and has no absolute score to cut at",
+    )
+    parser.add_argument(
+        "--index",
+        type=Path,
+        help="with --query: the SQLite index file (default: VIDEOSENSE_SEARCH_INDEX_PATH)",
     )
     parser.add_argument("--out", type=Path, required=True, help="directory for the MP4 files")
     parser.add_argument("--endpoint", help="AWS endpoint, e.g. of a running `videosense up`")
@@ -102,8 +148,67 @@ def selector_from(args: argparse.Namespace) -> ClipSelector:
         raise ValueError(messages) from None
 
 
-def stages_for(selector: ClipSelector) -> tuple[Stage, ...]:
+def search_query_from(args: argparse.Namespace, video_id: str) -> SearchQuery:
+    """The natural-language search ``--query`` asks for, within ``video_id``.
+
+    Raises:
+        ValueError: a text with nothing to search, or a ``--limit`` out of range.
+    """
+    if not 1 <= args.limit <= MAX_CLIP_SPANS:
+        raise ValueError(f"--limit must be between 1 and {MAX_CLIP_SPANS}")
+    try:
+        return SearchQuery(
+            text=args.query, mode=MatchMode.NATURAL, video_id=video_id, limit=args.limit
+        )
+    except ValidationError as err:
+        reasons = "; ".join(e["msg"].removeprefix("Value error, ") for e in err.errors())
+        raise ValueError(f"--query: {reasons}") from None
+
+
+def spans_for_hits(hits: Sequence[SearchHit], document: VideoDocument) -> tuple[ClipSpan, ...]:
+    """The ranges the hits stand for, in time order, each once: a transcript hit's segment,
+    a keyframe hit's whole scene (or its own frame when the document has no such scene), as
+    ``videosense clip --say`` and ``--text`` cut them."""
+    scenes = {scene.index: scene for scene in document.scenes}
+    fps = document.media.fps if document.media and document.media.fps else _DEFAULT_FPS
+    spans: set[tuple[float, float]] = set()
+    for hit in hits:
+        if hit.kind is EntryKind.TRANSCRIPT:
+            if hit.end_s is not None and hit.end_s > hit.t_s:
+                spans.add((hit.t_s, hit.end_s))
+            continue
+        scene = scenes.get(hit.scene_index) if hit.scene_index is not None else None
+        if scene is not None and scene.end_s > scene.start_s:
+            spans.add((scene.start_s, scene.end_s))
+        else:
+            spans.add((hit.t_s, hit.t_s + 1.0 / fps))
+    return tuple(ClipSpan(from_s=start, to_s=end) for start, end in sorted(spans))
+
+
+async def resolve_query(
+    video_id: str, hits: Sequence[SearchHit], aws: AwsClients, bucket: str
+) -> ClipSelector | None:
+    """The selector of explicit ranges for the hits of a search within ``video_id`` (None
+    when there are none).
+
+    Raises:
+        FinishedDocumentNotFoundError: the video has no finished document to read scenes from.
+        pydantic.ValidationError: the document is unreadable.
+        botocore.exceptions.ClientError: S3 refused the read.
+    """
+    if not hits:
+        return None
+    document = await read_finished(aws.s3, bucket, video_id)
+    spans = spans_for_hits(hits, document)
+    return ClipSelector(ranges=spans) if spans else None
+
+
+def stages_for(selector: ClipSelector | SearchQuery) -> tuple[Stage, ...]:
     """The analysis a local file needs before ``selector`` can find anything in it."""
+    if isinstance(selector, SearchQuery):
+        # A question can be answered by anything the index holds (captions and the transcript
+        # by meaning): every analysis that feeds it.
+        return (Stage.FRAMES, Stage.CAPTIONS, Stage.RECOGNITION, Stage.TRANSCRIPT)
     if selector.say is not None:
         return (Stage.FRAMES, Stage.TRANSCRIPT)
     if selector.from_s is not None:
@@ -132,29 +237,58 @@ def request_for(video_id: str, selector: ClipSelector, args: argparse.Namespace)
 
 def run(args: argparse.Namespace) -> int:
     """Run ``videosense clip``; returns the exit code."""
+    target = Path(args.target)
+    ask: ClipSelector | SearchQuery
     try:
-        selector = selector_from(args)
+        settings = SearchSettings() if args.index is None else SearchSettings(index_path=args.index)
+        if args.query is not None:
+            # A local file's video id is known once uploaded: validate with a placeholder.
+            ask = search_query_from(args, "" if target.is_file() else args.target)
+        else:
+            ask = selector_from(args)
         if args.pad < 0 or args.merge_gap < 0:
             raise ValueError("--pad and --merge-gap must be >= 0")
     except ValueError as err:
         error(str(err))
         return EXIT_USAGE
-    target = Path(args.target)
+    if (
+        isinstance(ask, SearchQuery)
+        and not target.is_file()
+        and settings.backend == "sqlite"
+        and not settings.index_path.is_file()
+    ):
+        error(
+            f"no search index at {settings.index_path}: --query needs the library index "
+            "(filled by `videosense run` and `videosense up`; or point --index at one)"
+        )
+        return EXIT_FAILED
     try:
         if target.is_file():
-            result = asyncio.run(_clip_local_file(target, selector, args))
+            result = asyncio.run(_clip_local_file(target, ask, settings, args))
         else:
             point_at(args.endpoint)
-            result = asyncio.run(_clip_video(args.target, selector, args))
+            result = asyncio.run(_clip_video(args.target, ask, settings, args))
     except TimeoutError:
         error(f"no answer from the clipper within {args.timeout:g} s (is a stack running?)")
         return EXIT_FAILED
     except _NotAnalysedError as err:
         error(str(err))
         return EXIT_FAILED
+    except UnknownVideoError as err:
+        error(f"video {err.args[0]} is not in the search index (unknown id, or still processing)")
+        return EXIT_FAILED
+    except FinishedDocumentNotFoundError as err:
+        error(f"video {err.args[0]} has no finished document")
+        return EXIT_FAILED
+    except (SearchConfigurationError, SearchIndexError, EmbeddingModelUnavailableError) as err:
+        error(str(err))
+        return EXIT_FAILED
     except (ClientError, BotoCoreError) as err:
         error(f"cannot reach the stack: {err}")
         return EXIT_FAILED
+    if result is None:
+        print(f"videosense: no moments found for --query {args.query!r}", file=sys.stderr)
+        return EXIT_OK
     return _report(result)
 
 
@@ -163,25 +297,40 @@ class _NotAnalysedError(Exception):
 
 
 async def _clip_video(
-    video_id: str, selector: ClipSelector, args: argparse.Namespace
-) -> tuple[ClipsReady, list[Path]]:
+    video_id: str,
+    ask: ClipSelector | SearchQuery,
+    settings: SearchSettings,
+    args: argparse.Namespace,
+) -> tuple[ClipsReady, list[Path]] | None:
     common = CommonSettings()
     async with AwsClients(common.region) as aws:
+        if isinstance(ask, SearchQuery):
+            results = await search(ask, settings)
+            hits = [hit for video in results.videos for hit in video.hits]
+            _progress(f"{len(hits)} hit(s) for {ask.text!r} in the search index")
+            selector = await resolve_query(video_id, hits, aws, common.bucket)
+            if selector is None:
+                return None
+        else:
+            selector = ask
         request = request_for(video_id, selector, args)
         result = await request_clips(aws, common, request, args.timeout)
         return result, await download(aws, result, args.out)
 
 
 async def _clip_local_file(
-    path: Path, selector: ClipSelector, args: argparse.Namespace
-) -> tuple[ClipsReady, list[Path]]:
+    path: Path,
+    ask: ClipSelector | SearchQuery,
+    settings: SearchSettings,
+    args: argparse.Namespace,
+) -> tuple[ClipsReady, list[Path]] | None:
     # Imported here: the embedded stack loads every service (and their models).
     from videosense.embedded import EmbeddedStack
 
     _progress("starting the embedded stack (AWS emulator + services)")
-    async with EmbeddedStack() as stack:
-        video_id = await stack.upload(path, stages_for(selector))
-        _progress(f"analysing {path.name} ({', '.join(s.value for s in stages_for(selector))})")
+    async with EmbeddedStack(search=settings) as stack:
+        video_id = await stack.upload(path, stages_for(ask))
+        _progress(f"analysing {path.name} ({', '.join(s.value for s in stages_for(ask))})")
         try:
             event = await stack.wait_completed(video_id, args.timeout)
         except TimeoutError:
@@ -189,6 +338,19 @@ async def _clip_local_file(
         if event.document is None:
             raise _NotAnalysedError(f"the analysis failed: {event.error or event.status.value}")
         _progress(f"analysed ({event.status.value}); cutting")
+        if isinstance(ask, SearchQuery):
+            # The stack's own indexer writes the index: search it once it holds this video.
+            if stack.search_index is None:
+                raise _NotAnalysedError("the embedded stack has no search index")
+            await stack.wait_indexed(await stack.store.read(video_id), args.timeout)
+            query = ask.model_copy(update={"video_id": video_id})
+            results = await stack.search_index.search(query)
+            hits = [hit for video in results.videos for hit in video.hits]
+            selector = await resolve_query(video_id, hits, stack.aws, stack.common.bucket)
+            if selector is None:
+                return None
+        else:
+            selector = ask
         request = request_for(video_id, selector, args)
         result = await request_clips(stack.aws, stack.common, request, args.timeout)
         return result, await download(stack.aws, result, args.out)

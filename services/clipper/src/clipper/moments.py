@@ -7,7 +7,9 @@ range of a match is:
 - ``person``/``label``/``text``: the whole scene of each matching keyframe (a keyframe stands
   for its shot, so the clip is the shot, not one frame);
 - ``say``: each transcript segment whose words hold the phrase, start to end;
-- ``from_s``/``to_s``: that range.
+- ``from_s``/``to_s``: that range;
+- ``ranges``: those ranges, as given (a client resolved them, e.g. ``videosense clip --query``
+  from the search index's hits), duplicates dropped.
 
 Padding and merging come after (:func:`clipper.ranges.prepare`).
 """
@@ -87,6 +89,8 @@ def find_ranges(document: VideoDocument, selector: ClipSelector) -> list[TimeRan
             raise ValueError(f"{phrase!r} has no letters or digits to match")
     if selector.from_s is not None and selector.to_s is not None:
         return [TimeRange(selector.from_s, selector.to_s)]
+    if selector.ranges is not None:
+        return sorted({TimeRange(span.from_s, span.to_s) for span in selector.ranges})
     if selector.say is not None:
         return _spoken_ranges(document, selector.say)
     return _keyframe_ranges(document, selector)
@@ -96,6 +100,8 @@ def describe(selector: ClipSelector) -> str:
     """The selector in the command line's words, e.g. ``--person 'Jane Doe'``."""
     if selector.from_s is not None:
         return f"--from {selector.from_s:g} --to {selector.to_s:g}"
+    if selector.ranges is not None:
+        return f"{len(selector.ranges)} explicit range(s)"
     for name in ("person", "label", "text", "say"):
         value = getattr(selector, name)
         if value is not None:
