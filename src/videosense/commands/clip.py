@@ -9,7 +9,7 @@ Two ways in, told apart by the first argument:
   environment decides.
 - a **local video file**: the command starts the embedded stack, analyses the file with just
   the stages the selector needs (recognition for ``--person/--label/--text``, the transcript
-  for ``--say``, the frames alone for ``--from/--to``, everything but redaction for
+  for ``--say``, the frames alone for ``--from/--to``, what ``videosense run`` analyses for
   ``--query``), then clips it the same way: one command from a file to clips, nothing left
   running.
 
@@ -207,8 +207,10 @@ def stages_for(selector: ClipSelector | SearchQuery) -> tuple[Stage, ...]:
     """The analysis a local file needs before ``selector`` can find anything in it."""
     if isinstance(selector, SearchQuery):
         # A question can be answered by anything the index holds (captions and the transcript
-        # by meaning): every analysis that feeds it.
-        return (Stage.FRAMES, Stage.CAPTIONS, Stage.RECOGNITION, Stage.TRANSCRIPT)
+        # by meaning): what `videosense run` analyses (captions only when configured).
+        from videosense.embedded import default_run_stages  # loads every service
+
+        return default_run_stages()
     if selector.say is not None:
         return (Stage.FRAMES, Stage.TRANSCRIPT)
     if selector.from_s is not None:
