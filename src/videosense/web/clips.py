@@ -74,7 +74,9 @@ class ClipOrder(BaseModel):
 
     video_id: str = Field(pattern=rf"^{VIDEO_ID.pattern}$", description="a finished video")
     selector: ClipSelector = Field(
-        description="exactly one of person, label, text, say, or from_s with to_s"
+        description=(
+            "exactly one of person, label, text, say, from_s with to_s, or ranges (explicit spans)"
+        )
     )
     pad_s: float = Field(default=0.0, ge=0, le=600, description="widen each range (seconds)")
     merge_gap_s: float = Field(
