@@ -1,7 +1,9 @@
 """Writing the redacted copy: the video re-encoded with H.264, every other stream copied.
 
 One pass over the source's packets in file order: video packets are decoded, the frame's boxes
-redacted (:mod:`redactor.effects`) and the frame encoded with libx264 at the *same* timestamp
+(from a :class:`~redactor.feed.BoxSource`: the render may run while the scan still finds them,
+waiting for each frame's to be final) redacted (:mod:`redactor.effects`) and the frame encoded
+with libx264 at the *same* timestamp
 (the encoder's time base is the source stream's, so a variable frame rate stays variable and
 the frame count cannot change); audio and subtitle packets are remuxed untouched (the sound is
 bit-for-bit the source's). Container and stream metadata (language, title, creation time) and
@@ -22,6 +24,7 @@ import av
 import numpy as np
 
 from redactor.effects import Style, redact_planes
+from redactor.feed import BoxSource, PlannedBoxes
 from redactor.tracking import PixelBox
 from videosense_shared.logs import get_logger
 
@@ -74,23 +77,32 @@ def _copyable(stream: av.stream.Stream) -> bool:
     return False
 
 
+def _display_rotation(source: Path) -> int:
+    """The display rotation of the source's first frame (the stream's display matrix)."""
+    with av.open(str(source)) as src:
+        for frame in src.decode(video=0):
+            return round(frame.rotation / 90) % 4 * 90
+    return 0
+
+
 def render(
     source: Path,
     target: Path,
-    boxes: Mapping[int, Sequence[PixelBox]],
+    boxes: BoxSource | Mapping[int, Sequence[PixelBox]],
     *,
     style: Style,
     strength: float,
     encoding: Encoding,
-    rotation: int = 0,
 ) -> Rendered:
-    """Write ``target`` (MP4): ``source`` with ``boxes[i]`` redacted on video frame ``i``
-    (presentation order) and every copyable stream copied.
+    """Write ``target`` (MP4): ``source`` with ``boxes``' boxes of video frame ``i`` redacted
+    on it (presentation order) and every copyable stream copied.
 
     Raises:
         RenderError: the source has no video stream or cannot be decoded, a sound track cannot
             be copied into MP4, or the encoder refuses the picture.
+        redactor.feed.FeedAbortedError: the boxes of a frame will never come.
     """
+    source_boxes = PlannedBoxes(boxes) if isinstance(boxes, Mapping) else boxes
     try:
         src = av.open(str(source))
     except av.FFmpegError as err:
@@ -100,6 +112,10 @@ def render(
             raise RenderError("the file has no video stream")
         video = src.streams.video[0]
         video.thread_type = "AUTO"
+        try:
+            rotation = _display_rotation(source)
+        except av.FFmpegError as err:
+            raise RenderError(f"the video cannot be decoded: {err}") from err
         width, height = video.codec_context.width, video.codec_context.height
         if width % 2 or height % 2:
             raise RenderError(f"odd picture size {width}x{height} cannot be encoded as 4:2:0 H.264")
@@ -147,7 +163,7 @@ def render(
                         continue
                     for frame in packet.decode():
                         assert isinstance(frame, av.VideoFrame)  # a video stream's packet
-                        frame_boxes = boxes.get(index, ())
+                        frame_boxes = source_boxes.boxes(index)
                         encoded: av.VideoFrame
                         if frame_boxes:
                             picture, planes = _planes(frame)
