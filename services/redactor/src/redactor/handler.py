@@ -43,7 +43,12 @@ def look(settings: RedactorSettings) -> Look:
     return Look(
         style=settings.style,
         strength=settings.strength,
-        encoding=Encoding(crf=settings.crf, preset=settings.preset, threads=settings.threads),
+        encoding=Encoding(
+            crf=settings.crf,
+            preset=settings.preset,
+            threads=settings.threads,
+            params=settings.x264_params,
+        ),
     )
 
 

@@ -18,10 +18,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 import av
 import numpy as np
+import numpy.typing as npt
 
 from redactor.effects import Style, redact_planes
 from redactor.feed import BoxSource, PlannedBoxes
@@ -46,6 +46,7 @@ class Encoding:
     crf: int = 20
     preset: str = "veryfast"
     threads: int = 0
+    params: str = ""  # x264 options over the preset ("key=value:key=value")
 
 
 @dataclass(frozen=True)
@@ -57,15 +58,17 @@ class Rendered:
     copied_streams: tuple[str, ...]
 
 
-def _planes(frame: av.VideoFrame) -> tuple[np.ndarray[Any, Any], list[np.ndarray[Any, Any]]]:
+def _writable(frame: av.VideoFrame) -> tuple[av.VideoFrame, list[npt.NDArray[np.uint8]]]:
+    """The frame as 4:2:0 whose pixels are ours to change (the decoder may still refer to its
+    own buffer: copied then), and views of its Y, U and V planes: boxes are redacted in place,
+    with no copy of the whole picture to and from an array."""
     picture = frame if frame.format.name == "yuv420p" else frame.reformat(format="yuv420p")
-    data = np.asarray(picture.to_ndarray(), np.uint8)
-    h, w = frame.height, frame.width
-    flat = data.reshape(-1)
-    y = flat[: w * h].reshape(h, w)
-    u = flat[w * h : w * h + w * h // 4].reshape(h // 2, w // 2)
-    v = flat[w * h + w * h // 4 :].reshape(h // 2, w // 2)
-    return data, [y, u, v]
+    picture.make_writable()
+    planes = []
+    for plane in picture.planes:
+        data = np.frombuffer(memoryview(plane), np.uint8, count=plane.line_size * plane.height)
+        planes.append(data.reshape(plane.height, plane.line_size)[:, : plane.width])
+    return picture, planes
 
 
 def _copyable(stream: av.stream.Stream) -> bool:
@@ -130,6 +133,8 @@ def render(
             options = {"crf": str(encoding.crf), "preset": encoding.preset}
             if encoding.threads:
                 options["threads"] = str(encoding.threads)
+            if encoding.params:
+                options["x264-params"] = encoding.params
             encoder = out.add_stream("libx264", options=options)
             encoder.width, encoder.height = width, height
             encoder.pix_fmt = "yuv420p"
@@ -166,16 +171,16 @@ def render(
                         frame_boxes = source_boxes.boxes(index)
                         encoded: av.VideoFrame
                         if frame_boxes:
-                            picture, planes = _planes(frame)
+                            encoded, planes = _writable(frame)
                             redact_planes(planes, frame_boxes, style, strength)
-                            encoded = av.VideoFrame.from_ndarray(picture, format="yuv420p")
                             redacted += 1
+                        elif frame.format.name == "yuv420p":
+                            encoded = frame
                         else:
-                            encoded = (
-                                frame
-                                if frame.format.name == "yuv420p"
-                                else frame.reformat(format="yuv420p")
-                            )
+                            encoded = frame.reformat(format="yuv420p")
+                        # The encoder chooses every frame's type: the source's I/P/B pattern is
+                        # not a good one for the re-encoded picture.
+                        encoded.pict_type = av.video.frame.PictureType.NONE
                         pts = frame.pts if frame.pts is not None else (last_pts or -1) + 1
                         encoded.pts = pts
                         encoded.time_base = time_base
