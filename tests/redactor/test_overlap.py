@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import av
@@ -99,6 +100,28 @@ def test_the_copy_is_the_one_a_render_after_the_scan_writes(
     # ... and both copies have the same frames at the same times, and the source's sound
     assert frames(overlapped) == frames(after)
     assert packets(overlapped, "audio") == packets(after, "audio") == packets(path, "audio")
+
+
+def test_renders_waiting_for_their_scans_do_not_take_the_threads_scans_need(
+    clip: tuple[Path, list[dict[str, Rect]]], tmp_path: Path
+) -> None:
+    # GIVEN a worker whose shared thread pool has a single thread
+    path, _ = clip
+    feed = BoxFeed()
+
+    async def run() -> int:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=1))
+        job = redact(LocalBackend(SETTINGS), request(path), tmp_path / "out.mp4", look(SETTINGS),
+                     feed)  # fmt: skip
+        try:
+            _, rendered = await asyncio.wait_for(job, timeout=120)
+        except TimeoutError:
+            feed.abort()  # free the render that waits forever
+            raise
+        return rendered.frame_count
+
+    # WHEN a video is redacted / THEN its scan gets the thread and the copy is written
+    assert asyncio.run(run()) == 75
 
 
 def test_a_render_that_fails_stops_the_scan_and_gives_its_reason(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,20 +64,26 @@ async def redact(
         boxes.stop(failed=False)
         return rendered
 
-    drawing = asyncio.ensure_future(asyncio.to_thread(draw))
+    # The render has a thread of its own, not one of the shared pool the scan runs in: renders
+    # waiting for their scans can never hold every thread a scan needs.
+    own = ThreadPoolExecutor(max_workers=1, thread_name_prefix="redactor-render")
     try:
-        findings = await backend.find(request, boxes)
-    except ReaderStoppedError:
-        # The render failed first: its error is the reason.
-        boxes.abort()
-        await drawing
-        raise
-    except BaseException:
-        boxes.abort()
-        # The render stops because the scan did (or fails on the same bad input): the scan's
-        # error is the reason.
-        with contextlib.suppress(Exception):
+        drawing = asyncio.get_running_loop().run_in_executor(own, draw)
+        try:
+            findings = await backend.find(request, boxes)
+        except ReaderStoppedError:
+            # The render failed first: its error is the reason.
+            boxes.abort()
             await drawing
-        raise
-    boxes.close()
-    return findings, await drawing
+            raise
+        except BaseException:
+            boxes.abort()
+            # The render stops because the scan did (or fails on the same bad input): the
+            # scan's error is the reason.
+            with contextlib.suppress(Exception):
+                await drawing
+            raise
+        boxes.close()
+        return findings, await drawing
+    finally:
+        own.shutdown(wait=False)
