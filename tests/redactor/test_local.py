@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from redactor.backend import RedactionError, RedactionRequest
-from redactor.handler import boxes_per_frame
+from redactor.handler import look
 from redactor.local import LocalBackend
+from redactor.pipeline import redact as redact_video
 from redactor.policy import parse_policy
-from redactor.render import Encoding, render
 from redactor.settings import RedactorSettings
 from tests.redactor.composite import (
     Bgr,
@@ -68,15 +68,8 @@ def redact(clip: Path, out: Path, settings: RedactorSettings) -> Path:
         policy=parse_policy(settings.policy),
         redact_text=settings.redact_text,
     )
-    findings = asyncio.run(LocalBackend(settings).find(request))
-    render(
-        clip,
-        out,
-        boxes_per_frame(findings, settings),
-        style=settings.style,
-        strength=settings.strength,
-        encoding=Encoding(preset="ultrafast"),
-    )
+    fast = settings.model_copy(update={"preset": "ultrafast"})
+    asyncio.run(redact_video(LocalBackend(settings), request, out, look(fast)))
     return out
 
 

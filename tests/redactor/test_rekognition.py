@@ -19,10 +19,10 @@ from aiobotocore.session import AioSession
 from aiobotocore.stub import AioStubber
 
 from redactor.backend import RedactionError, RedactionRequest
-from redactor.handler import boxes_per_frame
 from redactor.policy import parse_policy
 from redactor.rekognition import PAGE, RekognitionVideoBackend
 from redactor.settings import RedactorSettings
+from tests.redactor.collect import CollectedBoxes
 from tests.redactor.composite import Rect, two_people
 from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import SourceRef
@@ -166,10 +166,12 @@ async def test_all_faces_are_paged_in_and_cover_every_frame(
     )
     # WHEN the backend finds the faces to hide under "all"
     redactor = backend(client)
-    findings = await redactor.find(request(path, "all"))
+    sink = CollectedBoxes()
+    findings = await redactor.find(request(path, "all"), sink)
     # THEN both people are tracked, and every frame has their faces covered
     assert len(findings.faces) == findings.faces_seen == 2
-    boxes = boxes_per_frame(findings, redactor._settings)
+    assert len(sink.frames) == findings.scan.frame_count
+    boxes = sink.plan()
     for i, people in enumerate(truth):
         for name, rect in people.items():
             assert covered(boxes, i, rect), f"frame {i}: {name} uncovered"
@@ -231,9 +233,11 @@ async def test_except_hides_every_face_the_search_did_not_name(
     )
     # WHEN the backend applies "except:eileen"
     redactor = backend(client, collection="people")
-    findings = await redactor.find(request(path, "except:eileen"))
+    sink = CollectedBoxes()
+    findings = await redactor.find(request(path, "except:eileen"), sink)
     # THEN only Grace is hidden, on every frame
-    boxes = boxes_per_frame(findings, redactor._settings)
+    assert len(sink.frames) == findings.scan.frame_count
+    boxes = sink.plan()
     assert len(findings.faces) == 1
     for i, people in enumerate(truth):
         assert covered(boxes, i, people["grace"])
@@ -254,7 +258,7 @@ async def test_a_failed_job_fails_the_redaction_with_its_message(
         {"JobId": "job-faces", "MaxResults": PAGE},
     )
     with pytest.raises(RedactionError, match="Unsupported codec/format"):
-        await backend(client).find(request(clip[0], "all"))
+        await backend(client).find(request(clip[0], "all"), CollectedBoxes())
 
 
 async def test_a_video_rekognition_refuses_fails_the_redaction(
@@ -267,7 +271,7 @@ async def test_a_video_rekognition_refuses_fails_the_redaction(
         http_status_code=400,
     )
     with pytest.raises(RedactionError, match="InvalidS3ObjectException"):
-        await backend(client).find(request(clip[0], "all"))
+        await backend(client).find(request(clip[0], "all"), CollectedBoxes())
 
 
 async def test_missing_settings_make_the_backend_unavailable(
@@ -281,4 +285,6 @@ async def test_missing_settings_make_the_backend_unavailable(
         RekognitionVideoBackend(provide, RedactorSettings(backend="rekognition"))
     # a policy naming people without a collection to search
     with pytest.raises(BackendUnavailableError, match="VIDEOSENSE_REDACTOR_COLLECTION"):
-        await backend(client, collection=None).find(request(clip[0], "only:eileen"))
+        await backend(client, collection=None).find(
+            request(clip[0], "only:eileen"), CollectedBoxes()
+        )

@@ -135,9 +135,8 @@ def test_display_rotation_and_metadata_are_carried_over(
     # GIVEN a phone-style clip: landscape frames and a 90-degree display matrix
     rotated = with_rotation(clip[0], tmp_path / "rotated.mp4", degrees=90)
     # WHEN redacted
-    render(rotated, tmp_path / "out.mp4", {}, style="pixelate", strength=0.5, encoding=FAST,
-           rotation=90)  # fmt: skip
-    # THEN the copy carries the same rotation
+    render(rotated, tmp_path / "out.mp4", {}, style="pixelate", strength=0.5, encoding=FAST)
+    # THEN the copy carries the same rotation (read from the source)
     with av.open(str(tmp_path / "out.mp4")) as container:
         first = next(container.decode(video=0))
         assert round(first.rotation) % 360 == 90

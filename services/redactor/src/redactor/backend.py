@@ -1,9 +1,11 @@
 """The one narrow interface of the redactor's face backends, and how they fail.
 
-A backend looks at the downloaded video (and, for Rekognition, at its S3 object) and returns
-:class:`Findings`: the shots and frame times of the video and the face (and text) tracks the
-policy hides. Drawing the boxes on every frame and writing the copy is the same for every
-backend (:mod:`redactor.tracking`, :mod:`redactor.render`).
+A backend looks at the downloaded video (and, for Rekognition, at its S3 object), publishes
+every frame's boxes to a :class:`~redactor.feed.BoxSink` as soon as they are final (the render
+runs meanwhile and draws them: :mod:`redactor.pipeline`) and returns :class:`Findings`: the
+shots and frame times of the video and the face (and text) tracks the policy hides. How tracks
+become boxes on every frame and how the copy is written is the same for every backend
+(:mod:`redactor.tracking`, :mod:`redactor.render`).
 
 - :class:`RedactionError`: this video cannot be redacted (not decodable, a job failed): the
   stage *fails* with the readable reason;
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from redactor.feed import BoxSink
 from redactor.policy import Policy
 from redactor.scan import Scan
 from redactor.tracking import Track
@@ -66,10 +69,13 @@ class FaceBackend(Protocol):
         """Backend name recorded in the document (``local``, ``rekognition``)."""
         ...
 
-    async def find(self, request: RedactionRequest) -> Findings:
-        """The tracks of the faces the request's policy hides (and text, when asked).
+    async def find(self, request: RedactionRequest, sink: BoxSink) -> Findings:
+        """The tracks of the faces the request's policy hides (and text, when asked); every
+        frame's boxes published to ``sink`` in order, each as soon as it is final (all at
+        once at the end for a backend that learns them at once).
 
         Raises:
+            redactor.feed.ReaderStoppedError: the render failed.
             RedactionError: the video cannot be decoded, or a job failed on it.
             videosense_shared.backends.BackendUnavailableError: the backend cannot run here.
             botocore.exceptions.ClientError: a transient AWS failure (retried).

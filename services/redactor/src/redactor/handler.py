@@ -4,16 +4,15 @@ video that cannot be decoded or written)."""
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from redactor.backend import FaceBackend, Findings, RedactionError, RedactionRequest
+from redactor.backend import FaceBackend, RedactionError, RedactionRequest
+from redactor.pipeline import Look, redact
 from redactor.policy import Policy, parse_policy
-from redactor.render import Encoding, Rendered, RenderError, render
+from redactor.render import Encoding, RenderError
 from redactor.settings import RedactorSettings
-from redactor.tracking import Geometry, PixelBox, plan
 from redactor.upload import upload_file
 from videosense_shared.backends import BackendLoader, BackendUnavailableError
 from videosense_shared.bus import Attempt, Publisher, StageError, StageHandler
@@ -39,29 +38,18 @@ log = get_logger(__name__)
 NO_VIDEO = "no video stream (audio only): nothing to redact"
 
 
-def boxes_per_frame(findings: Findings, settings: RedactorSettings) -> dict[int, list[PixelBox]]:
-    """Every frame's boxes: the hidden faces' and, when read, the text's."""
-    found = findings.scan
-
-    def geometry(extend: int, before: int = 0) -> Geometry:
-        return Geometry(
-            width=found.width,
-            height=found.height,
-            frame_count=found.frame_count,
-            cuts=tuple(found.cuts),
-            extend_frames=extend,
-            extend_before=before,
-            padding=settings.padding,
-            edge_frames=round(settings.edge_extend_s * found.frame_count / found.duration_s)
-            if found.duration_s
-            else 0,
-        )
-
-    boxes = plan(findings.faces, geometry(findings.extend_frames, findings.extend_before))
-    # Text stays put between two readings: it is carried to the next one.
-    for frame, text_boxes in plan(findings.texts, geometry(found.text_frames)).items():
-        boxes.setdefault(frame, []).extend(text_boxes)
-    return boxes
+def look(settings: RedactorSettings) -> Look:
+    """How the copy looks, from the settings."""
+    return Look(
+        style=settings.style,
+        strength=settings.strength,
+        encoding=Encoding(
+            crf=settings.crf,
+            preset=settings.preset,
+            threads=settings.threads,
+            params=settings.x264_params,
+        ),
+    )
 
 
 class Redactor(StageHandler[VideoIngested]):
@@ -111,8 +99,7 @@ class Redactor(StageHandler[VideoIngested]):
             )
             try:
                 backend = await self._backends.get()
-                findings = await backend.find(request)
-                rendered = await asyncio.to_thread(self._render, findings, source, target)
+                findings, rendered = await redact(backend, request, target, look(settings))
             except (RedactionError, BackendUnavailableError) as err:
                 raise StageError(err.reason) from err
             except RenderError as err:
@@ -146,15 +133,3 @@ class Redactor(StageHandler[VideoIngested]):
                 finished_at=utc_now(),
             )
         ]
-
-    def _render(self, findings: Findings, source: Path, target: Path) -> Rendered:
-        settings = self._settings
-        return render(
-            source,
-            target,
-            boxes_per_frame(findings, settings),
-            style=settings.style,
-            strength=settings.strength,
-            encoding=Encoding(crf=settings.crf, preset=settings.preset, threads=settings.threads),
-            rotation=findings.scan.rotation,
-        )

@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError, NoCredentialsError
 
 from redactor.backend import Findings, RedactionError, RedactionRequest
+from redactor.boxes import boxes_per_frame
+from redactor.feed import BoxSink
 from redactor.local import extend_frames, scan_settings
 from redactor.policy import Policy
 from redactor.scan import Scan, ScanError, scan, to_coded
@@ -114,10 +116,12 @@ class RekognitionVideoBackend:
         """Backend name recorded in the document."""
         return NAME
 
-    async def find(self, request: RedactionRequest) -> Findings:
-        """Run the jobs the policy needs and place their faces on the video's frames.
+    async def find(self, request: RedactionRequest, sink: BoxSink) -> Findings:
+        """Run the jobs the policy needs, place their faces on the video's frames and publish
+        every frame's boxes to ``sink`` (at once: the jobs report on the whole video).
 
         Raises:
+            redactor.feed.ReaderStoppedError: the render failed meanwhile.
             RedactionError: the video cannot be decoded, Rekognition refused it or a job failed.
             BackendUnavailableError: no credentials, access denied, no collection for a policy
                 that names people.
@@ -159,7 +163,10 @@ class RekognitionVideoBackend:
             if code in _BUSY:
                 raise RetryableError(f"Rekognition is busy: {code}", retry_after_s=60) from err
             raise
-        return self._findings(found, policy, detected, searched)
+        findings = self._findings(found, policy, detected, searched)
+        boxes = boxes_per_frame(findings, self._settings)
+        sink.publish(0, [boxes.get(frame, []) for frame in range(found.frame_count)])
+        return findings
 
     # -- jobs ------------------------------------------------------------------------------
 

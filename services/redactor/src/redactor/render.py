@@ -1,7 +1,9 @@
 """Writing the redacted copy: the video re-encoded with H.264, every other stream copied.
 
 One pass over the source's packets in file order: video packets are decoded, the frame's boxes
-redacted (:mod:`redactor.effects`) and the frame encoded with libx264 at the *same* timestamp
+(from a :class:`~redactor.feed.BoxSource`: the render may run while the scan still finds them,
+waiting for each frame's to be final) redacted (:mod:`redactor.effects`) and the frame encoded
+with libx264 at the *same* timestamp
 (the encoder's time base is the source stream's, so a variable frame rate stays variable and
 the frame count cannot change); audio and subtitle packets are remuxed untouched (the sound is
 bit-for-bit the source's). Container and stream metadata (language, title, creation time) and
@@ -16,12 +18,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 import av
 import numpy as np
+import numpy.typing as npt
 
 from redactor.effects import Style, redact_planes
+from redactor.feed import BoxSource, PlannedBoxes
 from redactor.tracking import PixelBox
 from videosense_shared.logs import get_logger
 
@@ -43,6 +46,7 @@ class Encoding:
     crf: int = 20
     preset: str = "veryfast"
     threads: int = 0
+    params: str = ""  # x264 options over the preset ("key=value:key=value")
 
 
 @dataclass(frozen=True)
@@ -54,15 +58,17 @@ class Rendered:
     copied_streams: tuple[str, ...]
 
 
-def _planes(frame: av.VideoFrame) -> tuple[np.ndarray[Any, Any], list[np.ndarray[Any, Any]]]:
+def _writable(frame: av.VideoFrame) -> tuple[av.VideoFrame, list[npt.NDArray[np.uint8]]]:
+    """The frame as 4:2:0 whose pixels are ours to change (the decoder may still refer to its
+    own buffer: copied then), and views of its Y, U and V planes: boxes are redacted in place,
+    with no copy of the whole picture to and from an array."""
     picture = frame if frame.format.name == "yuv420p" else frame.reformat(format="yuv420p")
-    data = np.asarray(picture.to_ndarray(), np.uint8)
-    h, w = frame.height, frame.width
-    flat = data.reshape(-1)
-    y = flat[: w * h].reshape(h, w)
-    u = flat[w * h : w * h + w * h // 4].reshape(h // 2, w // 2)
-    v = flat[w * h + w * h // 4 :].reshape(h // 2, w // 2)
-    return data, [y, u, v]
+    picture.make_writable()
+    planes = []
+    for plane in picture.planes:
+        data = np.frombuffer(memoryview(plane), np.uint8, count=plane.line_size * plane.height)
+        planes.append(data.reshape(plane.height, plane.line_size)[:, : plane.width])
+    return picture, planes
 
 
 def _copyable(stream: av.stream.Stream) -> bool:
@@ -74,23 +80,32 @@ def _copyable(stream: av.stream.Stream) -> bool:
     return False
 
 
+def _display_rotation(source: Path) -> int:
+    """The display rotation of the source's first frame (the stream's display matrix)."""
+    with av.open(str(source)) as src:
+        for frame in src.decode(video=0):
+            return round(frame.rotation / 90) % 4 * 90
+    return 0
+
+
 def render(
     source: Path,
     target: Path,
-    boxes: Mapping[int, Sequence[PixelBox]],
+    boxes: BoxSource | Mapping[int, Sequence[PixelBox]],
     *,
     style: Style,
     strength: float,
     encoding: Encoding,
-    rotation: int = 0,
 ) -> Rendered:
-    """Write ``target`` (MP4): ``source`` with ``boxes[i]`` redacted on video frame ``i``
-    (presentation order) and every copyable stream copied.
+    """Write ``target`` (MP4): ``source`` with ``boxes``' boxes of video frame ``i`` redacted
+    on it (presentation order) and every copyable stream copied.
 
     Raises:
         RenderError: the source has no video stream or cannot be decoded, a sound track cannot
             be copied into MP4, or the encoder refuses the picture.
+        redactor.feed.FeedAbortedError: the boxes of a frame will never come.
     """
+    source_boxes = PlannedBoxes(boxes) if isinstance(boxes, Mapping) else boxes
     try:
         src = av.open(str(source))
     except av.FFmpegError as err:
@@ -100,6 +115,10 @@ def render(
             raise RenderError("the file has no video stream")
         video = src.streams.video[0]
         video.thread_type = "AUTO"
+        try:
+            rotation = _display_rotation(source)
+        except av.FFmpegError as err:
+            raise RenderError(f"the video cannot be decoded: {err}") from err
         width, height = video.codec_context.width, video.codec_context.height
         if width % 2 or height % 2:
             raise RenderError(f"odd picture size {width}x{height} cannot be encoded as 4:2:0 H.264")
@@ -114,6 +133,8 @@ def render(
             options = {"crf": str(encoding.crf), "preset": encoding.preset}
             if encoding.threads:
                 options["threads"] = str(encoding.threads)
+            if encoding.params:
+                options["x264-params"] = encoding.params
             encoder = out.add_stream("libx264", options=options)
             encoder.width, encoder.height = width, height
             encoder.pix_fmt = "yuv420p"
@@ -147,19 +168,19 @@ def render(
                         continue
                     for frame in packet.decode():
                         assert isinstance(frame, av.VideoFrame)  # a video stream's packet
-                        frame_boxes = boxes.get(index, ())
+                        frame_boxes = source_boxes.boxes(index)
                         encoded: av.VideoFrame
                         if frame_boxes:
-                            picture, planes = _planes(frame)
+                            encoded, planes = _writable(frame)
                             redact_planes(planes, frame_boxes, style, strength)
-                            encoded = av.VideoFrame.from_ndarray(picture, format="yuv420p")
                             redacted += 1
+                        elif frame.format.name == "yuv420p":
+                            encoded = frame
                         else:
-                            encoded = (
-                                frame
-                                if frame.format.name == "yuv420p"
-                                else frame.reformat(format="yuv420p")
-                            )
+                            encoded = frame.reformat(format="yuv420p")
+                        # The encoder chooses every frame's type: the source's I/P/B pattern is
+                        # not a good one for the re-encoded picture.
+                        encoded.pict_type = av.video.frame.PictureType.NONE
                         pts = frame.pts if frame.pts is not None else (last_pts or -1) + 1
                         encoded.pts = pts
                         encoded.time_base = time_base

@@ -28,6 +28,9 @@ from videosense_shared.vision.images import Bgr
 
 #: Names a face in a full-resolution upright frame (``None``: nobody known).
 Namer = Callable[[Bgr, Box], str | None]
+#: Told after every frame the scan has looked at (the scan so far, the frame's index): the
+#: trackers have seen every sample up to it and every cut up to it is known.
+Progress = Callable[["Scan", int], None]
 
 
 class FaceFinder(Protocol):
@@ -44,6 +47,10 @@ class TextFinder(Protocol):
     def read(self, image: Bgr, min_confidence: float) -> list[TextDetection]:
         """Lines of text in a BGR image."""
         ...
+
+
+#: A text track survives one reading without its text.
+TEXT_MAX_MISSED = 1
 
 
 class ScanError(Exception):
@@ -71,6 +78,7 @@ class Scan:
     width: int = 0
     height: int = 0
     rotation: int = 0
+    frame_rate: float = 25.0  # the stream's average frame rate (what sampling is counted in)
     times: list[float] = field(default_factory=list)  # seconds of every frame, in order
     cuts: list[int] = field(default_factory=list)
     faces: list[Track] = field(default_factory=list)
@@ -155,11 +163,16 @@ def scan(
     faces: FaceFinder | None,
     namer: Namer | None = None,
     texts: TextFinder | None = None,
+    progress: Progress | None = None,
 ) -> Scan:
     """Decode ``path`` once: frame times, cuts, and (with a detector) face and text tracks.
 
+    ``progress`` is called after every frame, with the scan so far (its ``faces`` and ``texts``
+    are the trackers' growing lists): what lets the render follow the scan.
+
     Raises:
         ScanError: no video stream, or it cannot be decoded.
+        Exception: whatever ``progress`` raises ends the scan.
     """
     try:
         container = av.open(str(path))
@@ -172,10 +185,13 @@ def scan(
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         rate = float(stream.average_rate or stream.guessed_rate or 25)
+        result.frame_rate = rate
         result.sample_frames = _every(settings.sample_interval_s, rate)
         result.text_frames = _every(settings.text_interval_s, rate)
         face_tracker = Tracker(max_missed=settings.max_missed_samples, kind="face")
-        text_tracker = Tracker(max_missed=1, kind="text")
+        text_tracker = Tracker(max_missed=TEXT_MAX_MISSED, kind="text")
+        result.faces = face_tracker.tracks
+        result.texts = text_tracker.tracks
         cuts = HistogramCuts(settings.cut_threshold)
         next_face = next_text = 0
         index = 0
@@ -209,13 +225,13 @@ def scan(
                         next_face = index + result.sample_frames
                     if want_text:
                         next_text = index + result.text_frames
+                if progress is not None:
+                    progress(result, index)
                 index += 1
         except av.FFmpegError as err:
             raise ScanError(f"the video cannot be decoded: {err}") from err
     if index == 0:
         raise ScanError("the video stream holds no decodable frame")
-    result.faces = face_tracker.tracks
-    result.texts = text_tracker.tracks
     return result
 
 

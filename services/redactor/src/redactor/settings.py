@@ -143,6 +143,13 @@ class RedactorSettings(ConsumerSettings):
         pattern=r"^(ultrafast|superfast|veryfast|faster|fast|medium|slow|slower|veryslow)$",
         description="libx264 preset.",
     )
+    x264_params: str = Field(
+        default="me=dia:subme=1",
+        pattern=r"^([a-z0-9-]+=[A-Za-z0-9.,_-]+(:[a-z0-9-]+=[A-Za-z0-9.,_-]+)*)?$",
+        description="x264 options over the preset ('key=value:...'; empty: the preset's). The "
+        "default takes superfast's motion search (diamond, one subpixel refinement): about a "
+        "quarter less encoder time than veryfast's for ~6% more bytes at the same CRF.",
+    )
     threads: int = Field(default=0, ge=0, le=64, description="Encoder threads (0: automatic).")
 
     # Rekognition backend.

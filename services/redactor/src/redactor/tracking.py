@@ -28,8 +28,8 @@ PixelBox = tuple[float, float, float, float]
 # centre is this close (in box diagonals) to the predicted centre.
 _MIN_IOU = 0.1
 _MAX_CENTRE_DIAGONALS = 1.0
-# Detections a track's motion at its start or end is fitted over.
-_FIT = 4
+#: Detections a track's motion at its start or end is fitted over.
+FIT = 4
 # An extension grows the box by this fraction of its size per frame away from the detection:
 # the further from a detection, the less the motion estimate is worth.
 _GROWTH_PER_FRAME = 0.01
@@ -103,7 +103,7 @@ class Track:
         """Per-frame motion of the box at the track's start or end: its centre's, fitted over the
         first (last) few detections so one jittery box does not send it astray; the size is
         kept (zero with one detection)."""
-        window = self.detections[:_FIT] if at_start else self.detections[-_FIT:]
+        window = self.detections[:FIT] if at_start else self.detections[-FIT:]
         if len(window) < 2:
             return (0.0, 0.0, 0.0, 0.0)
         frames = [f for f, _ in window]
@@ -252,19 +252,31 @@ def _inside(box: PixelBox, width: int, height: int) -> bool:
     return box[2] > 0 and box[3] > 0 and box[0] < width and box[1] < height
 
 
-def track_boxes(track: Track, geometry: Geometry) -> dict[int, PixelBox]:
-    """The track's (padded, clipped) box on every frame it covers."""
+def _frame_of(detection: tuple[int, PixelBox]) -> int:
+    return detection[0]
+
+
+def track_boxes(
+    track: Track, geometry: Geometry, window: tuple[int, int] | None = None
+) -> dict[int, PixelBox]:
+    """The track's (padded, clipped) box on every frame it covers, or on those of them in
+    ``window`` (``[first, end)`` frames: the same boxes, computed for that stretch only)."""
     start, end = _scene_bounds(track.first, geometry.cuts, geometry.frame_count)
+    lo, hi = window if window is not None else (start, end)
     boxes: dict[int, PixelBox] = {}
     detections = track.detections
-    for (fa, a), (fb, b) in itertools.pairwise(detections):
-        for f in range(fa, fb):
+    # The detection pairs around the window only (a track may run through the whole video).
+    first_pair = max(0, bisect_right(detections, lo, key=_frame_of) - 1)
+    last_pair = bisect_right(detections, hi, key=_frame_of)
+    for (fa, a), (fb, b) in itertools.pairwise(detections[first_pair : last_pair + 1]):
+        for f in range(max(fa, lo), min(fb, hi)):
             # Further from both detections, less sure: a turning head, a face missed meanwhile.
             boxes[f] = _grow(
                 _lerp(a, b, (f - fa) / (fb - fa)), _GROWTH_PER_FRAME * min(f - fa, fb - f)
             )
     last_frame, last_box = detections[-1]
-    boxes[last_frame] = last_box
+    if lo <= last_frame < hi:
+        boxes[last_frame] = last_box
     for at_start in (True, False):
         anchor_frame, anchor = detections[0] if at_start else detections[-1]
         v = track.velocity(at_start)
@@ -290,12 +302,13 @@ def track_boxes(track: Track, geometry: Geometry) -> dict[int, PixelBox]:
             reach = max(reach, geometry.edge_frames)
         for k in range(1, reach + 1):
             f = anchor_frame + step * k
-            if f < start or f >= end:
+            if f < start or f >= end or (f < lo if at_start else f >= hi):
                 break
             grown = _grow(moved(k), _GROWTH_PER_FRAME * k)
             if k > usual and not _inside(grown, geometry.width, geometry.height):
                 break  # it has left the picture
-            boxes[f] = grown
+            if lo <= f < hi:
+                boxes[f] = grown
     out: dict[int, PixelBox] = {}
     for f, box in boxes.items():
         padded = _padded(box, geometry.padding, geometry.width, geometry.height)
