@@ -32,6 +32,8 @@ from videosense_shared.messages import (
     Model,
     ObjectRef,
     RecognitionReady,
+    Redaction,
+    RedactionReady,
     Scene,
     Segment,
     SourceRef,
@@ -301,8 +303,24 @@ async def test_every_stage_folds_into_the_document(world: World) -> None:
         ),
         **_stamp(),
     )
+    redaction = RedactionReady(
+        message_id="r0",
+        video_id=vid,
+        trace_id=trace,
+        redaction=Redaction(
+            image=ObjectRef(bucket=world.common.bucket, key=f"redacted/{vid}.mp4"),
+            policy="all",
+            style="pixelate",
+            faces_redacted=1,
+            frames_with_faces=10,
+            frame_count=24,
+            backend="local",
+        ),
+        **_stamp(),
+    )
     # WHEN the results arrive before the keyframes they describe, and twice
-    for message in (captions, recognition, transcript, ingested, frames, captions, transcript):
+    results = (captions, recognition, transcript, redaction)
+    for message in (*results, ingested, frames, *results):
         await world.deliver(message)
     # THEN the document carries all of it, and is complete
     document = await world.store.read(vid)

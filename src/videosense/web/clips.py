@@ -142,7 +142,7 @@ class ClipHistory(BaseModel):
 
 def new_request_id() -> str:
     """A fresh request id; ids of one video sort by the time they were made."""
-    return f"{utc_now():%Y%m%dT%H%M%S}-{secrets.token_hex(6)}"
+    return f"{utc_now():%Y%m%dT%H%M%S%f}-{secrets.token_hex(6)}"
 
 
 def status_url(video_id: str, request_id: str) -> str:
