@@ -169,7 +169,12 @@ async def common(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SqliteSearc
     monkeypatch.setattr(sqlite_index, "RANK_LIMIT", 20)
     index = SqliteSearchIndex(tmp_path / "i.sqlite")
     # Indexed first: the oldest entries, the first to fall outside a bounded ranking.
-    await index.index_video(document("first", segments=(segment(0, 1, "the number car"),)))
+    await index.index_video(
+        document(
+            "first",
+            segments=(segment(0, 1, "the number car"), segment(1, 2, "a zebra crossing")),
+        )
+    )
     for video_id, labels, said in common_word_library():
         await index.index_video(
             document(
@@ -229,6 +234,28 @@ async def test_any_word_past_the_bound_still_puts_the_phrase_first(
     assert (results.videos[0].video_id, first.text) == ("first", "the number car")
     assert first.snippet == "the <mark>number</mark> <mark>car</mark>"
     assert first.score > max(h.score for v in results.videos[1:] for h in v.hits) + 500
+    assert results.total_exact is False
+    await common.close()
+
+
+async def test_a_rare_word_is_found_beside_a_word_past_the_bound(
+    common: SqliteSearchIndex,
+) -> None:
+    # WHEN searching any of "car zebra": "car" in 62 segments (past the bound of 20, its
+    # newest matches stand in for it), "zebra" in the oldest segment only
+    results = await common.search(
+        SearchQuery(
+            text="car zebra",
+            mode=MatchMode.ANY,
+            kinds=frozenset({EntryKind.TRANSCRIPT}),
+            limit=5,
+        )
+    )
+
+    # THEN the zebra segment is found, first (bm25 ranks the rare word; the common one's
+    # matches are unranked), then the newest "car" segments
+    assert texts(results)[0] == ("first", "a zebra crossing")
+    assert results.videos[1].video_id == "exact"
     assert results.total_exact is False
     await common.close()
 

@@ -34,6 +34,7 @@ from videosense_shared.search.entries import EMBEDDED_KINDS, IndexEntry, documen
 from videosense_shared.search.fts_query import (
     MARK_END,
     MARK_START,
+    fts_string,
     marked_html,
     match_expression,
     phrase_expression,
@@ -54,8 +55,8 @@ from videosense_shared.search.words import query_words
 #: How many hits each half of a hybrid query contributes to the fusion.
 HYBRID_DEPTH = 200
 #: Matches ranked by bm25 per search (shared by the kinds it reads); past it, the newest
-#: matches stand in for all of them and the total is a lower bound (see _kind_candidates).
-RANK_LIMIT = 20_000
+#: matches stand in for all of them and the total is a lower bound (see ``_best``).
+RANK_LIMIT = 5_000
 #: Candidates fetched per wanted hit before the exact-match bonus reorders them.
 _OVERFETCH = 3
 
@@ -394,23 +395,42 @@ class SqliteSearchIndex:
         total = 0
         exact = True
         for kind in kinds:
+            table = FTS_TABLES[kind]
+            phrase_ids: set[int] = set()
             if any_words:
-                phrase_found, _, _ = self._kind_candidates(
-                    kind, phrase_expression(query), filters, depth, budget
-                )
-                for entry_id, bm25 in phrase_found:
+                for entry_id, bm25 in self._best(
+                    table, phrase_expression(query), filters, depth, budget
+                ):
                     candidates[entry_id] = _Candidate(entry_id, kind, bm25, phrase=True)
-            found, counted, counted_all = self._kind_candidates(
-                kind, match, filters, depth + len(candidates), budget
-            )
+                    phrase_ids.add(entry_id)
+            counted = self._count(table, match, filters, budget)
             total += counted
-            exact = exact and counted_all
+            exact = exact and counted <= budget
+            found = self._best(
+                table, match, filters, depth + len(phrase_ids), budget, counted=counted
+            )
+            if any_words and counted > budget:
+                # The words as common as that add nothing to bm25 (their IDF is ~0): rank the
+                # matches of the others, the words that still tell entries apart.
+                selective = [
+                    word
+                    for word in dict.fromkeys(words)
+                    if self._count(table, fts_string(word), filters, budget) <= budget
+                ]
+                if selective:
+                    found += self._best(
+                        table,
+                        " OR ".join(fts_string(word) for word in selective),
+                        filters,
+                        depth + len(phrase_ids),
+                        budget,
+                    )
             for entry_id, bm25 in found:
                 # Without a separate phrase query, every match of a phrase or prefix search
                 # holds the phrase (the bonus is the same for all of them).
-                candidates.setdefault(
-                    entry_id, _Candidate(entry_id, kind, bm25, phrase=not any_words)
-                )
+                known = candidates.get(entry_id)
+                if known is None or (not known.phrase and bm25 < known.bm25):
+                    candidates[entry_id] = _Candidate(entry_id, kind, bm25, phrase=not any_words)
         if not candidates:
             return [], total, exact
         rows = {int(row[0]): row for row in self._entries_by_id(list(candidates))}
@@ -424,46 +444,62 @@ class SqliteSearchIndex:
             for c in candidates.values()
             if c.entry_id in rows  # a row removed between the two statements
         ]
-        scored.sort(key=lambda s: (-s.score, s.candidate.entry_id))
+        # Equal scores (matches past the budget, not ranked): the newest first.
+        scored.sort(key=lambda s: (-s.score, -s.candidate.entry_id))
         return scored[:depth], total, exact
 
-    def _kind_candidates(
-        self, kind: EntryKind, match: str, filters: _Filters, depth: int, budget: int
-    ) -> tuple[list[tuple[int, float]], int, bool]:
-        """The best ``depth`` matches of one kind's index as ``(entry id, bm25)``, how many
-        matches there are (counted up to ``budget + 1``) and whether that count is all.
-
-        The cost is bounded by ``budget``, not by how common the words are: bm25 has to score
-        every match it ranks, and a word in a million entries would cost a million scores.
-        Past ``budget`` matches, the newest ``budget`` are ranked (FTS5 seeks a rowid range).
-        """
-        table = FTS_TABLES[kind]
+    def _where(self, table: str, match: str, filters: _Filters) -> tuple[str, list[Any]]:
+        """``FROM ... WHERE ...`` of the matches of ``match`` in one kind's index that pass
+        the filters; the FTS5 table is the outer loop (CROSS JOIN), read in rowid order."""
         join = f" CROSS JOIN entries e ON e.id = {table}.rowid" if filters.clauses else ""
-        where = f"{table} MATCH ?"
+        where = f"FROM {table}{join} WHERE {table} MATCH ?"
         params: list[Any] = [match]
         if filters.low is not None:
             where += f" AND {table}.rowid BETWEEN ? AND ?"
             params += [filters.low, filters.high]
         where += "".join(f" AND {clause}" for clause in filters.clauses)
-        params += filters.params
-        # One walk down the match list, newest first (FTS5 reads it in rowid order, no sort):
-        # how many there are, up to the budget, and the oldest rowid the ranking will read.
-        counted, oldest = self._db.execute(
-            f"SELECT count(*), min(id) FROM (SELECT {table}.rowid AS id FROM {table}{join}"
-            f" WHERE {where} ORDER BY {table}.rowid DESC LIMIT ?)",
-            [*params, budget + 1],
-        ).fetchone()
-        counted = int(counted)
+        return where, [*params, *filters.params]
+
+    def _count(self, table: str, match: str, filters: _Filters, budget: int) -> int:
+        """How many matches there are, counted up to ``budget + 1``: one walk down the match
+        list (FTS5 reads it in rowid order, no sort), stopped at the bound."""
+        where, params = self._where(table, match, filters)
+        return int(
+            self._db.execute(
+                f"SELECT count(*) FROM (SELECT 1 {where} LIMIT ?)", [*params, budget + 1]
+            ).fetchone()[0]
+        )
+
+    def _best(
+        self,
+        table: str,
+        match: str,
+        filters: _Filters,
+        depth: int,
+        budget: int,
+        *,
+        counted: int | None = None,
+    ) -> list[tuple[int, float]]:
+        """The best ``depth`` matches of one kind's index as ``(entry id, bm25)``.
+
+        Up to ``budget`` matches, FTS5 ranks them by bm25 (``ORDER BY rank LIMIT``). Past it,
+        the newest ``depth`` are taken, unranked (bm25 0): bm25 first counts the entries
+        holding each word (its IDF) by walking the word's whole match list, and then scores
+        every match, so a word in a million entries would cost two million steps, for a
+        ranking that barely tells its matches apart. The cost stays bounded by ``budget``
+        whatever the words.
+        """
+        if counted is None:
+            counted = self._count(table, match, filters, budget)
         if not counted:
-            return [], 0, True
-        counted_all = counted <= budget
-        bound = "" if counted_all else f" AND {table}.rowid > ?"
-        ranked = self._db.execute(
-            f"SELECT {table}.rowid, {table}.rank FROM {table}{join} WHERE {where}{bound}"
-            f" ORDER BY {table}.rank LIMIT ?",
-            [*params, *([] if counted_all else [oldest]), depth],
-        ).fetchall()
-        return [(int(r[0]), float(r[1])) for r in ranked], counted, counted_all
+            return []
+        where, params = self._where(table, match, filters)
+        if counted <= budget:
+            sql = f"SELECT {table}.rowid, {table}.rank {where} ORDER BY {table}.rank LIMIT ?"
+        else:
+            sql = f"SELECT {table}.rowid, 0.0 {where} ORDER BY {table}.rowid DESC LIMIT ?"
+        rows = self._db.execute(sql, [*params, depth]).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
 
     def _with_snippets(self, query: SearchQuery, scored: Sequence[_Scored]) -> list[SearchHit]:
         """The hits, in order, each with its snippet: the matched words marked by FTS5 (one

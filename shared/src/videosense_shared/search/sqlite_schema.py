@@ -9,9 +9,11 @@ Layout 2 (see ``docs/architecture.md``, "The search index"):
   one transaction), so "the entries of a video" is a rowid range the full-text index can seek;
 - ``fts_<kind>``: one FTS5 index per entry kind (text, label, person, caption, transcript),
   external content on ``entries``, kept in step by triggers; ``unicode61`` words without
-  diacritics, prefix indexes for 2 and 3 characters. The kind is where the words are indexed,
-  so a kind filter picks the indexes to read, never a row to check per match: a label search
-  for a word that every transcript segment holds reads the label index alone;
+  diacritics; prefix indexes for 2 to 5 characters (without its index, a prefix query merges
+  the match lists of every word it starts before reading any; past 5 characters a prefix
+  starts few words). The kind is where the words are indexed, so a kind filter picks the
+  indexes to read, never a row to check per match: a label search for a word that every
+  transcript segment holds reads the label index alone;
 - ``vectors``: a float32 vector per transcript segment and caption, when an embedder is given;
 - ``meta``: the layout (``schema``), the embedding model, and a generation counter that every
   write bumps (readers in other processes reload their vector matrix when it changes).
@@ -88,7 +90,7 @@ def _fts_statements(kind: EntryKind) -> tuple[str, ...]:
             content = 'entries',
             content_rowid = 'id',
             tokenize = 'unicode61 remove_diacritics 2',
-            prefix = '2 3'
+            prefix = '2 3 4 5'
         )""",
         f"""CREATE TRIGGER IF NOT EXISTS {table}_ai AFTER INSERT ON entries
             WHEN new.kind = '{kind.value}' BEGIN
