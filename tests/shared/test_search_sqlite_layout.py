@@ -271,3 +271,23 @@ async def test_the_video_filter_finds_a_common_word_in_that_video_only(
     unknown = await common.search(SearchQuery(text="car", video_id="nope"))
     assert (unknown.videos, unknown.total_hits) == ((), 0)
     await common.close()
+
+
+async def test_a_time_filter_on_a_word_past_the_bound_looks_at_its_newest_matches(
+    common: SqliteSearchIndex,
+) -> None:
+    # WHEN searching the word of 62 segments (bound 20) from 5 s on: two segments of each
+    # video overlap it, twenty in all, the oldest videos' among them
+    results = await common.search(
+        SearchQuery(text="car", kinds=frozenset({EntryKind.TRANSCRIPT}), start_s=5.0, limit=6)
+    )
+
+    # THEN only the newest 40 matches were looked at (those of "exact" and v9 to v4, two of
+    # v3's), 14 of them in the range: hits from the newest videos, and the total says it is a
+    # lower bound
+    hits = [h for v in results.videos for h in v.hits]
+    assert hits
+    assert all(h.end_s is not None and h.end_s >= 5.0 for h in hits)
+    assert {v.video_id for v in results.videos} <= {f"v{n}" for n in range(3, 10)}
+    assert (results.total_hits, results.total_exact) == (14, False)
+    await common.close()

@@ -87,6 +87,22 @@ class _Filters:
     params: tuple[Any, ...]
 
 
+_NO_FILTERS = _Filters(low=None, high=None, clauses=(), params=())
+_MAX_ROWID = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How one FTS5 expression is read in one kind's index (see ``_plan``)."""
+
+    table: str
+    match: str
+    filters: _Filters  # the query's, with the window of newest matches when one applies
+    counted: int  # matches passing the filters, counted up to the budget + 1
+    exact: bool  # counted is all of them
+    rank: bool  # bm25 ranks them (the words' match lists are within the budget)
+
+
 @dataclass(frozen=True)
 class _Candidate:
     """A full-text match worth scoring: its entry, kind, bm25 and whether it holds the
@@ -398,32 +414,26 @@ class SqliteSearchIndex:
             table = FTS_TABLES[kind]
             phrase_ids: set[int] = set()
             if any_words:
-                for entry_id, bm25 in self._best(
-                    table, phrase_expression(query), filters, depth, budget
-                ):
+                phrase = self._plan(table, phrase_expression(query), filters, budget)
+                for entry_id, bm25 in self._best(phrase, depth):
                     candidates[entry_id] = _Candidate(entry_id, kind, bm25, phrase=True)
                     phrase_ids.add(entry_id)
-            counted = self._count(table, match, filters, budget)
-            total += counted
-            exact = exact and counted <= budget
-            found = self._best(
-                table, match, filters, depth + len(phrase_ids), budget, counted=counted
-            )
-            if any_words and counted > budget:
+            plan = self._plan(table, match, filters, budget)
+            total += plan.counted
+            exact = exact and plan.exact
+            found = self._best(plan, depth + len(phrase_ids))
+            if any_words and not plan.rank:
                 # The words as common as that add nothing to bm25 (their IDF is ~0): rank the
                 # matches of the others, the words that still tell entries apart.
                 selective = [
                     word
                     for word in dict.fromkeys(words)
-                    if self._count(table, fts_string(word), filters, budget) <= budget
+                    if self._plan(table, fts_string(word), filters, budget).rank
                 ]
                 if selective:
+                    either = " OR ".join(fts_string(word) for word in selective)
                     found += self._best(
-                        table,
-                        " OR ".join(fts_string(word) for word in selective),
-                        filters,
-                        depth + len(phrase_ids),
-                        budget,
+                        self._plan(table, either, filters, budget), depth + len(phrase_ids)
                     )
             for entry_id, bm25 in found:
                 # Without a separate phrase query, every match of a phrase or prefix search
@@ -470,31 +480,50 @@ class SqliteSearchIndex:
             ).fetchone()[0]
         )
 
-    def _best(
-        self,
-        table: str,
-        match: str,
-        filters: _Filters,
-        depth: int,
-        budget: int,
-        *,
-        counted: int | None = None,
-    ) -> list[tuple[int, float]]:
-        """The best ``depth`` matches of one kind's index as ``(entry id, bm25)``.
+    def _plan(self, table: str, match: str, filters: _Filters, budget: int) -> _Plan:
+        """How to read the matches of ``match`` in one kind's index within ``budget`` steps.
 
-        Up to ``budget`` matches, FTS5 ranks them by bm25 (``ORDER BY rank LIMIT``). Past it,
-        the newest ``depth`` are taken, unranked (bm25 0): bm25 first counts the entries
-        holding each word (its IDF) by walking the word's whole match list, and then scores
-        every match, so a word in a million entries would cost two million steps, for a
-        ranking that barely tells its matches apart. The cost stays bounded by ``budget``
-        whatever the words.
+        bm25 ranks them only when the words' whole match lists are within the budget: it
+        first counts the entries holding each word (its IDF) by walking the word's whole match
+        list, filters or not, then scores every match, so a word in a million entries would
+        cost two million steps for a ranking that barely tells its matches apart. Past the
+        budget, the newest matches are taken, unranked. A time filter on a word that common
+        looks at its newest ``2 * budget`` matches only, so a range that few of them fall in
+        does not walk the whole list either (a video filter is bounded already: the video's
+        rowid range).
         """
-        if counted is None:
-            counted = self._count(table, match, filters, budget)
-        if not counted:
+        unfiltered = self._count(table, match, _NO_FILTERS, budget)
+        if filters == _NO_FILTERS or not unfiltered:
+            return _Plan(
+                table, match, filters, unfiltered, unfiltered <= budget, unfiltered <= budget
+            )
+        windowed = filters
+        if unfiltered > budget and filters.low is None:
+            oldest = self._db.execute(
+                f"SELECT min(id) FROM (SELECT rowid AS id FROM {table} WHERE {table} MATCH ?"
+                " ORDER BY rowid DESC LIMIT ?)",
+                (match, 2 * budget),
+            ).fetchone()[0]
+            windowed = replace(filters, low=oldest, high=_MAX_ROWID)
+        counted = self._count(table, match, windowed, budget)
+        return _Plan(
+            table,
+            match,
+            windowed,
+            counted,
+            counted <= budget and windowed is filters,
+            unfiltered <= budget,
+        )
+
+    def _best(self, plan: _Plan, depth: int) -> list[tuple[int, float]]:
+        """The best ``depth`` matches of the plan as ``(entry id, bm25)``: ranked by bm25 inside
+        FTS5 (``ORDER BY rank LIMIT``) when the plan affords it, else the newest, unranked
+        (bm25 0)."""
+        if not plan.counted:
             return []
-        where, params = self._where(table, match, filters)
-        if counted <= budget:
+        table = plan.table
+        where, params = self._where(table, plan.match, plan.filters)
+        if plan.rank:
             sql = f"SELECT {table}.rowid, {table}.rank {where} ORDER BY {table}.rank LIMIT ?"
         else:
             sql = f"SELECT {table}.rowid, 0.0 {where} ORDER BY {table}.rowid DESC LIMIT ?"
