@@ -3,10 +3,11 @@
 file's layout is in :mod:`videosense_shared.search.sqlite_schema`.
 
 A search reads only the full-text indexes of the kinds it asks for, and its work is bounded
-whatever the words: it counts the matches up to a bound, ranks by bm25 inside FTS5
-(``ORDER BY rank LIMIT``) over at most that many of them (the newest, when a word is in more
-entries than that), and joins rows, fetches keyframes and builds snippets for the final hits
-only.
+by a budget of matches (``RANK_LIMIT``) whatever the words: it counts the matches up to the
+budget; within it, FTS5 ranks them by bm25 (``ORDER BY rank LIMIT``); past it (a word in a
+large share of the library), the newest matches are taken unranked and the total is a lower
+bound. Rows, keyframes and snippets are fetched for the best candidates and the final hits
+only, never per match.
 
 Writes of one video are one transaction: a reader sees the video's old entries or its new
 ones, never a mix. WAL mode lets the indexer write while ``videosense find`` or the web app
@@ -32,12 +33,10 @@ from videosense_shared.messages import ImageRef, VideoStatus
 from videosense_shared.search.embeddings import TextEmbedder, Vectors
 from videosense_shared.search.entries import EMBEDDED_KINDS, IndexEntry, document_entries
 from videosense_shared.search.fts_query import (
-    MARK_END,
-    MARK_START,
     fts_string,
-    marked_html,
     match_expression,
     phrase_expression,
+    snippet_html,
 )
 from videosense_shared.search.protocol import SearchIndexError
 from videosense_shared.search.query import (
@@ -407,6 +406,9 @@ class SqliteSearchIndex:
         # The ranking budget is shared by the kinds, so an all-kinds search costs no more than
         # a one-kind search of a word as common.
         budget = max(depth, RANK_LIMIT // len(kinds))
+        # Each kind could hold every hit wanted, but together they need not give more than
+        # `depth` candidates: each row fetched and scored costs.
+        per_kind = max(query.limit, depth // len(kinds))
         candidates: dict[int, _Candidate] = {}
         total = 0
         exact = True
@@ -415,13 +417,13 @@ class SqliteSearchIndex:
             phrase_ids: set[int] = set()
             if any_words:
                 phrase = self._plan(table, phrase_expression(query), filters, budget)
-                for entry_id, bm25 in self._best(phrase, depth):
+                for entry_id, bm25 in self._best(phrase, per_kind):
                     candidates[entry_id] = _Candidate(entry_id, kind, bm25, phrase=True)
                     phrase_ids.add(entry_id)
             plan = self._plan(table, match, filters, budget)
             total += plan.counted
             exact = exact and plan.exact
-            found = self._best(plan, depth + len(phrase_ids))
+            found = self._best(plan, per_kind + len(phrase_ids))
             if any_words and not plan.rank:
                 # The words as common as that add nothing to bm25 (their IDF is ~0): rank the
                 # matches of the others, the words that still tell entries apart.
@@ -433,7 +435,7 @@ class SqliteSearchIndex:
                 if selective:
                     either = " OR ".join(fts_string(word) for word in selective)
                     found += self._best(
-                        self._plan(table, either, filters, budget), depth + len(phrase_ids)
+                        self._plan(table, either, filters, budget), per_kind + len(phrase_ids)
                     )
             for entry_id, bm25 in found:
                 # Without a separate phrase query, every match of a phrase or prefix search
@@ -531,31 +533,8 @@ class SqliteSearchIndex:
         return [(int(r[0]), float(r[1])) for r in rows]
 
     def _with_snippets(self, query: SearchQuery, scored: Sequence[_Scored]) -> list[SearchHit]:
-        """The hits, in order, each with its snippet: the matched words marked by FTS5 (one
-        statement per kind, for these entries only)."""
-        match = match_expression(query)
-        snippets: dict[int, str] = {}
-        by_kind: dict[EntryKind, list[int]] = {}
-        for s in scored:
-            by_kind.setdefault(s.candidate.kind, []).append(s.candidate.entry_id)
-        for kind, entry_ids in by_kind.items():
-            table = FTS_TABLES[kind]
-            marks = ", ".join("?" for _ in entry_ids)
-            for entry_id, snippet in self._db.execute(
-                f"SELECT rowid, snippet({table}, 0, '{MARK_START}', '{MARK_END}', '…', 32)"
-                f" FROM {table} WHERE {table} MATCH ? AND rowid IN ({marks})",
-                [match, *entry_ids],
-            ):
-                snippets[int(entry_id)] = marked_html(snippet)
-        words = query_words(query.text)
-        return [
-            _hit(
-                s.row,
-                snippet=snippets.get(s.candidate.entry_id) or mark_words(s.row[3], words),
-                score=s.score,
-            )
-            for s in scored
-        ]
+        """The hits, in order, each with its snippet (the matched words marked)."""
+        return [_hit(s.row, snippet=snippet_html(s.row[3], query), score=s.score) for s in scored]
 
     def _results(
         self, query: SearchQuery, hits: list[SearchHit], total: int, *, exact: bool = True
