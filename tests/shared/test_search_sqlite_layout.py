@@ -282,12 +282,12 @@ async def test_a_time_filter_on_a_word_past_the_bound_looks_at_its_newest_matche
         SearchQuery(text="car", kinds=frozenset({EntryKind.TRANSCRIPT}), start_s=5.0, limit=6)
     )
 
-    # THEN only the newest 40 matches were looked at (those of "exact" and v9 to v4, two of
-    # v3's), 14 of them in the range: hits from the newest videos, and the total says it is a
-    # lower bound
+    # THEN only the newest 21 matches (the bound + 1) were looked at: those of "exact", v9, v8
+    # and v7, and v6's last; 7 of them in the range: hits from those videos only, and the
+    # total says it is a lower bound
     hits = [h for v in results.videos for h in v.hits]
     assert hits
     assert all(h.end_s is not None and h.end_s >= 5.0 for h in hits)
-    assert {v.video_id for v in results.videos} <= {f"v{n}" for n in range(3, 10)}
-    assert (results.total_hits, results.total_exact) == (14, False)
+    assert {v.video_id for v in results.videos} <= {"v6", "v7", "v8", "v9"}
+    assert (results.total_hits, results.total_exact) == (7, False)
     await common.close()

@@ -17,6 +17,7 @@ reads. SQLite calls block, so they run in a worker thread, one at a time per ind
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
 import sqlite3
 import threading
@@ -54,8 +55,10 @@ from videosense_shared.search.words import query_words
 #: How many hits each half of a hybrid query contributes to the fusion.
 HYBRID_DEPTH = 200
 #: Matches ranked by bm25 per search (shared by the kinds it reads); past it, the newest
-#: matches stand in for all of them and the total is a lower bound (see ``_best``).
+#: matches stand in for all of them and the total is a lower bound (see ``_matches``).
 RANK_LIMIT = 4_000
+#: How much of the index file is read through a memory map.
+MMAP_BYTES = 4 * 2**30
 #: Candidates fetched per wanted hit before the exact-match bonus reorders them.
 _OVERFETCH = 3
 
@@ -91,15 +94,13 @@ _MAX_ROWID = 2**63 - 1
 
 
 @dataclass(frozen=True)
-class _Plan:
-    """How one FTS5 expression is read in one kind's index (see ``_plan``)."""
+class _Matches:
+    """The best matches of one FTS5 expression in one kind's index (see ``_matches``)."""
 
-    table: str
-    match: str
-    filters: _Filters  # the query's, with the window of newest matches when one applies
+    best: tuple[tuple[int, float], ...]  # (entry id, bm25), best first
     counted: int  # matches passing the filters, counted up to the budget + 1
     exact: bool  # counted is all of them
-    rank: bool  # bm25 ranks them (the words' match lists are within the budget)
+    ranked: bool  # by bm25 (the words' match lists are within the budget), else the newest
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,12 @@ class SqliteSearchIndex:
             )
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
+            # Reads through a memory map of the file: a search touches pages all over the
+            # match lists and the entries, and through SQLite's small page cache each of them
+            # is a read() system call and a copy (measured: most of the CPU time of a
+            # time-filtered search of common words). The map is the OS page cache itself, so
+            # it costs address space, not memory.
+            self._db.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
             prepare(self._db, str(path))
         except sqlite3.Error as err:
             raise SearchIndexError(f"cannot open the search index {path}: {err}") from err
@@ -416,27 +423,28 @@ class SqliteSearchIndex:
             table = FTS_TABLES[kind]
             phrase_ids: set[int] = set()
             if any_words:
-                phrase = self._plan(table, phrase_expression(query), filters, budget)
-                for entry_id, bm25 in self._best(phrase, per_kind):
+                phrase = self._matches(table, phrase_expression(query), filters, budget, per_kind)
+                for entry_id, bm25 in phrase.best:
                     candidates[entry_id] = _Candidate(entry_id, kind, bm25, phrase=True)
                     phrase_ids.add(entry_id)
-            plan = self._plan(table, match, filters, budget)
-            total += plan.counted
-            exact = exact and plan.exact
-            found = self._best(plan, per_kind + len(phrase_ids))
-            if any_words and not plan.rank:
+            wanted = per_kind + len(phrase_ids)
+            matches = self._matches(table, match, filters, budget, wanted)
+            total += matches.counted
+            exact = exact and matches.exact
+            found = list(matches.best)
+            if any_words and not matches.ranked:
                 # The words as common as that add nothing to bm25 (their IDF is ~0): rank the
                 # matches of the others, the words that still tell entries apart.
                 selective = [
                     word
                     for word in dict.fromkeys(words)
-                    if self._plan(table, fts_string(word), filters, budget).rank
+                    if 0
+                    < len(self._newest(table, fts_string(word), _NO_FILTERS, budget + 1))
+                    <= budget
                 ]
                 if selective:
                     either = " OR ".join(fts_string(word) for word in selective)
-                    found += self._best(
-                        self._plan(table, either, filters, budget), per_kind + len(phrase_ids)
-                    )
+                    found += self._matches(table, either, filters, budget, wanted, rank=True).best
             for entry_id, bm25 in found:
                 # Without a separate phrase query, every match of a phrase or prefix search
                 # holds the phrase (the bonus is the same for all of them).
@@ -472,68 +480,76 @@ class SqliteSearchIndex:
         where += "".join(f" AND {clause}" for clause in filters.clauses)
         return where, [*params, *filters.params]
 
-    def _count(self, table: str, match: str, filters: _Filters, budget: int) -> int:
-        """How many matches there are, counted up to ``budget + 1``: one walk down the match
-        list (FTS5 reads it in rowid order, no sort), stopped at the bound."""
+    def _newest(self, table: str, match: str, filters: _Filters, limit: int) -> list[int]:
+        """The ids of the newest ``limit`` matches: one walk down the match list (FTS5 reads it
+        in rowid order, no sort), stopped at the limit."""
         where, params = self._where(table, match, filters)
-        return int(
-            self._db.execute(
-                f"SELECT count(*) FROM (SELECT 1 {where} LIMIT ?)", [*params, budget + 1]
-            ).fetchone()[0]
-        )
+        rows = self._db.execute(
+            f"SELECT {table}.rowid {where} ORDER BY {table}.rowid DESC LIMIT ?", [*params, limit]
+        ).fetchall()
+        return [int(row[0]) for row in rows]
 
-    def _plan(self, table: str, match: str, filters: _Filters, budget: int) -> _Plan:
-        """How to read the matches of ``match`` in one kind's index within ``budget`` steps.
+    def _matches(
+        self,
+        table: str,
+        match: str,
+        filters: _Filters,
+        budget: int,
+        depth: int,
+        *,
+        rank: bool | None = None,
+    ) -> _Matches:
+        """The best ``depth`` matches of ``match`` in one kind's index, read within ``budget``
+        steps whatever the words.
 
-        bm25 ranks them only when the words' whole match lists are within the budget: it
-        first counts the entries holding each word (its IDF) by walking the word's whole match
-        list, filters or not, then scores every match, so a word in a million entries would
-        cost two million steps for a ranking that barely tells its matches apart. Past the
-        budget, the newest matches are taken, unranked. A time filter on a word that common
-        looks at its newest ``2 * budget`` matches only, so a range that few of them fall in
-        does not walk the whole list either (a video filter is bounded already: the video's
-        rowid range).
+        bm25 ranks them only when the words' whole match lists are within the budget (``rank``
+        says so when the caller knows): bm25 first counts the entries holding each word (its
+        IDF) by walking the word's whole match list, filters or not, then scores every match,
+        so a word in a million entries would cost two million steps for a ranking that barely
+        tells its matches apart. Past the budget, the newest matches are taken, unranked (bm25
+        0), and a time filter looks at the newest ``budget`` matches only, so a range that few
+        of them fall in does not walk the whole list either (a video filter is bounded
+        already: the video's rowid range).
         """
-        unfiltered = self._count(table, match, _NO_FILTERS, budget)
-        if filters == _NO_FILTERS or not unfiltered:
-            return _Plan(
-                table, match, filters, unfiltered, unfiltered <= budget, unfiltered <= budget
+        newest: list[int] = []
+        if rank is None:
+            newest = self._newest(table, match, _NO_FILTERS, budget + 1)
+            if not newest:
+                return _Matches((), 0, exact=True, ranked=True)
+            rank = len(newest) <= budget
+        if rank:
+            where, params = self._where(table, match, filters)
+            score = f"bm25({table})"
+            if newest and filters == _NO_FILTERS:
+                # bm25() under SQLite's LIMIT sorter (a heap of `depth` rows): measured 1.8x
+                # faster than FTS5's "ORDER BY rank", which sorts every match and then seeks
+                # each row it returns again.
+                rows = self._db.execute(
+                    f"SELECT {table}.rowid, {score} {where} ORDER BY {score} LIMIT ?",
+                    [*params, depth],
+                ).fetchall()
+                counted = len(newest)
+            else:
+                # At most `budget` matches per word: count them and keep the best in one walk.
+                rows = self._db.execute(f"SELECT {table}.rowid, {score} {where}", params).fetchall()
+                counted = len(rows)
+                rows = heapq.nsmallest(depth, rows, key=lambda row: float(row[1]))
+            best = tuple((int(row[0]), float(row[1])) for row in rows)
+            return _Matches(best, counted, exact=True, ranked=True)
+        if filters == _NO_FILTERS:
+            return _Matches(
+                tuple((i, 0.0) for i in newest[:depth]), len(newest), exact=False, ranked=False
             )
         windowed = filters
-        if unfiltered > budget and filters.low is None:
-            oldest = self._db.execute(
-                f"SELECT min(id) FROM (SELECT rowid AS id FROM {table} WHERE {table} MATCH ?"
-                " ORDER BY rowid DESC LIMIT ?)",
-                (match, 2 * budget),
-            ).fetchone()[0]
-            windowed = replace(filters, low=oldest, high=_MAX_ROWID)
-        counted = self._count(table, match, windowed, budget)
-        return _Plan(
-            table,
-            match,
-            windowed,
-            counted,
-            counted <= budget and windowed is filters,
-            unfiltered <= budget,
+        if filters.low is None:
+            windowed = replace(filters, low=newest[-1], high=_MAX_ROWID)
+        ids = self._newest(table, match, windowed, budget + 1)
+        return _Matches(
+            tuple((i, 0.0) for i in ids[:depth]),
+            len(ids),
+            exact=len(ids) <= budget and windowed is filters,
+            ranked=False,
         )
-
-    def _best(self, plan: _Plan, depth: int) -> list[tuple[int, float]]:
-        """The best ``depth`` matches of the plan as ``(entry id, bm25)``: ranked by bm25 when
-        the plan affords it, else the newest, unranked (bm25 0)."""
-        if not plan.counted:
-            return []
-        table = plan.table
-        where, params = self._where(table, plan.match, plan.filters)
-        if plan.rank:
-            # bm25() with SQLite's own LIMIT sorter (a heap of `depth` rows): measured 1.8x
-            # faster than FTS5's "ORDER BY rank", which sorts every match and then seeks each
-            # row it returns again.
-            score = f"bm25({table})"
-            sql = f"SELECT {table}.rowid, {score} {where} ORDER BY {score} LIMIT ?"
-        else:
-            sql = f"SELECT {table}.rowid, 0.0 {where} ORDER BY {table}.rowid DESC LIMIT ?"
-        rows = self._db.execute(sql, [*params, depth]).fetchall()
-        return [(int(r[0]), float(r[1])) for r in rows]
 
     def _with_snippets(self, query: SearchQuery, scored: Sequence[_Scored]) -> list[SearchHit]:
         """The hits, in order, each with its snippet (the matched words marked)."""
