@@ -56,7 +56,7 @@ from videosense_shared.search.words import query_words
 HYBRID_DEPTH = 200
 #: Matches ranked by bm25 per search (shared by the kinds it reads); past it, the newest
 #: matches stand in for all of them and the total is a lower bound (see ``_matches``).
-RANK_LIMIT = 4_000
+RANK_LIMIT = 3_000
 #: How much of the index file is read through a memory map.
 MMAP_BYTES = 4 * 2**30
 #: Candidates fetched per wanted hit before the exact-match bonus reorders them.
