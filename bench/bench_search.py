@@ -6,6 +6,11 @@ Documents are generated from a fixed seed with realistic sizes: dozens of keyfra
 text lines, labels, named faces, a caption each) and a transcript of short segments, words
 drawn from a Zipf-distributed vocabulary, so some words are everywhere and most are rare.
 
+Each query kind reports wall-clock latency and the CPU time of the process per query: on a
+shared machine other work inflates the first, not the second. The load average is printed
+with them. ``--reuse`` queries the index an earlier run left in ``--dir`` (an index of an
+older layout is upgraded in place when opened).
+
 Natural-language search needs a vector per transcript segment and caption, made by
 all-MiniLM-L6-v2 on the CPU: for all 10,000 videos that is hours on 2 shared cores, so the
 hybrid half embeds a subset (``--embed-videos``, default 100) into its own index and reports
