@@ -435,13 +435,11 @@ class SqliteSearchIndex:
             if any_words and not matches.ranked:
                 # The words as common as that add nothing to bm25 (their IDF is ~0): rank the
                 # matches of the others, the words that still tell entries apart.
-                selective = [
-                    word
+                counts = {
+                    word: len(self._newest(table, fts_string(word), _NO_FILTERS, budget + 1))
                     for word in dict.fromkeys(words)
-                    if 0
-                    < len(self._newest(table, fts_string(word), _NO_FILTERS, budget + 1))
-                    <= budget
-                ]
+                }
+                selective = [word for word, count in counts.items() if 0 < count <= budget]
                 if selective:
                     either = " OR ".join(fts_string(word) for word in selective)
                     found += self._matches(table, either, filters, budget, wanted, rank=True).best
