@@ -24,16 +24,28 @@ EXACT_BONUS = 100.0
 RRF_K = 60
 
 
+_ASCII_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _normalized(text: str) -> str:
+    # The same as words.normalized, faster for ASCII text (most of it): no accents to strip,
+    # so no Unicode decomposition character by character. A search scores hundreds of
+    # candidate entries with this.
+    if text.isascii():
+        return " ".join(_ASCII_WORD.findall(text.lower()))
+    return normalized(text)
+
+
 def contains_phrase(text: str, query_text: str) -> bool:
     """Whether ``text`` holds the query's words consecutively, in order (case and accents
     ignored)."""
-    needle = normalized(query_text)
-    return bool(needle) and f" {needle} " in f" {normalized(text)} "
+    needle = _normalized(query_text)
+    return bool(needle) and f" {needle} " in f" {_normalized(text)} "
 
 
 def is_exact(text: str, query_text: str) -> bool:
     """Whether ``text``'s words are exactly the query's."""
-    return normalized(text) == normalized(query_text)
+    return _normalized(text) == _normalized(query_text)
 
 
 def final_score(relevance: float, text: str, query_text: str, *, phrase: bool | None) -> float:
