@@ -99,7 +99,7 @@ class SearchResults(Model):
     query: SearchQuery
     total_hits: int  # before grouping and the limit
     # False when total_hits is a lower bound: a backend may stop counting a very common word
-    # (the SQLite one past RANK_LIMIT matches, ranking the newest of them instead).
+    # (the SQLite one past RANK_LIMIT matches, taking the newest of them unranked instead).
     total_exact: bool = True
     videos: tuple[VideoHits, ...]
 

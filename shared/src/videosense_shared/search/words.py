@@ -12,8 +12,8 @@ import unicodedata
 
 # Letters and digits (\w without the underscore, which both tokenizers treat as a separator).
 _WORD = re.compile(r"[^\W_]+")
-# Control characters (C0, DEL, C1): never part of a text worth indexing, and the snippet
-# markers of the SQLite backend are control characters, so indexed text must not hold any.
+# Control characters (C0, DEL, C1): never part of a text worth indexing; dropped so that
+# entries, snippets and the HTML built from them carry none.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 
 
