@@ -175,6 +175,10 @@ def _overrides(tiny_blip: Path, cache: Path) -> dict[str, dict[str, str]]:
             # free again by the time its message comes back.
             "VIDEOSENSE_AGGREGATOR_COMPLETION_LEASE_S": "2",
         },
+        # A message a killed worker held comes back within the window the test waits for.
+        "indexer": _consumer_overrides("indexer", VISIBILITY_S),
+        "redactor": _consumer_overrides("redactor", VISIBILITY_S),
+        "clipper": _consumer_overrides("clipper", VISIBILITY_S),
     }
 
 
