@@ -248,16 +248,7 @@ class InMemoryDocumentStore:
     async def claim_completion(self, video_id: str, lease: timedelta) -> bool:
         """See :meth:`DocumentStore.claim_completion
         <videosense_shared.store.DocumentStore.claim_completion>`."""
-        await _hop()
-        video = self._videos.get(video_id)
-        if video is None or video.header is None or video.header.completion_published:
-            return False
-        now = utc_now()
-        held = video.header.completion_lease_until
-        if held is not None and held >= now:
-            return False
-        self._update(video_id, completion_lease_until=now + lease)
-        return True
+        return await self._claim(video_id, "completion_published", "completion_lease_until", lease)
 
     async def mark_published(self, video_id: str) -> None:
         """Record that the completion event went out; the video leaves the "due" index."""
@@ -267,16 +258,7 @@ class InMemoryDocumentStore:
     async def claim_ingest(self, video_id: str, lease: timedelta) -> bool:
         """See :meth:`DocumentStore.claim_ingest
         <videosense_shared.store.DocumentStore.claim_ingest>`."""
-        await _hop()
-        video = self._videos.get(video_id)
-        if video is None or video.header is None or video.header.ingest_published:
-            return False
-        now = utc_now()
-        held = video.header.ingest_lease_until
-        if held is not None and held >= now:
-            return False
-        self._update(video_id, ingest_lease_until=now + lease)
-        return True
+        return await self._claim(video_id, "ingest_published", "ingest_lease_until", lease)
 
     async def mark_ingest_published(self, video_id: str) -> None:
         """Record that ``VideoIngested`` went out."""
@@ -382,6 +364,22 @@ class InMemoryDocumentStore:
         if video is None or video.header is None:
             return None
         return video.header.stages.get(stage)
+
+    async def _claim(
+        self, video_id: str, published: str, lease_until: str, lease: timedelta
+    ) -> bool:
+        """One outbox lease (completion or ingest): taken unless the event went out or an
+        unexpired lease is held."""
+        await _hop()
+        video = self._videos.get(video_id)
+        if video is None or video.header is None or getattr(video.header, published):
+            return False
+        now = utc_now()
+        held: datetime | None = getattr(video.header, lease_until)
+        if held is not None and held >= now:
+            return False
+        self._update(video_id, **{lease_until: now + lease})
+        return True
 
     def _update(self, video_id: str, **changes: Any) -> None:
         self._videos[video_id].header = replace(self._header(video_id), **changes)

@@ -20,18 +20,7 @@ class CompletionOutbox:
     async def claim_completion(self, video_id: str, lease: timedelta) -> bool:
         """See :meth:`DocumentStore.claim_completion
         <videosense_shared.store.DocumentStore.claim_completion>`."""
-        now = utc_now()
-        return await self._table.update_header(
-            video_id,
-            "SET completion_lease_until = :until",
-            condition="completion_published = :false AND "
-            "(attribute_not_exists(completion_lease_until) OR completion_lease_until < :now)",
-            values={
-                ":false": {"BOOL": False},
-                ":now": s(ts(now)),
-                ":until": s(ts(now + lease)),
-            },
-        )
+        return await self._claim(video_id, "completion_published", "completion_lease_until", lease)
 
     async def mark_published(self, video_id: str) -> None:
         """Record that the completion event went out, and take the video out of the "due"
@@ -46,23 +35,30 @@ class CompletionOutbox:
     async def claim_ingest(self, video_id: str, lease: timedelta) -> bool:
         """See :meth:`DocumentStore.claim_ingest
         <videosense_shared.store.DocumentStore.claim_ingest>`."""
-        now = utc_now()
-        return await self._table.update_header(
-            video_id,
-            "SET ingest_lease_until = :until",
-            condition="attribute_exists(#pk) AND "
-            "(attribute_not_exists(ingest_published) OR ingest_published = :false) AND "
-            "(attribute_not_exists(ingest_lease_until) OR ingest_lease_until < :now)",
-            names={"#pk": PARTITION_KEY},
-            values={
-                ":false": {"BOOL": False},
-                ":now": s(ts(now)),
-                ":until": s(ts(now + lease)),
-            },
-        )
+        return await self._claim(video_id, "ingest_published", "ingest_lease_until", lease)
 
     async def mark_ingest_published(self, video_id: str) -> None:
         """Record that ``VideoIngested`` went out, so a duplicate notification starts nothing."""
         await self._table.update_header(
             video_id, "SET ingest_published = :true", values={":true": {"BOOL": True}}
+        )
+
+    async def _claim(
+        self, video_id: str, published: str, lease_until: str, lease: timedelta
+    ) -> bool:
+        """One outbox lease (completion or ingest), in one conditional write: taken unless the
+        header is missing, the event went out, or an unexpired lease is held."""
+        now = utc_now()
+        return await self._table.update_header(
+            video_id,
+            "SET #lease = :until",
+            condition="attribute_exists(#pk) AND "
+            "(attribute_not_exists(#published) OR #published = :false) AND "
+            "(attribute_not_exists(#lease) OR #lease < :now)",
+            names={"#pk": PARTITION_KEY, "#published": published, "#lease": lease_until},
+            values={
+                ":false": {"BOOL": False},
+                ":now": s(ts(now)),
+                ":until": s(ts(now + lease)),
+            },
         )
