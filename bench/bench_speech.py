@@ -184,6 +184,7 @@ def main() -> int:
         beam_size=settings.whisper_beam_size,
         vad=settings.whisper_vad,
         temperature_fallback=settings.whisper_temperature_fallback,
+        loop_ratio=settings.whisper_loop_ratio,
         window_s=settings.window_s,
     )
     started = time.perf_counter()

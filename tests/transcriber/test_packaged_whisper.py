@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -133,3 +134,40 @@ def test_the_default_decoding_is_greedy() -> None:
     # speech at 0.6x its time (bench/README.md), which keeps a minute of video under a minute.
     settings = TranscriberSettings(_env_prefix="VIDEOSENSE_UNSET_FOR_TEST_")
     assert settings.whisper_beam_size == 1
+
+
+class _Recording:
+    """The loaded faster-whisper model, passed through, noting each segment's temperature."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self.temperatures: list[float] = []
+
+    def transcribe(self, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        segments, info = self._model.transcribe(*args, **kwargs)
+        listed = list(segments)
+        self.temperatures.extend(segment.temperature for segment in listed)
+        return iter(listed), info
+
+
+def test_repeated_speech_is_decoded_once_not_again_at_every_temperature(tmp_path: Path) -> None:
+    # GIVEN one sentence said four times in a row (a jingle, an announcement): real text that
+    # compresses well, which faster-whisper's loop check would take for a decoding loop
+    settings = TranscriberSettings(_env_prefix="VIDEOSENSE_UNSET_FOR_TEST_")
+    model = WhisperSpeechModel(
+        settings.whisper_model,
+        language=settings.language,
+        temperature_fallback=settings.whisper_temperature_fallback,
+        loop_ratio=settings.whisper_loop_ratio,
+    )
+    recording = _Recording(model.load())
+    model._loaded = recording  # the same model, seen through the recorder
+    audio = _audio(tmp_path, " ".join([ENGLISH + "."] * 4), "en")
+    # WHEN it is transcribed with the default settings
+    transcript = model.recognize(audio)
+    # THEN every window is decoded greedily once, and the text is no decoding loop: with the
+    # loop check on (ratio 2.4) the hotter re-decodes wrote the sentence about 20 times.
+    # Whisper base itself hears three or four of the four identical sentences.
+    assert recording.temperatures and set(recording.temperatures) == {0.0}
+    heard = _plain(" ".join(segment.text for segment in transcript.segments))
+    assert 3 <= heard.count("report to my office") <= 4, heard

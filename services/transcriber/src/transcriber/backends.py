@@ -45,6 +45,7 @@ async def open_backend(settings: TranscriberSettings, aws: AwsClients) -> Transc
                 beam_size=settings.whisper_beam_size,
                 vad=settings.whisper_vad,
                 temperature_fallback=settings.whisper_temperature_fallback,
+                loop_ratio=settings.whisper_loop_ratio,
                 download_root=settings.whisper_download_root,
                 window_s=settings.window_s,
                 local_files_only=settings.whisper_local_files_only,

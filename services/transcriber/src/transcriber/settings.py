@@ -62,6 +62,19 @@ class TranscriberSettings(ConsumerSettings):
             "(better on hard audio, up to 6x slower on it)."
         ),
     )
+    whisper_loop_ratio: float = Field(
+        default=0.0,
+        ge=0.0,
+        description=(
+            "Also decode again when a window's text compresses better than this ratio (gzip; "
+            "faster-whisper's loop check uses 2.4). 0: off. Repeated speech (a jingle, a chant, "
+            "an announcement said three times) is real text that compresses well: the check "
+            "re-decoded it at every temperature, 6x the time, and kept a hotter, worse guess "
+            "(a 1-minute clip of one sentence repeated: 52 s off, 12 s on). Windows are decoded "
+            "without the previous window's text, which is what feeds the loops it guards "
+            "against; low-confidence windows still fall back on their log-probability."
+        ),
+    )
     whisper_download_root: str = Field(
         default="", description="Where model names are downloaded to (empty: the HF cache)."
     )

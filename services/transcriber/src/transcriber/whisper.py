@@ -65,6 +65,7 @@ class WhisperSpeechModel:
         beam_size: int = 1,
         vad: bool = True,
         temperature_fallback: bool = True,
+        loop_ratio: float = 0.0,
         download_root: str = "",
         local_files_only: bool = False,
         window_s: float = DEFAULT_WINDOW_S,
@@ -81,6 +82,8 @@ class WhisperSpeechModel:
         self._vad = vad
         # faster-whisper's default: decode again, hotter, when a window looks like a loop.
         self._temperatures = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0) if temperature_fallback else (0.0,)
+        # 0 turns the compression-ratio trigger off (see TranscriberSettings.whisper_loop_ratio).
+        self._loop_ratio = loop_ratio or None
         self._download_root = download_root or None
         self._local_files_only = local_files_only
         self._lock = threading.Lock()
@@ -218,6 +221,7 @@ class WhisperSpeechModel:
             beam_size=self._beam_size,
             vad_filter=self._vad,
             temperature=list(self._temperatures),
+            compression_ratio_threshold=self._loop_ratio,
             word_timestamps=True,
             condition_on_previous_text=False,
         )
