@@ -3,6 +3,7 @@ packages), with no configuration and no network, on a few seconds of synthesised
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.support.speech import espeak_audio, word_accuracy
+from tools.make_sample import make_sample
 from transcriber.audio import ExtractedAudio, extract_audio
 from transcriber.packaged_model import PACKAGED_BASE, WHISPER_BASE, PackagedModel
 from transcriber.settings import TranscriberSettings
@@ -79,7 +81,11 @@ def test_german_speech_is_identified_as_german(
     transcript = default_model.recognize(audio)
     # THEN the document's language is the identified one, and German words come out
     assert transcript.language == "de"
-    assert {"morgen", "park"} <= set(_plain(transcript.text).split()), transcript.text
+    # (Whisper base hears espeak-ng's German second half differently with every small change
+    # of where the decode starts: "Sonne"/"Monde", "Park"/"Tag"; the first half it always gets.)
+    assert {"guten", "morgen", "heute", "scheint"} <= set(_plain(transcript.text).split()), (
+        transcript.text
+    )
     assert audio.duration_s is not None
     _words_inside(transcript, audio.duration_s)
 
@@ -168,6 +174,31 @@ def test_repeated_speech_is_decoded_once_not_again_at_every_temperature(tmp_path
     # THEN every window is decoded greedily once, and the text is no decoding loop: with the
     # loop check on (ratio 2.4) the hotter re-decodes wrote the sentence about 20 times.
     # Whisper base itself hears three or four of the four identical sentences.
-    assert recording.temperatures and set(recording.temperatures) == {0.0}
+    assert recording.temperatures
+    assert set(recording.temperatures) == {0.0}
     heard = _plain(" ".join(segment.text for segment in transcript.segments))
     assert 3 <= heard.count("report to my office") <= 4, heard
+
+
+def test_speech_running_past_one_decode_is_transcribed_whole(
+    default_model: WhisperSpeechModel, tmp_path: Path
+) -> None:
+    # GIVEN the demo sample's speech (espeak-ng, about 10 s) said five times with short pauses:
+    # more than one 30 s decode of Whisper, and the case where faster-whisper's own VAD joining
+    # put a decode boundary inside a word (a minute of it lost 17 s of speech and hallucinated a
+    # line four times)
+    video = make_sample(tmp_path / "talk.mp4", seconds=60, size=(320, 180))
+    audio = extract_audio(video, tmp_path / "talk.wav")
+    assert audio.duration_s is not None
+    # WHEN the default model transcribes it
+    transcript = default_model.recognize(audio)
+    # THEN every saying is there, and the speech is covered from its start to its end without
+    # a hole longer than the pauses between sentences
+    heard = _plain(transcript.text)
+    assert heard.count("should appear in the transcript") >= 3, transcript.text
+    assert heard.count("a title card and a face") >= 3, transcript.text
+    words = [w for segment in transcript.segments for w in segment.words]
+    assert words[0].start_s < 2
+    assert words[-1].end_s > 47
+    holes = [b.start_s - a.end_s for a, b in itertools.pairwise(words)]
+    assert max(holes) < 2.5, max(holes)

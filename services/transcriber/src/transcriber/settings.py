@@ -54,7 +54,10 @@ class TranscriberSettings(ConsumerSettings):
             "rate as beam 5 on the benchmark's speech (JFK 0%, LibriVox 1.4%) at 0.6x its time."
         ),
     )
-    whisper_vad: bool = Field(default=True, description="Skip non-speech with Silero VAD.")
+    whisper_vad: bool = Field(
+        default=True,
+        description="Decode only the speech Silero VAD finds, clip by clip (speech_clips).",
+    )
     whisper_temperature_fallback: bool = Field(
         default=True,
         description=(

@@ -1,5 +1,5 @@
-"""Whisper through faster-whisper (CTranslate2): int8 on the CPU, Silero VAD, word times,
-language identification.
+"""Whisper through faster-whisper (CTranslate2): int8 on the CPU, Silero VAD (speech decoded
+clip by clip, :mod:`transcriber.speech_clips`), word times, language identification.
 
 The model is, by default, the multilingual ``base`` model installed as packages
 (``packaged:base``, :mod:`transcriber.packaged_model`: no configuration, no network), or a
@@ -34,6 +34,7 @@ from transcriber.audio import ExtractedAudio
 from transcriber.audio_windows import AudioWindow, read_windows
 from transcriber.backend import TranscriptionError
 from transcriber.packaged_model import PACKAGED_PREFIX, packaged_model
+from transcriber.speech_clips import speech_clips
 from transcriber.timeline import RawSegment, RawWord, build_transcript
 from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import Transcript
@@ -215,11 +216,17 @@ class WhisperSpeechModel:
     def _transcribe_window(
         self, model: Any, window: AudioWindow, language: str | None
     ) -> tuple[list[RawSegment], str]:
+        clips: list[float] | str = "0"  # faster-whisper's "from the start, all of it"
+        if self._vad:
+            clips = speech_clips(window.samples)
+            if not clips:
+                # Nothing spoken: no decode, and no language guessed from noise.
+                return [], ""
         segments, info = model.transcribe(
             window.samples,
             language=language,
             beam_size=self._beam_size,
-            vad_filter=self._vad,
+            clip_timestamps=clips,
             temperature=list(self._temperatures),
             compression_ratio_threshold=self._loop_ratio,
             word_timestamps=True,
