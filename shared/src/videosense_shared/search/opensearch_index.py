@@ -368,9 +368,9 @@ class OpenSearchIndex:
             SearchIndexError: OpenSearch refused a request or an item of a bulk.
         """
         if self._serverless:
-            stale = delete_lines(
-                self._entries, await self._video_doc_ids(self._entries, video_id)
-            ) + delete_lines(self._videos, await self._video_doc_ids(self._videos, video_id))
+            entries = await self._video_doc_ids(self._entries, video_id)
+            videos = await self._video_doc_ids(self._videos, video_id)
+            stale = delete_lines(self._entries, entries) + delete_lines(self._videos, videos)
             for body in chunks(stale, lines_per_action=1):
                 await self._bulk(body)
             return
