@@ -10,7 +10,13 @@ without the CLI (into ``deploy/cdk.out``). Options come from CDK context (``-c k
 - ``backend.<service>`` (e.g. ``backend.recognizer=local``): a service's backend;
 - ``web_domain``, ``web_certificate_arn``, ``web_auth_prefix``: deploy the web app at that
   name, behind a load balancer that signs users in with a Cognito user pool (all three, or
-  none: no web app).
+  none: no web app);
+- ``web_auth`` (``cognito``): ``oidc`` signs users in with an external OpenID Connect provider
+  instead (no ``web_auth_prefix``): ``web_oidc_issuer``, ``web_oidc_authorization_endpoint``,
+  ``web_oidc_token_endpoint``, ``web_oidc_user_info_endpoint``, ``web_oidc_client_id``, and
+  ``web_oidc_client_secret``, the name or ARN of the Secrets Manager secret holding the client
+  secret (``web_oidc_client_secret_field``: its field, for a JSON secret; ``web_oidc_scope``,
+  ``openid email`` by default).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import aws_cdk as cdk
 
 from videosense_deploy.services import SERVICES, deployable, repo_root
 from videosense_deploy.stack import StackConfig, VideosenseStack
-from videosense_deploy.web import WebConfig
+from videosense_deploy.web import OidcProvider, WebConfig
 
 DEFAULT_OUTDIR = repo_root() / "deploy" / "cdk.out"
 
@@ -50,12 +56,39 @@ def config_from_context(context: Mapping[str, object]) -> StackConfig:
     )
 
 
+#: Context keys of the OIDC provider (``web_auth=oidc``), after ``web_oidc_``.
+OIDC_KEYS = (
+    "issuer",
+    "authorization_endpoint",
+    "token_endpoint",
+    "user_info_endpoint",
+    "client_id",
+    "client_secret",
+    "client_secret_field",
+    "scope",
+)
+
+
 def _web_config(context: Mapping[str, object]) -> WebConfig | None:
     keys = ("web_domain", "web_certificate_arn", "web_auth_prefix")
-    if not any(context.get(k) for k in keys):
+    oidc_given = {
+        k: str(context[f"web_oidc_{k}"]) for k in OIDC_KEYS if context.get(f"web_oidc_{k}")
+    }
+    if not any(context.get(k) for k in keys) and not oidc_given:
         return None
     domain, certificate, prefix = (str(context.get(k) or "") for k in keys)
-    return WebConfig(domain_name=domain, certificate_arn=certificate, auth_domain_prefix=prefix)
+    auth = str(context.get("web_auth") or "cognito")
+    if auth not in ("cognito", "oidc"):
+        raise ValueError(f"web_auth={auth!r}: cognito or oidc")
+    if auth == "cognito":
+        if oidc_given:
+            raise ValueError("web_oidc_* is given but web_auth is not oidc")
+        return WebConfig(domain_name=domain, certificate_arn=certificate, auth_domain_prefix=prefix)
+    required = [k for k in OIDC_KEYS[:6] if k not in oidc_given]
+    if required:
+        raise ValueError("web_auth=oidc needs " + ", ".join(f"web_oidc_{k}" for k in required))
+    provider = OidcProvider(**oidc_given)
+    return WebConfig(domain_name=domain, certificate_arn=certificate, auth="oidc", oidc=provider)
 
 
 def build(app: cdk.App, config: StackConfig) -> VideosenseStack:
@@ -93,6 +126,8 @@ def main(argv: Sequence[str] = ()) -> None:
         "web_domain",
         "web_certificate_arn",
         "web_auth_prefix",
+        "web_auth",
+        *(f"web_oidc_{k}" for k in OIDC_KEYS),
     )
     context = {k: app.node.try_get_context(k) for k in names}
     context = {k: v for k, v in context.items() if v is not None}

@@ -1,18 +1,23 @@
 """The web app as a deployed service: its compose entry, and on AWS a Fargate service behind an
-Application Load Balancer that authenticates every request with a Cognito user pool.
+Application Load Balancer that authenticates every request, with a Cognito user pool (the
+default) or an external OpenID Connect provider.
 
 The web app is not a queue consumer, so it is not a row of the service table: it reads the
 document table and the bucket, writes only new uploads and the ``request.json`` of the clip
 requests it sends (``sqs:SendMessage`` to the clipper's queue alone), and reads the search index
 the indexer writes. Nothing reaches it without signing in: the HTTPS listener's every rule
-starts with the Cognito authentication action, plain HTTP only redirects to HTTPS, and the
-tasks accept traffic from the load balancer alone. See ``docs/architecture.md`` ("The web app").
+starts with the authentication action (Cognito or OIDC, unauthenticated requests sent to sign
+in), plain HTTP only redirects to HTTPS, and the tasks accept traffic from the load balancer
+alone (the target group's health checks go to the tasks directly, not through a listener).
+An OIDC client secret is read from Secrets Manager when CloudFormation deploys the listener:
+the template holds a reference to the secret, never its value. See ``docs/architecture.md``
+("The web app").
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import aws_cdk as cdk
 from aws_cdk import aws_certificatemanager as acm
@@ -78,33 +83,79 @@ def compose_web(
 
 
 @dataclass(frozen=True)
+class OidcProvider:
+    """An external OpenID Connect identity provider the load balancer signs users in with.
+
+    The endpoints are the provider's (its ``/.well-known/openid-configuration`` lists them);
+    ``client_secret`` names a Secrets Manager secret (its name or ARN) holding the client
+    secret, as a plain string or, with ``client_secret_field``, in a field of a JSON secret.
+    The provider must accept ``https://<domain>/oauth2/idpresponse`` as the redirect URI.
+    """
+
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    user_info_endpoint: str
+    client_id: str
+    client_secret: str
+    client_secret_field: str | None = None
+    scope: str = "openid email"
+
+    def __post_init__(self) -> None:
+        endpoints = {
+            "issuer": self.issuer,
+            "authorization endpoint": self.authorization_endpoint,
+            "token endpoint": self.token_endpoint,
+            "user info endpoint": self.user_info_endpoint,
+        }
+        for what, url in endpoints.items():
+            # The load balancer only talks HTTPS to the provider.
+            if not url.startswith("https://"):
+                raise ValueError(f"the OIDC {what} must be an https:// URL, got {url!r}")
+        if not self.client_id:
+            raise ValueError("the OIDC provider needs the load balancer's client id")
+        if not self.client_secret or self.client_secret.startswith("{{resolve:"):
+            raise ValueError(
+                "the OIDC client secret must name a Secrets Manager secret (its name or ARN)"
+            )
+
+
+@dataclass(frozen=True)
 class WebConfig:
     """How the web app is reached on AWS.
 
     ``domain_name`` is the name users open (its DNS record points at the load balancer's,
     output ``WebLoadBalancerDns``); ``certificate_arn`` an ACM certificate for it, since the
-    authentication action only exists on HTTPS listeners; ``auth_domain_prefix`` the Cognito
-    hosted sign-in domain (``<prefix>.auth.<region>.amazoncognito.com``). Users are created by
-    an administrator: self sign-up is off.
+    authentication action only exists on HTTPS listeners. ``auth`` chooses who signs users in:
+    ``cognito`` (default) a user pool of this stack, its hosted sign-in domain
+    ``<auth_domain_prefix>.auth.<region>.amazoncognito.com``, users created by an administrator
+    (self sign-up is off); ``oidc`` the external provider ``oidc`` (no user pool is created).
     """
 
     domain_name: str
     certificate_arn: str
-    auth_domain_prefix: str
+    auth_domain_prefix: str = ""
     allowed_cidr: str = "0.0.0.0/0"  # who may reach the sign-in page at all
     cpu: int = 256
     memory_mib: int = 512
     tasks: int = 1
+    auth: Literal["cognito", "oidc"] = "cognito"
+    oidc: OidcProvider | None = None
 
     def __post_init__(self) -> None:
-        if not self.domain_name or not self.certificate_arn or not self.auth_domain_prefix:
-            raise ValueError(
-                "the web app needs a domain name, its certificate and a sign-in prefix"
-            )
+        if not self.domain_name or not self.certificate_arn:
+            raise ValueError("the web app needs a domain name and its certificate")
+        if self.auth not in ("cognito", "oidc"):
+            raise ValueError(f"unknown web sign-in {self.auth!r}: cognito or oidc")
+        if self.auth == "cognito" and not self.auth_domain_prefix:
+            raise ValueError("the web app signing in with Cognito needs a sign-in prefix")
+        if self.auth == "oidc" and self.oidc is None:
+            raise ValueError("the web app signing in with OIDC needs the provider's settings")
 
 
 class WebFrontend(Construct):
-    """The web app's Fargate service, its load balancer and its user pool.
+    """The web app's Fargate service, its load balancer and who signs users in (a user pool of
+    its own, or an external OIDC provider).
 
     ``task_role`` is exposed so that whatever provisions the search index (an OpenSearch
     domain or collection) grants it read access there.
@@ -189,8 +240,9 @@ class WebFrontend(Construct):
         alb_group.add_ingress_rule(
             ec2.Peer.ipv4(config.allowed_cidr), ec2.Port.tcp(80), "redirect to HTTPS"
         )
-        # The authentication action calls Cognito's token endpoint from the load balancer.
-        alb_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "Cognito")
+        # The authentication action calls the token (and user info) endpoint from the load
+        # balancer: Cognito's or the OIDC provider's.
+        alb_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "identity provider")
         task_group = ec2.SecurityGroup(
             self,
             "TaskGroup",
@@ -221,35 +273,8 @@ class WebFrontend(Construct):
             min_healthy_percent=100,
         )
 
-        self.user_pool = cognito.UserPool(
-            self,
-            "Users",
-            user_pool_name=physical_name(prefix, "web-users"),
-            self_sign_up_enabled=False,
-            sign_in_aliases=cognito.SignInAliases(email=True),
-            mfa=cognito.Mfa.OPTIONAL,
-            mfa_second_factor=cognito.MfaSecondFactor(sms=False, otp=True),
-            password_policy=cognito.PasswordPolicy(min_length=12),
-            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
-        domain = self.user_pool.add_domain(
-            "SignIn",
-            cognito_domain=cognito.CognitoDomainOptions(domain_prefix=config.auth_domain_prefix),
-        )
-        client = self.user_pool.add_client(
-            "LoadBalancer",
-            generate_secret=True,
-            o_auth=cognito.OAuthSettings(
-                flows=cognito.OAuthFlows(authorization_code_grant=True),
-                scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL],
-                callback_urls=[f"https://{config.domain_name}/oauth2/idpresponse"],
-            ),
-            supported_identity_providers=[
-                cognito.UserPoolClientIdentityProvider.COGNITO,
-            ],
-        )
-
+        # Cognito's user pool, when it signs users in (created with the listener's action).
+        self.user_pool: cognito.UserPool | None = None
         self.load_balancer = elbv2.ApplicationLoadBalancer(
             self,
             "LoadBalancer",
@@ -276,6 +301,7 @@ class WebFrontend(Construct):
             deregistration_delay=cdk.Duration.seconds(20),
         )
         self.service.attach_to_application_target_group(targets)
+        self.targets = targets
         https = self.load_balancer.add_listener(
             "Https",
             port=443,
@@ -285,17 +311,73 @@ class WebFrontend(Construct):
                 acm.Certificate.from_certificate_arn(self, "Certificate", config.certificate_arn)
             ],
             # Every request signs in first; only then is it forwarded to the app.
-            default_action=elb_actions.AuthenticateCognitoAction(
-                user_pool=self.user_pool,
-                user_pool_client=client,
-                user_pool_domain=domain,
-                next=elbv2.ListenerAction.forward([targets]),
-            ),
+            default_action=self._sign_in(config, prefix, elbv2.ListenerAction.forward([targets])),
         )
         self.https_listener = https
         cdk.CfnOutput(scope, "WebUrl", value=f"https://{config.domain_name}/")
         cdk.CfnOutput(scope, "WebLoadBalancerDns", value=self.load_balancer.load_balancer_dns_name)
-        cdk.CfnOutput(scope, "WebUserPoolId", value=self.user_pool.user_pool_id)
+        if self.user_pool is not None:
+            cdk.CfnOutput(scope, "WebUserPoolId", value=self.user_pool.user_pool_id)
+
+    def _sign_in(
+        self, config: WebConfig, prefix: str, then: elbv2.ListenerAction
+    ) -> elbv2.ListenerAction:
+        """The authentication action in front of ``then``: unauthenticated requests are sent to
+        sign in (never let through)."""
+        if config.auth == "oidc":
+            assert config.oidc is not None  # checked by WebConfig
+            oidc = config.oidc
+            return elbv2.ListenerAction.authenticate_oidc(
+                issuer=oidc.issuer,
+                authorization_endpoint=oidc.authorization_endpoint,
+                token_endpoint=oidc.token_endpoint,
+                user_info_endpoint=oidc.user_info_endpoint,
+                client_id=oidc.client_id,
+                # A dynamic reference resolved by CloudFormation: the template never holds it.
+                client_secret=cdk.SecretValue.secrets_manager(
+                    oidc.client_secret, json_field=oidc.client_secret_field
+                ),
+                scope=oidc.scope,
+                on_unauthenticated_request=elbv2.UnauthenticatedAction.AUTHENTICATE,
+                allow_https_outbound=False,  # the egress rule above already allows it
+                next=then,
+            )
+        user_pool = cognito.UserPool(
+            self,
+            "Users",
+            user_pool_name=physical_name(prefix, "web-users"),
+            self_sign_up_enabled=False,
+            sign_in_aliases=cognito.SignInAliases(email=True),
+            mfa=cognito.Mfa.OPTIONAL,
+            mfa_second_factor=cognito.MfaSecondFactor(sms=False, otp=True),
+            password_policy=cognito.PasswordPolicy(min_length=12),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        domain = user_pool.add_domain(
+            "SignIn",
+            cognito_domain=cognito.CognitoDomainOptions(domain_prefix=config.auth_domain_prefix),
+        )
+        client = user_pool.add_client(
+            "LoadBalancer",
+            generate_secret=True,
+            o_auth=cognito.OAuthSettings(
+                flows=cognito.OAuthFlows(authorization_code_grant=True),
+                scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL],
+                callback_urls=[f"https://{config.domain_name}/oauth2/idpresponse"],
+            ),
+            supported_identity_providers=[
+                cognito.UserPoolClientIdentityProvider.COGNITO,
+            ],
+        )
+        self.user_pool = user_pool
+        return elb_actions.AuthenticateCognitoAction(
+            user_pool=user_pool,
+            user_pool_client=client,
+            user_pool_domain=domain,
+            on_unauthenticated_request=elbv2.UnauthenticatedAction.AUTHENTICATE,
+            next=then,
+        )
 
 
 def web_statements(

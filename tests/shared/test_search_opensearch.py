@@ -309,3 +309,34 @@ async def test_a_failed_video_is_listed(domain: FakeDomain, index: OpenSearchInd
     ]
     sent = json.loads(domain.sent("POST", "/vs-entries-videos/_search")[0].content)
     assert sent["query"] == {"term": {"status": "failed"}}
+
+
+async def test_a_delete_by_query_with_failures_is_an_index_error(
+    domain: FakeDomain, index: OpenSearchIndex
+) -> None:
+    # GIVEN a domain whose delete-by-query left entries behind (a shard refused some deletes)
+    domain.replies[("POST", "/_bulk")] = _bulk_ok
+    domain.on(
+        "POST",
+        "/vs-entries/_delete_by_query",
+        200,
+        {
+            "took": 12,
+            "timed_out": False,
+            "total": 3,
+            "deleted": 2,
+            "failures": [
+                {
+                    "index": "vs-entries",
+                    "id": "v1:2",
+                    "cause": {"type": "es_rejected_execution_exception", "reason": "queue full"},
+                    "status": 429,
+                }
+            ],
+        },
+    )
+    # WHEN the video is re-indexed THEN the failure is reported, and nothing new is written
+    # beside the entries that were not deleted
+    with pytest.raises(SearchIndexError, match=r"1 failure\(s\), the first \(v1:2\): queue full"):
+        await index.index_video(BRIEFING)
+    assert domain.sent("POST", "/_bulk") == []

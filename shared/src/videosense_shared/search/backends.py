@@ -63,5 +63,10 @@ async def open_search_index(
 
     http = await aws.opensearch_http(service=cfg.opensearch_service)
     return OpenSearchIndex(
-        http, cfg.opensearch_endpoint, index=cfg.opensearch_index, embedder=model
+        http,
+        cfg.opensearch_endpoint,
+        index=cfg.opensearch_index,
+        embedder=model,
+        # Requests signed for aoss go to a Serverless collection, with its own API subset.
+        serverless=cfg.opensearch_service == "aoss",
     )

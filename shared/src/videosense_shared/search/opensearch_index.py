@@ -1,17 +1,31 @@
-"""The search index on Amazon OpenSearch Service: the same entries, queries and ranking as the
-SQLite backend, over the OpenSearch REST API (SigV4-signed ``httpx`` client, injected; see
+"""The search index on Amazon OpenSearch: a managed domain or a Serverless collection, with the
+same entries, queries and ranking as the SQLite backend, over the OpenSearch REST API
+(SigV4-signed ``httpx`` client, injected; see
 :meth:`videosense_shared.aws.AwsClients.opensearch_http`).
 
 Two indices, created from index templates on first use:
 
 - ``<index>``: one document per entry (``video_id``, ``kind``, ``text`` analysed with lower-case
   and ASCII folding, with edge prefixes for prefix queries, times, scene, keyframe, image, and
-  for transcript segments and captions a ``vector`` as a Lucene HNSW ``knn_vector``, cosine);
+  for transcript segments and captions a ``vector`` as an HNSW ``knn_vector``);
 - ``<index>-videos``: one document per video (status, source key, duration, error, entry
   count, completion time), so a failed video with no entries is listed.
 
-Indexing a video deletes its entries by query, then writes the new ones and the video document
-with ``_bulk`` (ids derived from the video id, so a retried bulk overwrites, never duplicates).
+Re-indexing a video replaces its entries, differently on the two kinds of endpoint (chosen by
+``serverless``, which the settings derive from what requests are signed for: ``es`` a domain,
+``aoss`` a collection; see ``docs/architecture.md``, "The search index"):
+
+- **domain**: delete the video's entries by query, then write the new ones and the video
+  document with ``_bulk`` (ids derived from the video id, so a retried bulk overwrites, never
+  duplicates);
+- **Serverless collection**: there is no ``_delete_by_query``, no ``refresh`` parameter, and a
+  vector search collection takes no client-chosen document ids (so no ``_doc/<id>`` reads or
+  ``_mget`` either). The video's current document ids are found first (``_search`` with
+  ``_source: false``, paged with ``search_after`` on a per-document ``doc_key``), the new
+  documents are written with ``_bulk`` (ids picked by the collection), and only then are the
+  old ids deleted with ``_bulk`` delete actions: the video never has no entries, and a failure
+  at any step leaves documents that the next (retried) indexing finds and deletes.
+
 Queries are ``match``/``match_phrase``/``match_phrase_prefix`` on the query's words (never
 ``query_string``: no user text is parsed as syntax), filtered by kind, video and time, with
 highlighting in ``<mark>`` (HTML-encoded); hits are re-scored with the shared exact-phrase
@@ -23,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -33,6 +48,14 @@ from videosense_shared.document import VideoDocument
 from videosense_shared.messages import ImageRef, VideoStatus
 from videosense_shared.search.embeddings import DIMENSIONS, TextEmbedder
 from videosense_shared.search.entries import EMBEDDED_KINDS, document_entries
+from videosense_shared.search.opensearch_bulk import (
+    BULK_ACTIONS,
+    check_bulk_reply,
+    chunks,
+    delete_lines,
+    index_lines,
+    item_reason,
+)
 from videosense_shared.search.protocol import SearchIndexError
 from videosense_shared.search.query import (
     EntryKind,
@@ -46,15 +69,27 @@ from videosense_shared.search.ranking import final_score, group_by_video, mark_w
 from videosense_shared.search.sqlite_index import HYBRID_DEPTH
 from videosense_shared.search.words import query_words
 
-#: Actions per ``_bulk`` request (well under the default 100 MB request limit).
-BULK_ACTIONS = 1000
+__all__ = ["BULK_ACTIONS", "OpenSearchIndex", "entries_template", "videos_template"]
+
 _OVERFETCH = 3
+#: Document ids per page when finding a video's documents on a Serverless collection.
+ID_PAGE = 1000
 #: Boost of the phrase clause of any-word queries: enough to fetch phrase matches first.
 PHRASE_BOOST = 10.0
 
 
-def entries_template(index: str) -> dict[str, Any]:
-    """The index template of the entries index."""
+def entries_template(index: str, *, serverless: bool = False) -> dict[str, Any]:
+    """The index template of the entries index.
+
+    On a Serverless collection the vectors use the Faiss engine (what its vector search
+    collections run) with the inner product, the cosine of the model's L2-normalised vectors;
+    a domain keeps Lucene's cosine.
+    """
+    method = (
+        {"name": "hnsw", "engine": "faiss", "space_type": "innerproduct"}
+        if serverless
+        else {"name": "hnsw", "engine": "lucene", "space_type": "cosinesimil"}
+    )
     return {
         "index_patterns": [index],
         "priority": 100,
@@ -91,8 +126,9 @@ def entries_template(index: str) -> dict[str, Any]:
                     "vector": {
                         "type": "knn_vector",
                         "dimension": DIMENSIONS,
-                        "method": {"name": "hnsw", "engine": "lucene", "space_type": "cosinesimil"},
+                        "method": method,
                     },
+                    "doc_key": {"type": "keyword"},
                 },
             },
         },
@@ -115,6 +151,7 @@ def videos_template(index: str) -> dict[str, Any]:
                     "error": {"type": "text", "index": False},
                     "entries": {"type": "integer"},
                     "completed_at": {"type": "date"},
+                    "doc_key": {"type": "keyword"},
                 },
             }
         },
@@ -122,10 +159,13 @@ def videos_template(index: str) -> dict[str, Any]:
 
 
 class OpenSearchIndex:
-    """The :class:`~videosense_shared.search.SearchIndex` on an OpenSearch domain.
+    """The :class:`~videosense_shared.search.SearchIndex` on an OpenSearch domain or a
+    Serverless collection.
 
     ``http``: a client that signs requests (owned by the caller's ``AwsClients``);
-    ``endpoint``: ``https://...`` of the domain; ``index``: the entries index name.
+    ``endpoint``: ``https://...`` of the domain or collection; ``index``: the entries index
+    name; ``serverless``: the endpoint is a Serverless collection (see the module docstring for
+    what changes).
     """
 
     def __init__(
@@ -135,12 +175,14 @@ class OpenSearchIndex:
         *,
         index: str,
         embedder: TextEmbedder | None = None,
+        serverless: bool = False,
     ) -> None:
         self._http = http
         self._endpoint = endpoint.rstrip("/")
         self._entries = index
         self._videos = f"{index}-videos"
         self._embedder = embedder
+        self._serverless = serverless
         self._ready = False
         self._ready_lock = asyncio.Lock()
 
@@ -172,7 +214,7 @@ class OpenSearchIndex:
             payload = {"error": {"reason": response.text[:200]}}
         if response.status_code >= 400 and response.status_code not in allow:
             raise SearchIndexError(
-                f"OpenSearch {method} /{path}: HTTP {response.status_code}: {_reason(payload)}"
+                f"OpenSearch {method} /{path}: HTTP {response.status_code}: {item_reason(payload)}"
             )
         return response.status_code, payload
 
@@ -183,7 +225,9 @@ class OpenSearchIndex:
             if not self._ready:
                 # PUT of a template is idempotent: every writer may create it on first use.
                 await self._call(
-                    "PUT", f"_index_template/{self._entries}", entries_template(self._entries)
+                    "PUT",
+                    f"_index_template/{self._entries}",
+                    entries_template(self._entries, serverless=self._serverless),
                 )
                 await self._call(
                     "PUT", f"_index_template/{self._videos}", videos_template(self._entries)
@@ -196,7 +240,7 @@ class OpenSearchIndex:
         """Replace the video's entries and its video document.
 
         Raises:
-            SearchIndexError: OpenSearch refused a request or an item of the bulk.
+            SearchIndexError: OpenSearch refused a request or an item of a bulk.
             EmbeddingModelUnavailableError: an embedder is configured but cannot load.
         """
         await self._ensure_templates()
@@ -207,8 +251,7 @@ class OpenSearchIndex:
             texts = [entries[i].text for i in embedded]
             rows = await asyncio.to_thread(self._embedder.embed, texts)
             vectors = {i: rows[n].tolist() for n, i in enumerate(embedded)}
-        await self._delete_entries(document.video_id)
-        lines: list[str] = []
+        sources: list[dict[str, Any]] = []
         for n, entry in enumerate(entries):
             source: dict[str, Any] = {
                 "video_id": document.video_id,
@@ -223,8 +266,7 @@ class OpenSearchIndex:
             }
             if vectors is not None and n in vectors:
                 source["vector"] = vectors[n]
-            action = {"index": {"_index": self._entries, "_id": f"{document.video_id}:{n}"}}
-            lines += [json.dumps(action), json.dumps(source)]
+            sources.append(source)
         video = {
             "video_id": document.video_id,
             "status": document.status.value,
@@ -234,45 +276,104 @@ class OpenSearchIndex:
             "entries": len(entries),
             "completed_at": document.completed_at.isoformat() if document.completed_at else None,
         }
+        if self._serverless:
+            await self._replace_on_collection(document.video_id, sources, video)
+            return len(entries)
+        await self._delete_entries(document.video_id)
+        lines: list[str] = []
+        for n, source in enumerate(sources):
+            lines += index_lines(self._entries, source, f"{document.video_id}:{n}")
         # The video last: it is listed once its entries are in.
-        lines += [
-            json.dumps({"index": {"_index": self._videos, "_id": document.video_id}}),
-            json.dumps(video),
-        ]
-        for start in range(0, len(lines), 2 * BULK_ACTIONS):
-            await self._bulk(lines[start : start + 2 * BULK_ACTIONS])
+        lines += index_lines(self._videos, video, document.video_id)
+        for body in chunks(lines, lines_per_action=2):
+            await self._bulk(body)
         return len(entries)
+
+    async def _replace_on_collection(
+        self, video_id: str, sources: list[dict[str, Any]], video: dict[str, Any]
+    ) -> None:
+        # Found before writing, deleted after: the new documents are never among them, and the
+        # video keeps its old entries until the new ones are in.
+        old_entries = await self._video_doc_ids(self._entries, video_id)
+        old_videos = await self._video_doc_ids(self._videos, video_id)
+        # A key unique to this indexing: the sort key that pages a video's documents.
+        generation = uuid.uuid4().hex
+        lines: list[str] = []
+        for n, source in enumerate(sources):
+            lines += index_lines(
+                self._entries, {**source, "doc_key": f"{video_id}/{generation}/{n:08d}"}
+            )
+        lines += index_lines(self._videos, {**video, "doc_key": f"{video_id}/{generation}"})
+        for body in chunks(lines, lines_per_action=2):
+            await self._bulk(body)
+        stale = delete_lines(self._entries, old_entries) + delete_lines(self._videos, old_videos)
+        for body in chunks(stale, lines_per_action=1):
+            await self._bulk(body)
+
+    async def _video_doc_ids(self, index: str, video_id: str) -> list[str]:
+        """The ids of the video's documents in ``index`` (none when it does not exist yet),
+        paged with ``search_after`` on ``doc_key``."""
+        ids: list[str] = []
+        after: list[Any] | None = None
+        while True:
+            body: dict[str, Any] = {
+                "size": ID_PAGE,
+                "_source": False,
+                "query": {"term": {"video_id": video_id}},
+                "sort": [{"doc_key": {"order": "asc", "missing": "_last"}}],
+            }
+            if after is not None:
+                body["search_after"] = after
+            code, payload = await self._call("POST", f"{index}/_search", body, allow=(404,))
+            if code == 404:
+                return ids
+            hits = payload.get("hits", {}).get("hits", [])
+            ids += [hit["_id"] for hit in hits]
+            if len(hits) < ID_PAGE:
+                return ids
+            after = hits[-1].get("sort")
+            if not after or after == [None]:
+                # A document without a doc_key cannot be paged past: refuse rather than loop.
+                raise SearchIndexError(
+                    f"OpenSearch {index}: documents of {video_id} without a doc_key; rebuild "
+                    "the index"
+                )
 
     async def _bulk(self, lines: list[str]) -> None:
         _, payload = await self._call("POST", "_bulk", ndjson="\n".join(lines) + "\n")
-        if payload.get("errors"):
-            failed = [
-                item
-                for entry in payload.get("items", [])
-                for item in entry.values()
-                if item.get("status", 200) >= 300
-            ]
-            first = failed[0] if failed else {}
-            raise SearchIndexError(
-                f"OpenSearch _bulk: {len(failed)} item(s) refused, the first ({first.get('_id')}):"
-                f" {_reason(first)}"
-            )
+        check_bulk_reply(payload)
 
     async def _delete_entries(self, video_id: str) -> None:
         # 404: the index does not exist yet (nothing to delete).
-        await self._call(
+        _, payload = await self._call(
             "POST",
             f"{self._entries}/_delete_by_query?refresh=true&conflicts=proceed",
             {"query": {"term": {"video_id": video_id}}},
             allow=(404,),
         )
+        failures = payload.get("failures") or []
+        if failures:
+            # Entries that were not deleted would be found beside the new ones.
+            first = failures[0] if isinstance(failures[0], dict) else {}
+            cause = first.get("cause", first) if isinstance(first, dict) else first
+            raise SearchIndexError(
+                f"OpenSearch _delete_by_query: {len(failures)} failure(s), the first "
+                f"({first.get('id')}): {item_reason({'error': cause})}"
+            )
 
     async def remove_video(self, video_id: str) -> None:
         """Remove the video and its entries (nothing happens for an unknown video).
 
         Raises:
-            SearchIndexError: OpenSearch refused a request.
+            SearchIndexError: OpenSearch refused a request or an item of a bulk.
         """
+        if self._serverless:
+            entries = await self._video_doc_ids(self._entries, video_id)
+            videos = await self._video_doc_ids(self._videos, video_id)
+            stale = delete_lines(self._entries, entries) + delete_lines(self._videos, videos)
+            for body in chunks(stale, lines_per_action=1):
+                await self._bulk(body)
+            return
         await self._delete_entries(video_id)
         await self._call("DELETE", f"{self._videos}/_doc/{quote(video_id, safe='')}", allow=(404,))
 
@@ -295,7 +396,14 @@ class OpenSearchIndex:
         code, payload = await self._call("POST", f"{self._videos}/_search", body, allow=(404,))
         if code == 404:
             return ()
-        return tuple(_indexed_video(hit["_source"]) for hit in payload["hits"]["hits"])
+        # On a collection a re-indexed video has two documents until the old one is deleted.
+        seen: set[str] = set()
+        videos = []
+        for hit in payload["hits"]["hits"]:
+            if hit["_source"]["video_id"] not in seen:
+                seen.add(hit["_source"]["video_id"])
+                videos.append(_indexed_video(hit["_source"]))
+        return tuple(videos)
 
     async def get_video(self, video_id: str) -> IndexedVideo | None:
         """One indexed video, or ``None``.
@@ -303,11 +411,37 @@ class OpenSearchIndex:
         Raises:
             SearchIndexError: OpenSearch refused the request.
         """
+        if self._serverless:
+            sources = await self._video_sources([video_id])
+            return _indexed_video(sources[video_id]) if video_id in sources else None
         path = f"{self._videos}/_doc/{quote(video_id, safe='')}"
         code, payload = await self._call("GET", path, allow=(404,))
         if code == 404 or not payload.get("found"):
             return None
         return _indexed_video(payload["_source"])
+
+    async def _video_sources(self, video_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The videos' documents by video id: ``_mget`` by id on a domain, a ``terms`` search
+        on a collection (whose ids are its own)."""
+        found: dict[str, dict[str, Any]] = {}
+        if not self._serverless:
+            _, payload = await self._call("POST", f"{self._videos}/_mget", {"ids": video_ids})
+            for doc in payload.get("docs", []):
+                if doc.get("found"):
+                    found[doc["_id"]] = doc["_source"]
+            return found
+        body = {
+            # Room for a re-indexed video's old document beside its new one.
+            "size": 2 * len(video_ids),
+            "query": {"terms": {"video_id": video_ids}},
+            "sort": [{"doc_key": {"order": "asc", "missing": "_last"}}],
+        }
+        code, payload = await self._call("POST", f"{self._videos}/_search", body, allow=(404,))
+        if code == 404:
+            return found
+        for hit in payload["hits"]["hits"]:
+            found.setdefault(hit["_source"]["video_id"], hit["_source"])
+        return found
 
     # -- searching ----------------------------------------------------------------------------
 
@@ -451,26 +585,16 @@ class OpenSearchIndex:
         video_ids = sorted({hit.video_id for hit in hits})
         videos: dict[str, tuple[str, str, float | None]] = {}
         if video_ids:
-            _, payload = await self._call("POST", f"{self._videos}/_mget", {"ids": video_ids})
-            for doc in payload.get("docs", []):
-                if doc.get("found"):
-                    source = doc["_source"]
-                    videos[doc["_id"]] = (
-                        source["status"],
-                        source["source_key"],
-                        source.get("duration_s"),
-                    )
+            for video_id, source in (await self._video_sources(video_ids)).items():
+                videos[video_id] = (
+                    source["status"],
+                    source["source_key"],
+                    source.get("duration_s"),
+                )
         return SearchResults(query=query, total_hits=total, videos=group_by_video(hits, videos))
 
     async def close(self) -> None:
         """Nothing to release: the HTTP client belongs to the caller's ``AwsClients``."""
-
-
-def _reason(payload: dict[str, Any]) -> str:
-    error = payload.get("error")
-    if isinstance(error, dict):
-        return str(error.get("reason") or error.get("type") or error)
-    return str(error or payload)[:300]
 
 
 def _hit(source: dict[str, Any], snippet: str, score: float) -> SearchHit:

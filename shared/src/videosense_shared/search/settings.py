@@ -36,7 +36,10 @@ class SearchSettings(BaseSettings):
     )
     opensearch_service: Literal["es", "aoss"] = Field(
         default="es",
-        description="What requests are signed for: es (a domain) or aoss (Serverless).",
+        description=(
+            "What requests are signed for: es (a domain) or aoss (a Serverless collection, "
+            "which also selects its API subset: no delete-by-query, ids chosen by it)."
+        ),
     )
     opensearch_index: str = Field(
         default="videosense-entries",
