@@ -554,7 +554,7 @@ def task_capacity() -> list[Capacity]:
             "rekognition",
             TASKS["recognizer"],
             None,
-            "waits on 4 calls per keyframe, 2 keyframes at once per message",
+            "waits on 4 calls per keyframe, 2 chunks at once",
         ),
         cpu_bound("transcriber", "whisper", TRANSCRIPT_S_PER_MIN.value, "Whisper base"),
         Capacity(
