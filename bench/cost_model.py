@@ -46,19 +46,32 @@ _NOT_READ = (
 
 # -- prices (us-east-1) ---------------------------------------------------------------------
 
+_FARGATE_PAGES = (
+    "https://www.wring.co/blog/aws-fargate-pricing-guide and "
+    "https://vantage.sh/blog/fargate-pricing, quoting https://aws.amazon.com/fargate/pricing/"
+)
 FARGATE_VCPU_HOUR = Price(
     0.04048,
-    "per vCPU-hour (Linux/x86, on demand)",
-    "https://aws.amazon.com/fargate/pricing/ (as quoted by third-party pricing pages)",
-    "as retrieved 2026-12",
+    "per vCPU-hour (Linux/x86, on demand, per second with a 1-minute minimum)",
+    _FARGATE_PAGES,
+    "page dated 2026-03-10 (wring.co); as retrieved 2026-12",
     third_party=True,
 )
 FARGATE_GB_HOUR = Price(
     0.004445,
     "per GB-hour (Linux/x86, on demand)",
-    "https://aws.amazon.com/fargate/pricing/ (as quoted by third-party pricing pages)",
-    "as retrieved 2026-12",
+    _FARGATE_PAGES,
+    "page dated 2026-03-10 (wring.co); as retrieved 2026-12",
     third_party=True,
+)
+# The stack gives every task a public IP (no NAT gateway): AWS charges for public IPv4
+# addresses by the hour (https://cloudburn.io/blog/aws-fargate-pricing, 2026-04-01, lists it
+# among the charges a Fargate bill holds; the rate is not on that page's opening).
+PUBLIC_IPV4_HOUR = Price(
+    0.005,
+    "per public IPv4 address-hour (one per running task)",
+    "https://aws.amazon.com/vpc/pricing/",
+    _NOT_READ,
 )
 REKOGNITION_IMAGE = Price(
     0.001,
@@ -104,32 +117,43 @@ S3_GET_1K = Price(
 )
 SQS_MILLION = Price(
     0.40,
-    "per million requests (standard queues, after the first million a month)",
-    "https://aws.amazon.com/sqs/pricing/",
-    _NOT_READ,
+    "per million requests (standard queues, after the first million a month; a request "
+    "per 64 KB of payload)",
+    "https://cloudburn.io/blog/amazon-sqs-pricing, quoting https://aws.amazon.com/sqs/pricing/",
+    "page: us-east-1 prices as of March 2026; as retrieved 2026-12",
+    third_party=True,
 )
 SNS_MILLION = Price(
     0.50,
-    "per million publishes (deliveries to SQS are not charged by SNS)",
+    "per million publishes (standard topics)",
+    "https://www.factualminds.com/blog/amazon-sns-pricing-publishes-fanout-protocols/, quoting "
     "https://aws.amazon.com/sns/pricing/",
-    _NOT_READ,
+    "page dated 2026-06-13; as retrieved 2026-12",
+    third_party=True,
 )
+# The page found quotes the on-demand prices from before the 50% cut AWS announced in
+# November 2024 ($0.625 / $0.125): the bill uses the higher figures, an upper bound.
 DYNAMODB_WRITE_MILLION = Price(
-    0.625,
+    1.25,
     "per million write request units (on demand)",
+    "https://wring.co/blog/aws-dynamodb-pricing-guide, quoting "
     "https://aws.amazon.com/dynamodb/pricing/on-demand/",
-    _NOT_READ,
+    "page dated 2026-03-08; as retrieved 2026-12",
+    third_party=True,
 )
 DYNAMODB_READ_MILLION = Price(
-    0.125,
+    0.25,
     "per million read request units (on demand)",
+    "https://wring.co/blog/aws-dynamodb-pricing-guide, quoting "
     "https://aws.amazon.com/dynamodb/pricing/on-demand/",
-    _NOT_READ,
+    "page dated 2026-03-08; as retrieved 2026-12",
+    third_party=True,
 )
 
 PRICES: dict[str, Price] = {
     "Fargate vCPU": FARGATE_VCPU_HOUR,
     "Fargate memory": FARGATE_GB_HOUR,
+    "Public IPv4": PUBLIC_IPV4_HOUR,
     "Rekognition Image": REKOGNITION_IMAGE,
     "Rekognition Video": REKOGNITION_VIDEO_MINUTE,
     "Transcribe": TRANSCRIBE_MINUTE,
@@ -222,8 +246,12 @@ class Task:
 
     @property
     def usd_per_hour(self) -> float:
-        """What the task costs per hour it runs, on demand."""
-        return self.vcpu * FARGATE_VCPU_HOUR.usd + self.memory_gb * FARGATE_GB_HOUR.usd
+        """What the task costs per hour it runs, on demand, with its public IP."""
+        return (
+            self.vcpu * FARGATE_VCPU_HOUR.usd
+            + self.memory_gb * FARGATE_GB_HOUR.usd
+            + PUBLIC_IPV4_HOUR.usd
+        )
 
 
 # The sizes the CDK stack deploys (tests/bench checks them against the service table).

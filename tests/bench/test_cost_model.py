@@ -10,6 +10,7 @@ from bench.cost_model import (
     FARGATE_VCPU_HOUR,
     KEYFRAMES_PER_MIN,
     PRICES,
+    PUBLIC_IPV4_HOUR,
     TASKS,
     Stage,
     Task,
@@ -26,11 +27,13 @@ from videosense_deploy.services import SERVICES
 
 def test_fargate_line_charges_task_hours_of_vcpu_and_memory() -> None:
     # GIVEN a 1 vCPU / 2 GB task and work of 36 core-seconds per minute WHEN 100 minutes are
-    # billed THEN the task runs one hour: one vCPU-hour and two GB-hours.
+    # billed THEN the task runs one hour: one vCPU-hour, two GB-hours and its public IP.
     task = Task("t", vcpu=1.0, memory_gb=2.0, concurrency=1)
     line = fargate_line(Stage.FRAMES, "local", task, core_s_per_min=36, minutes=100)
     assert line.quantity == pytest.approx(1.0)
-    assert line.usd == pytest.approx(FARGATE_VCPU_HOUR.usd + 2 * FARGATE_GB_HOUR.usd)
+    assert line.usd == pytest.approx(
+        FARGATE_VCPU_HOUR.usd + 2 * FARGATE_GB_HOUR.usd + PUBLIC_IPV4_HOUR.usd
+    )
     # Half the vCPUs: the same work keeps the task twice as long.
     half = Task("t", vcpu=0.5, memory_gb=1.0, concurrency=1)
     assert fargate_line(Stage.FRAMES, "local", half, 36, 100).quantity == pytest.approx(2.0)
@@ -106,10 +109,11 @@ def test_task_capacity_is_vcpu_seconds_over_cost_per_minute() -> None:
 
 
 def test_every_price_says_where_it_comes_from() -> None:
-    # GIVEN the price constants WHEN read THEN each has an AWS page address and a date or a
-    # statement of how it was read; third-party readings are marked.
+    # GIVEN the price constants WHEN read THEN each names AWS's page (directly or as the page
+    # a third-party one quotes) and a date or how it was read; third-party readings are marked.
     for name, price in PRICES.items():
-        assert price.source.startswith("https://aws.amazon.com/"), name
+        assert "https://aws.amazon.com/" in price.source, name
+        assert price.third_party == (not price.source.startswith("https://aws.amazon.com/")), name
         assert price.as_of, name
         assert price.usd > 0, name
     assert FARGATE_VCPU_HOUR.third_party
