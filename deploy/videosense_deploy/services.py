@@ -366,7 +366,7 @@ SERVICES: tuple[ServiceDef, ...] = (
             ),
         ),
         local_backend="local",
-        # The in-process detector by default: on Fargate it costs about a hundredth of
+        # The in-process detector by default: on Fargate it costs under a hundredth of
         # Rekognition Video's per-minute price (docs/scaling.md). backend.redactor=rekognition
         # deploys the notification topic and role that backend needs.
         cloud_backend="local",
