@@ -94,6 +94,11 @@ class Backend:
 
     name: str
     grants: tuple[AiGrant, ...] = ()
+    # The AWS service (its principal, e.g. "rekognition.amazonaws.com") whose asynchronous
+    # jobs this backend starts with an SNS NotificationChannel. The CDK stack then creates the
+    # topic and a role only that service may assume to publish on it, lets the task role pass
+    # that role (and no other), and sets <PREFIX>NOTIFICATION_TOPIC_ARN / _ROLE_ARN.
+    job_notifications: str | None = None
 
 
 @dataclass(frozen=True)
@@ -354,18 +359,16 @@ SERVICES: tuple[ServiceDef, ...] = (
                         actions=("rekognition:StartFaceSearch",),
                         resources=("arn:{partition}:rekognition:{region}:{account}:collection/*",),
                     ),
-                    AiGrant(
-                        # The role Rekognition publishes the job's completion with
-                        # (VIDEOSENSE_REDACTOR_NOTIFICATION_ROLE_ARN), named after the prefix.
-                        actions=("iam:PassRole",),
-                        resources=("arn:{partition}:iam::{account}:role/{prefix}-rekognition-*",),
-                    ),
                 ),
+                # Rekognition reads the upload with the task role's own s3:GetObject (above)
+                # and announces the job's end on the topic the stack creates for it.
+                job_notifications="rekognition.amazonaws.com",
             ),
         ),
         local_backend="local",
-        # The Rekognition Video backend needs a notification topic and role the stack does not
-        # create yet: the cloud default is the in-process detector.
+        # The in-process detector by default: on Fargate it costs under a hundredth of
+        # Rekognition Video's per-minute price (docs/scaling.md). backend.redactor=rekognition
+        # deploys the notification topic and role that backend needs.
         cloud_backend="local",
         # Decoding, detection and encoding are CPU-bound: one video per task.
         cpu=2048,

@@ -110,6 +110,16 @@ _SSE_SQS = (
 ImageFor = Callable[[ServiceDef], ecs.ContainerImage]
 
 
+@dataclass(frozen=True)
+class JobNotifications:
+    """Where an AWS service announces the end of the jobs a backend starts, and the role it
+    publishes with (Rekognition Video's ``NotificationChannel``)."""
+
+    principal: str  # the service that assumes the role, e.g. rekognition.amazonaws.com
+    topic: sns.Topic
+    role: iam.Role
+
+
 def asset_image(service: ServiceDef) -> ecs.ContainerImage:
     """The service's image, built from its Dockerfile at deploy time (synth only stages it)."""
     return ecs.ContainerImage.from_asset(
@@ -273,6 +283,8 @@ class VideosenseStack(cdk.Stack):
         self.cluster, self.security_group = self._network()
         self.services: dict[str, ecs.FargateService] = {}
         self.task_roles: dict[str, iam.Role] = {}
+        # Per AWS service principal, created for the first deployed backend that needs it.
+        self.job_notifications: dict[str, JobNotifications] = {}
         for service in services:
             self._service(service, services, image_for)
         self.web = self._web(config.web, web_image) if config.web else None
@@ -283,6 +295,11 @@ class VideosenseStack(cdk.Stack):
         cdk.CfnOutput(self, "BucketName", value=self.bucket_name)
         cdk.CfnOutput(self, "CompletedTopicArn", value=self.topics["video-completed"].topic_arn)
         cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
+        for short, notifications in (
+            (p.split(".", 1)[0], n) for p, n in self.job_notifications.items()
+        ):
+            # Nothing in the stack subscribes (the backend polls its jobs): for operators.
+            cdk.CfnOutput(self, f"JobTopicArn{short.title()}", value=notifications.topic.topic_arn)
         cdk.CfnOutput(
             self,
             "UploadCommand",
@@ -541,7 +558,8 @@ class VideosenseStack(cdk.Stack):
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
             description=f"videosense {name}: its queue, its topics, its bucket areas",
         )
-        for statement in self._statements(service):
+        notifications = self._notifications_for(service)
+        for statement in self._statements(service, notifications):
             role.add_to_policy(statement)
         self.task_roles[name] = role
 
@@ -571,13 +589,20 @@ class VideosenseStack(cdk.Stack):
             log_group,
             [("CKV_AWS_158", "CloudWatch Logs encrypts at rest by default; a CMK adds cost.")],
         )
+        environment = service_environment(
+            service, self.deployment, deployed, config.backend_for(service)
+        )
+        if notifications is not None:
+            # The redactor's settings (RedactorSettings.notification_topic_arn / _role_arn).
+            environment[f"{service.env_prefix}NOTIFICATION_TOPIC_ARN"] = (
+                notifications.topic.topic_arn
+            )
+            environment[f"{service.env_prefix}NOTIFICATION_ROLE_ARN"] = notifications.role.role_arn
         container = task.add_container(
             name,
             image=image_for(service),
             command=list(service.command),
-            environment=service_environment(
-                service, self.deployment, deployed, config.backend_for(service)
-            ),
+            environment=environment,
             logging=ecs.LogDrivers.aws_logs(stream_prefix=name, log_group=log_group),
             readonly_root_filesystem=True,
             # Fargate allows at most 120 s between SIGTERM and SIGKILL.
@@ -617,7 +642,54 @@ class VideosenseStack(cdk.Stack):
         self._scaling(service, fargate)
         self._alarms(service)
 
-    def _statements(self, service: ServiceDef) -> list[iam.PolicyStatement]:
+    def _notifications_for(self, service: ServiceDef) -> JobNotifications | None:
+        """The job notification topic and role of ``service``'s backend here, if it needs one."""
+        backend = self.config.backend_for(service)
+        principal = service.backend(backend).job_notifications if backend is not None else None
+        if principal is None:
+            return None
+        if principal not in self.job_notifications:
+            self.job_notifications[principal] = self._job_notifications(principal)
+        return self.job_notifications[principal]
+
+    def _job_notifications(self, principal: str) -> JobNotifications:
+        short = principal.split(".", 1)[0]
+        topic_name = physical_name(self.config.prefix, f"{short}-jobs")
+        topic = sns.Topic(
+            self,
+            f"JobNotifications-{short}",
+            topic_name=topic_name,
+            master_key=self._sns_key(),
+            enforce_ssl=True,
+        )
+        # Only that service may assume the role, and only on behalf of this account (the
+        # confused-deputy guard); all it may do is publish on this one topic. The policy is
+        # inline: the role never exists without it.
+        role = iam.Role(
+            self,
+            f"JobNotificationRole-{short}",
+            assumed_by=iam.ServicePrincipal(
+                principal,
+                conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
+            ),
+            description=f"{principal} announces the end of videosense jobs on {topic_name}",
+            inline_policies={
+                "PublishJobNotifications": iam.PolicyDocument(
+                    statements=[
+                        iam.PolicyStatement(
+                            sid="PublishJobNotifications",
+                            actions=["sns:Publish"],
+                            resources=[topic.topic_arn],
+                        )
+                    ]
+                )
+            },
+        )
+        return JobNotifications(principal=principal, topic=topic, role=role)
+
+    def _statements(
+        self, service: ServiceDef, notifications: JobNotifications | None = None
+    ) -> list[iam.PolicyStatement]:
         queue = self.queues[service.queue]
         dlq = self.dead_letter_queues[service.queue]
         statements = [
@@ -691,6 +763,17 @@ class VideosenseStack(cdk.Stack):
                         ],
                     )
                 )
+        if notifications is not None:
+            # Starting a job hands the service the notification role: that role only, and
+            # only to that service.
+            statements.append(
+                iam.PolicyStatement(
+                    sid="PassJobNotificationRole",
+                    actions=["iam:PassRole"],
+                    resources=[notifications.role.role_arn],
+                    conditions={"StringEquals": {"iam:PassedToService": notifications.principal}},
+                )
+            )
         return statements
 
     def _objects(self, area: str) -> str:
@@ -721,7 +804,7 @@ class VideosenseStack(cdk.Stack):
             "Backlog",
             metric=backlog,
             adjustment_type=autoscaling.AdjustmentType.EXACT_CAPACITY,
-            scaling_steps=backlog_steps(config.min_tasks, config.max_tasks),
+            scaling_steps=backlog_steps(config.min_tasks, config.max_tasks, service.concurrency),
             cooldown=cdk.Duration.minutes(1),
         )
 
@@ -761,14 +844,38 @@ class VideosenseStack(cdk.Stack):
         age.add_alarm_action(cw_actions.SnsAction(self.alarm_topic))
 
 
-def backlog_steps(min_tasks: int, max_tasks: int) -> list[autoscaling.ScalingInterval]:
-    """Exact task counts by backlog: none waiting -> ``min_tasks``; 1 -> at least one task;
-    then more at 10 and 50 messages, up to ``max_tasks``."""
+#: Step scaling policies hold a bounded list of steps: above this many task counts the steps
+#: are spread evenly between 1 and ``max_tasks``.
+MAX_SCALING_STEPS = 10
+
+
+def backlog_steps(
+    min_tasks: int, max_tasks: int, per_task: int = 1
+) -> list[autoscaling.ScalingInterval]:
+    """Exact task counts by backlog (waiting + in-flight messages of the service's queue).
+
+    An empty queue means ``min_tasks``; otherwise enough tasks that every message is worked on
+    at once, ``ceil(backlog / per_task)`` (``per_task``: the messages one task handles at once,
+    its concurrency), rounded up to the next step, at least one and at most ``max_tasks``. So a
+    CPU-bound service that takes one video per task gets a task per waiting video, and a
+    service that takes four gets one per four.
+
+    Raises:
+        ValueError: ``per_task`` is below 1.
+    """
+    if per_task < 1:
+        raise ValueError(f"per_task must be at least 1, got {per_task}")
+    floor = max(1, min_tasks)
+    if max_tasks <= MAX_SCALING_STEPS:
+        counts = list(range(1, max_tasks + 1))
+    else:
+        # One step is kept for the floor below.
+        parts = MAX_SCALING_STEPS - 1
+        counts = sorted({-(-max_tasks * i // parts) for i in range(1, parts + 1)})
+    counts = [floor, *(c for c in counts if c > floor)]
     steps = [autoscaling.ScalingInterval(upper=0, change=min_tasks)]
-    last = min_tasks
-    for lower, tasks in ((1, max(1, min_tasks)), (10, (max_tasks + 1) // 2), (50, max_tasks)):
-        tasks = max(tasks, last)
-        if tasks > last or lower == 1:
-            steps.append(autoscaling.ScalingInterval(lower=lower, change=tasks))
-            last = tasks
+    below = 0  # tasks of the step before: they take up to below * per_task messages
+    for tasks in counts:
+        steps.append(autoscaling.ScalingInterval(lower=below * per_task + 1, change=tasks))
+        below = tasks
     return steps

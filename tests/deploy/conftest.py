@@ -33,7 +33,12 @@ EVERY_CONFIG = StackConfig(
     min_tasks=1,
     max_tasks=7,
     spot=False,
-    backends={"captioner": "sagemaker", "transcriber": "transcribe", "recognizer": "rekognition"},
+    backends={
+        "captioner": "sagemaker",
+        "transcriber": "transcribe",
+        "recognizer": "rekognition",
+        "redactor": "rekognition",
+    },
 )
 
 

@@ -57,10 +57,16 @@ def test_impossible_task_bounds_are_refused(min_tasks: int, max_tasks: int) -> N
     [
         pytest.param(0, 1, [(None, 0, 0), (1, None, 1)], id="zero-to-one"),
         pytest.param(
-            0, 4, [(None, 0, 0), (1, None, 1), (10, None, 2), (50, None, 4)], id="zero-to-four"
+            0,
+            4,
+            [(None, 0, 0), (1, None, 1), (2, None, 2), (3, None, 3), (4, None, 4)],
+            id="zero-to-four",
         ),
         pytest.param(
-            1, 7, [(None, 0, 1), (1, None, 1), (10, None, 4), (50, None, 7)], id="one-to-seven"
+            1,
+            7,
+            [(None, 0, 1), *((n, None, n) for n in range(1, 8))],
+            id="one-to-seven",
         ),
         pytest.param(2, 2, [(None, 0, 2), (1, None, 2)], id="fixed-two"),
     ],
@@ -68,8 +74,8 @@ def test_impossible_task_bounds_are_refused(min_tasks: int, max_tasks: int) -> N
 def test_backlog_steps(
     min_tasks: int, max_tasks: int, expected: list[tuple[int | None, int | None, int]]
 ) -> None:
-    # GIVEN task bounds WHEN deriving steps THEN an empty queue gives min, one message at
-    # least one task, a large backlog max, never decreasing.
+    # GIVEN task bounds (one message per task) WHEN deriving steps THEN an empty queue gives
+    # min, one message at least one task, a task per message up to max, never decreasing.
     steps = [(s.lower, s.upper, s.change) for s in backlog_steps(min_tasks, max_tasks)]
     assert steps == expected
 

@@ -460,6 +460,10 @@ NO_RESOURCE_TYPE = {
     "rekognition:DetectFaces",
     "rekognition:RecognizeCelebrities",
     "rekognition:DetectText",
+    # Rekognition Video's face jobs: only StartFaceSearch names a resource (the collection).
+    "rekognition:StartFaceDetection",
+    "rekognition:GetFaceDetection",
+    "rekognition:GetFaceSearch",
     "ecr:GetAuthorizationToken",
 }
 
