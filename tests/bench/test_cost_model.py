@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from bench.cost_model import (
+from cost_model import (
     CHOICES,
     FARGATE_GB_HOUR,
     FARGATE_VCPU_HOUR,
@@ -22,6 +21,7 @@ from bench.cost_model import (
     task_capacity,
     total,
 )
+
 from videosense_deploy.services import SERVICES
 
 
