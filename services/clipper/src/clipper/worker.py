@@ -26,12 +26,14 @@ from pydantic import TypeAdapter
 
 from videosense_shared.bus import Attempt, Delivery, LastErrors, Publisher, give_up_reason
 from videosense_shared.bus.envelope import parse_typed
-from videosense_shared.ids import message_id_for
+from videosense_shared.clip_answers import result_id
 from videosense_shared.logs import bound, get_logger
-from videosense_shared.messages import ClipRequested, ClipsReady, ClipStatus, utc_now
+from videosense_shared.messages import ClipRequested, ClipSource, ClipsReady, ClipStatus, utc_now
 from videosense_shared.topology import CLIPS_READY
 
 log = get_logger(__name__)
+
+__all__ = ["ClipRequestError", "ClipWorker", "answer", "result_id"]
 
 Process = Callable[[ClipRequested, Attempt], Awaitable[ClipsReady]]
 Record = Callable[[ClipsReady], Awaitable[None]]
@@ -45,16 +47,12 @@ class ClipRequestError(Exception):
         self.reason = reason
 
 
-def result_id(request: ClipRequested) -> str:
-    """The message id of a request's answer (the same for every delivery of the request)."""
-    return message_id_for(request.message_id, "ClipsReady")
-
-
 def answer(
     request: ClipRequested,
     status: ClipStatus,
     reason: str | None,
     started_at: datetime,
+    source: ClipSource | None = None,
 ) -> ClipsReady:
     """A result without files (``empty`` or ``failed``) for ``request``."""
     return ClipsReady(
@@ -64,6 +62,7 @@ def answer(
         request_id=request.request_id,
         status=status,
         reason=reason,
+        source=source,
         started_at=started_at,
         finished_at=utc_now(),
     )
