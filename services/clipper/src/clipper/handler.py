@@ -224,11 +224,22 @@ class Clipper:
         return overdue_answer(request, deadline)
 
     async def _remove(self, files: list[ClipFile]) -> None:
-        """Delete uploaded clip files of an answer that will not be given."""
+        """Delete uploaded clip files of an answer that will not be given.
+
+        Raises:
+            RetryableError: S3 had transient trouble (the request comes back, and is answered
+                from the deadline then).
+        """
         for clip in files:
-            await _s3_call(
-                self._s3.delete_object(Bucket=clip.bucket, Key=clip.key), f"removing {clip.key}"
-            )
+            try:
+                await _s3_call(
+                    self._s3.delete_object(Bucket=clip.bucket, Key=clip.key),
+                    f"removing {clip.key}",
+                )
+            except ClientError as err:
+                # Refused for good (a role without s3:DeleteObject): the failed answer still
+                # stands, and no reader signs the files of a failed request.
+                log.warning("could not remove a dropped clip", key=clip.key, error=str(err))
 
     async def _document(self, video_id: str) -> VideoDocument:
         key = document_key(video_id)
