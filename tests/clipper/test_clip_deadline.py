@@ -149,8 +149,9 @@ async def test_the_first_record_stays(world: World) -> None:  # noqa: F811
     )
     # WHEN another answer is recorded for it
     other = answer.model_copy(update={"reason": "something else"})
-    await first.record(other)
-    # THEN the record is unchanged (its time is what readers judge the deadline by)
+    # THEN the recorded answer is returned (what the worker publishes), and the record is
+    # unchanged (its time is what readers judge the deadline by)
+    assert await first.record(other) == answer
     assert await world.recorded("vonce", "req-once") == answer
     after = await world.aws.s3.head_object(
         Bucket=world.common.bucket, Key=clips_result_key("vonce", "req-once")
@@ -207,3 +208,17 @@ def test_the_rule_every_reader_applies() -> None:
     late = settle(old, None, after, default_deadline_s=10)
     assert late is not None
     assert late.reason == "no clipper answered within 10 s (is a clipper running?)"
+
+
+@pytest.mark.integration
+async def test_the_give_up_publishes_the_answer_already_recorded(world: World) -> None:  # noqa: F811
+    # GIVEN a request answered and recorded by a worker that died before deleting the message
+    asked = request("req-died", video_id="vdied", deadline_in_s=60)
+    clipper = world.clipper()
+    await clipper.handle(delivery(asked, receive_count=1))
+    [recorded] = await world.published()
+    # WHEN the last delivery the queue allows gives up on it
+    await clipper.handle(delivery(asked, receive_count=3))
+    # THEN what goes out is the recorded answer, not a contradicting give-up
+    assert await world.published() == [recorded]
+    assert await world.recorded("vdied", "req-died") == recorded

@@ -177,10 +177,11 @@ class Clipper:
         )
         return ready
 
-    async def record(self, result: ClipsReady) -> None:
+    async def record(self, result: ClipsReady) -> ClipsReady:
         """Write ``result`` to ``clips/{video_id}/{request_id}/result.json`` unless the request
-        already has a record (the worker calls this for every answer before publishing it; the
-        first record stays, so its time, which readers judge the deadline by, never moves).
+        already has a record, and return the recorded answer (the worker calls this for every
+        answer and publishes what it returns; the first record stays, so its time, which
+        readers judge the deadline by, never moves).
 
         Raises:
             RetryableError: S3 had transient trouble.
@@ -200,7 +201,12 @@ class Clipper:
         except ClientError as err:
             if _code(err) not in _ALREADY_RECORDED:
                 raise
+            recorded = await read_answer(self._s3, self._bucket, result.video_id, result.request_id)
+            if recorded is None:  # an unreadable record: nothing better to give than this one
+                return result
             log.info("the request already has a recorded answer")
+            return recorded.answer
+        return result
 
     async def _settled(self, request: ClipRequested) -> ClipsReady | None:
         """The recorded answer, or the deadline's failure (``None``: there is work to do)."""
