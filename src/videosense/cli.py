@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"comma list (available: {available}; default: all but captions, which run "
         "when a captioning backend or model is configured)",
     )
-    run.add_argument("--json", action="store_true", help="print the schema-v2 JSON document")
+    run.add_argument("--json", action="store_true", help="print the schema-v3 JSON document")
     run.add_argument("--out", type=Path, help="also save the document and keyframes here")
     run.add_argument("--timeout", type=float, default=3600.0, help="seconds (default 3600)")
 

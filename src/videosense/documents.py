@@ -30,7 +30,7 @@ async def read_finished(s3: S3Client, bucket: str, video_id: str) -> VideoDocume
 
     Raises:
         FinishedDocumentNotFoundError: no ``documents/{video_id}.json`` in the bucket.
-        pydantic.ValidationError: the object is not a schema-v2 document.
+        pydantic.ValidationError: the object is not a video document (schema v1 to v3).
         botocore.exceptions.ClientError: S3 refused the request (no bucket, access denied...).
     """
     try:

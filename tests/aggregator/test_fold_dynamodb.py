@@ -16,13 +16,16 @@ from aggregator.handler import Aggregator
 from tests.support.waiting import receive_all
 from videosense_shared.aws import AwsClients
 from videosense_shared.bus import Delivery, Publisher
-from videosense_shared.claimcheck import fit_for_sns
+from videosense_shared.claimcheck import INLINE_LIMIT_BYTES, fit_for_sns
 from videosense_shared.completion import Completion
 from videosense_shared.ids import message_id_for, trace_id_for, video_id_for
 from videosense_shared.messages import (
+    MAX_FACE_TRACK_NAME,
+    MAX_FACE_TRACKS,
     Box,
     CaptionsReady,
     Face,
+    FaceTrack,
     FramesExtracted,
     ImageRef,
     Keyframe,
@@ -315,6 +318,7 @@ async def test_every_stage_folds_into_the_document(world: World) -> None:
             frames_with_faces=10,
             frame_count=24,
             backend="local",
+            face_tracks=(FaceTrack(start_s=0.2, end_s=0.96, name="jane"),),
         ),
         **_stamp(),
     )
@@ -335,6 +339,7 @@ async def test_every_stage_folds_into_the_document(world: World) -> None:
     assert document.transcript is not None
     assert document.transcript.text == "hello world"
     assert document.transcript.segments[0].words[0].word == "hello"
+    assert document.redaction == redaction.redaction
     events = await receive_all(world.aws.sqs, world.tap)
     assert len(events) == 1
 
@@ -483,3 +488,45 @@ async def test_a_stage_started_when_its_worker_did(world: World, ingested_first:
     info = (await world.store.read(ingested.video_id)).stages[Stage.FRAMES]
     assert info.started_at == started
     assert info.queued_at == (queued if ingested_first else None)
+
+
+async def test_the_most_face_tracks_fit_one_message_and_one_item(world: World) -> None:
+    # GIVEN a redaction recording the most face tracks, each with the longest name
+    ingested, _ = _video(world.common, "uploads/crowd.mp4", chunks=1)
+    ingested = ingested.model_copy(update={"stages": (Stage.REDACTION,)})
+    await _create(world, ingested)
+    tracks = tuple(
+        FaceTrack(
+            start_s=1234.567891 + i,
+            end_s=1300.123456 + i,
+            # four bytes a character in UTF-8, the worst case
+            name=f"{i:04d}".ljust(MAX_FACE_TRACK_NAME, "\U0001f600"),
+            redacted=False,
+        )
+        for i in range(MAX_FACE_TRACKS)
+    )
+    ready = RedactionReady(
+        message_id="crowd",
+        video_id=ingested.video_id,
+        trace_id=ingested.trace_id,
+        redaction=Redaction(
+            image=ObjectRef(bucket=world.common.bucket, key=f"redacted/{ingested.video_id}.mp4"),
+            policy="all",
+            style="pixelate",
+            faces_redacted=MAX_FACE_TRACKS,
+            frames_with_faces=90_000,
+            frame_count=90_000,
+            backend="local",
+            face_tracks=tracks,
+            face_tracks_omitted=17,
+        ),
+        **_stamp(),
+    )
+    # THEN the result travels inline on SNS
+    assert len(ready.model_dump_json().encode()) <= INLINE_LIMIT_BYTES
+    # AND WHEN it is folded into DynamoDB (one REDACTION item) / THEN it is read back whole
+    for message in (ingested, ready):
+        await world.deliver(message)
+    document = await world.store.read(ingested.video_id)
+    assert document.redaction == ready.redaction
+    assert document.status == VideoStatus.COMPLETE

@@ -1,5 +1,6 @@
 """The aggregator folds the redaction stage's result into the document (in memory and on the
-DynamoDB store's codec path: the document's ``redaction`` field, schema v2)."""
+DynamoDB store's codec path: the document's ``redaction`` field, schema v3 with its face
+tracks)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from videosense_shared.document import DOCUMENT_SCHEMA_VERSION, VideoDocument
 from videosense_shared.ids import message_id_for
 from videosense_shared.layout import redacted_key
 from videosense_shared.messages import (
+    FaceTrack,
     ObjectRef,
     Redaction,
     RedactionReady,
@@ -35,6 +37,11 @@ def _ready(video_id: str, message_id: str, trace_id: str) -> RedactionReady:
             frames_with_faces=40,
             frame_count=100,
             backend="local",
+            face_tracks=(
+                FaceTrack(start_s=0.4, end_s=2.24, name="presenter", redacted=False),
+                FaceTrack(start_s=1.0, end_s=3.0),
+                FaceTrack(start_s=2.5, end_s=3.96, name="jane"),
+            ),
         ),
         started_at=now - timedelta(seconds=3),
         finished_at=now,
@@ -56,10 +63,17 @@ async def test_redaction_result_lands_in_the_document_once(world: World) -> None
     assert document.stages[Stage.REDACTION].status == StageStatus.COMPLETE
     assert document.stages[Stage.REDACTION].backend == "local"
     assert len(world.completed) == 1
-    # AND the written JSON is schema v2 with the redaction block
+    # AND the written JSON is schema v3 with the redaction block and its face tracks
     written = world.bucket.json(BUCKET, f"documents/{video.video_id}.json")
-    assert written["schema_version"] == DOCUMENT_SCHEMA_VERSION == 2
+    assert written["schema_version"] == DOCUMENT_SCHEMA_VERSION == 3
     assert written["redaction"]["image"]["key"] == f"redacted/{video.video_id}.mp4"
+    assert written["redaction"]["face_tracks"][0] == {
+        "start_s": 0.4,
+        "end_s": 2.24,
+        "name": "presenter",
+        "redacted": False,
+    }
+    assert VideoDocument.model_validate(written).redaction == ready.redaction
 
 
 async def test_skipped_redaction_completes_the_video_with_its_reason(world: World) -> None:  # noqa: F811
@@ -86,3 +100,28 @@ def test_a_v1_document_still_validates() -> None:
         "created_at": "2026-01-01T00:00:00Z",
     }
     assert VideoDocument.model_validate(v1).redaction is None
+
+
+def test_a_v2_document_still_validates_without_face_tracks() -> None:
+    # GIVEN a document written before schema v3: a redaction without face tracks
+    v2 = {
+        "video_id": "v",
+        "schema_version": 2,
+        "status": "complete",
+        "source": {"bucket": "b", "key": "k", "etag": "e", "size_bytes": 1},
+        "created_at": "2026-01-01T00:00:00Z",
+        "redaction": {
+            "image": {"bucket": "b", "key": "redacted/v.mp4"},
+            "policy": "all",
+            "style": "pixelate",
+            "faces_redacted": 1,
+            "frames_with_faces": 10,
+            "frame_count": 20,
+            "backend": "local",
+        },
+    }
+    # WHEN read / THEN it validates, its tracks unknown (None), not "no faces"
+    document = VideoDocument.model_validate(v2)
+    assert document.redaction is not None
+    assert document.redaction.face_tracks is None
+    assert document.redaction.face_tracks_omitted == 0

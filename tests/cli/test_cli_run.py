@@ -41,10 +41,10 @@ def test_run_json_finds_every_cut_and_keyframe(cut_clip: Path, tmp_path: Path) -
     out = tmp_path / "out"
     # WHEN it goes through the whole pipeline
     proc = _run("run", cut_clip, "--json", "--out", out)
-    # THEN the exit code is 0 and stdout is exactly the schema-v2 document
+    # THEN the exit code is 0 and stdout is exactly the schema-v3 document
     assert proc.returncode == 0, proc.stderr
     doc: dict[str, Any] = json.loads(proc.stdout)
-    assert doc["schema_version"] == 2
+    assert doc["schema_version"] == 3
     assert doc["status"] == "complete"
     assert doc["source"]["key"] == f"uploads/{cut_clip.name}"
     assert doc["media"]["has_audio"] is True

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from clipper.moments import describe, find_ranges
+from clipper.moments import describe, find_moments, find_ranges
 from clipper.ranges import TimeRange, merge, pad, prepare
 from videosense.commands.clip import spans_for_hits
 from videosense.search import Query, QueryKind, find_in_document
@@ -18,9 +18,12 @@ from videosense_shared.messages import (
     ClipSelector,
     ClipSpan,
     Face,
+    FaceTrack,
     ImageRef,
     Label,
     MediaFacts,
+    ObjectRef,
+    Redaction,
     Scene,
     Segment,
     SourceRef,
@@ -238,3 +241,62 @@ def test_query_hits_become_segments_and_whole_scenes(document: VideoDocument) ->
     assert [(s.from_s, s.to_s) for s in spans] == [(2.4, 2.44), (4.0, 10.0), (9.0, 11.5)]
     # AND no hits give no ranges
     assert spans_for_hits([], document) == ()
+
+
+def _with_tracks(document: VideoDocument, *tracks: FaceTrack) -> VideoDocument:
+    redaction = Redaction(
+        image=ObjectRef(bucket="b", key="redacted/v.mp4"),
+        policy="all",
+        style="pixelate",
+        faces_redacted=len(tracks),
+        frames_with_faces=10,
+        frame_count=300,
+        backend="local",
+        face_tracks=tracks,
+    )
+    return document.model_copy(update={"redaction": redaction})
+
+
+def test_a_person_with_face_tracks_is_cut_to_their_time_on_screen(
+    document: VideoDocument,
+) -> None:
+    # GIVEN Jane's face tracks inside her scenes (0-4 s and 10-12 s), and another person's
+    tracked = _with_tracks(
+        document,
+        FaceTrack(start_s=1.2, end_s=2.6, name="Jane Doe"),
+        FaceTrack(start_s=3.0, end_s=3.4, name="jane doe"),
+        FaceTrack(start_s=10.5, end_s=11.0, name="Jane Doe", redacted=False),
+        FaceTrack(start_s=5.0, end_s=6.0, name="John"),
+        FaceTrack(start_s=7.0, end_s=8.0),
+    )
+    # WHEN --person asks for her (any case)
+    moments = find_moments(tracked, ClipSelector(person=" jane DOE"))
+    # THEN the ranges are her tracks, not her scenes, and say so
+    assert moments.source == "face_tracks"
+    assert moments.ranges == [TimeRange(1.2, 2.6), TimeRange(3.0, 3.4), TimeRange(10.5, 11.0)]
+    # AND padded and merged like any ranges
+    assert prepare(moments.ranges, pad_s=0.5, merge_gap_s=0.0) == [
+        TimeRange(0.7, 3.9),
+        TimeRange(10.0, 11.5),
+    ]
+
+
+def test_a_person_without_a_named_track_gets_the_scenes_of_their_keyframes(
+    document: VideoDocument,
+) -> None:
+    # GIVEN face tracks that do not name Jane (no gallery photo of her when redacting)
+    tracked = _with_tracks(document, FaceTrack(start_s=1.0, end_s=2.0))
+    # WHEN --person asks for her / THEN the recognizer's keyframes give her whole scenes
+    moments = find_moments(tracked, ClipSelector(person="Jane Doe"))
+    assert moments.source == "scenes"
+    assert moments.ranges == [TimeRange(0.0, 4.0), TimeRange(10.0, 12.0)]
+    # AND so does a document without recorded tracks (before schema v3, or no redaction)
+    assert find_moments(document, ClipSelector(person="Jane Doe")).source == "scenes"
+
+
+def test_every_selector_says_where_its_moments_came_from(document: VideoDocument) -> None:
+    assert find_moments(document, ClipSelector(label="dog")).source == "scenes"
+    assert find_moments(document, ClipSelector(say="revenue")).source == "transcript"
+    assert find_moments(document, ClipSelector(from_s=1, to_s=2)).source == "explicit"
+    spans = (ClipSpan(from_s=1, to_s=2),)
+    assert find_moments(document, ClipSelector(ranges=spans)).source == "explicit"

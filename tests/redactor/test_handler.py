@@ -136,6 +136,10 @@ async def test_the_copy_is_written_and_announced_the_same_on_a_redelivery(
     assert (redaction.policy, redaction.style, redaction.backend) == ("all", "pixelate", "local")
     assert redaction.faces_redacted >= 2
     assert redaction.frames_with_faces == redaction.frame_count == 50
+    # AND every face track is recorded for the document: its time on screen, no boxes
+    assert redaction.face_tracks is not None
+    assert len(redaction.face_tracks) == redaction.faces_redacted
+    assert all(0 <= t.start_s < t.end_s <= 2.0 and t.redacted for t in redaction.face_tracks)
     # AND the object is a playable MP4 with every frame and the sound
     data = await read_bytes(world.aws.s3, world.bucket, redaction.image.key)
     assert len(data) == len(first_copy)

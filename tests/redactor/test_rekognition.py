@@ -19,6 +19,7 @@ from aiobotocore.session import AioSession
 from aiobotocore.stub import AioStubber
 
 from redactor.backend import RedactionError, RedactionRequest
+from redactor.face_tracks import findings_tracks
 from redactor.policy import parse_policy
 from redactor.rekognition import PAGE, RekognitionVideoBackend
 from redactor.settings import RedactorSettings
@@ -135,6 +136,39 @@ def detection_pages(truth: list[dict[str, Rect]]) -> list[dict[str, Any]]:
     ]
 
 
+def search_persons(truth: list[dict[str, Rect]], matched: set[str]) -> list[dict[str, Any]]:
+    """Every face every 200 ms as GetFaceSearch reports it: the people in ``matched`` with a
+    collection match (their ``ExternalImageId`` is the name), the others without."""
+    persons = []
+    for i in range(0, len(truth), 5):
+        for index, (name, rect) in enumerate(truth[i].items()):
+            match = (
+                [
+                    {
+                        "Similarity": 99.1,
+                        "Face": {
+                            "FaceId": "11111111-2222-3333-4444-555555555555",
+                            "BoundingBox": relative((10, 10, 100, 100)),
+                            "ImageId": "66666666-7777-8888-9999-000000000000",
+                            "ExternalImageId": name,
+                            "Confidence": 99.9,
+                            "IndexFacesModelVersion": "7.0",
+                        },
+                    }
+                ]
+                if name in matched
+                else []
+            )
+            persons.append(
+                {
+                    "Timestamp": i * 40,
+                    "Person": {"Index": index, "BoundingBox": relative(rect), "Face": face(rect)},
+                    "FaceMatches": match,
+                }
+            )
+    return persons
+
+
 def covered(
     boxes: dict[int, list[tuple[float, float, float, float]]], frame: int, rect: Rect
 ) -> bool:
@@ -199,33 +233,7 @@ async def test_except_hides_every_face_the_search_did_not_name(
         {"JobId": "job-search"},
         {**common("search"), "CollectionId": "people", "FaceMatchThreshold": 80.0},
     )
-    persons = []
-    for i in range(0, len(truth), 5):
-        for index, (name, rect) in enumerate(truth[i].items()):
-            match = (
-                [
-                    {
-                        "Similarity": 99.1,
-                        "Face": {
-                            "FaceId": "11111111-2222-3333-4444-555555555555",
-                            "BoundingBox": relative((10, 10, 100, 100)),
-                            "ImageId": "66666666-7777-8888-9999-000000000000",
-                            "ExternalImageId": "eileen",
-                            "Confidence": 99.9,
-                            "IndexFacesModelVersion": "7.0",
-                        },
-                    }
-                ]
-                if name == "eileen"
-                else []
-            )
-            persons.append(
-                {
-                    "Timestamp": i * 40,
-                    "Person": {"Index": index, "BoundingBox": relative(rect), "Face": face(rect)},
-                    "FaceMatches": match,
-                }
-            )
+    persons = search_persons(truth, matched={"eileen"})
     stubber.add_response(
         "get_face_search",
         {"JobStatus": "SUCCEEDED", "VideoMetadata": METADATA, "Persons": persons},
@@ -288,3 +296,86 @@ async def test_missing_settings_make_the_backend_unavailable(
         await backend(client, collection=None).find(
             request(clip[0], "only:eileen"), CollectedBoxes()
         )
+
+
+async def test_under_all_a_collection_names_the_recorded_tracks(
+    client: RekognitionClient, stubber: AioStubber, clip: tuple[Path, list[dict[str, Rect]]]
+) -> None:
+    # GIVEN a collection is configured: under "all" the detection job finds the faces and one
+    # search job (not a search per frame) names the ones the collection knows (Grace only)
+    path, truth = clip
+    stubber.add_response(
+        "start_face_detection",
+        {"JobId": "job-faces"},
+        {**common("faces"), "FaceAttributes": "DEFAULT"},
+    )
+    first, second = detection_pages(truth)
+    stubber.add_response("get_face_detection", first, {"JobId": "job-faces", "MaxResults": PAGE})
+    stubber.add_response(
+        "get_face_detection",
+        second,
+        {"JobId": "job-faces", "MaxResults": PAGE, "NextToken": "page-2"},
+    )
+    stubber.add_response(
+        "start_face_search",
+        {"JobId": "job-search"},
+        {**common("search"), "CollectionId": "people", "FaceMatchThreshold": 80.0},
+    )
+    persons = search_persons(truth, matched={"grace"})
+    half = len(persons) // 2
+    search = {"JobStatus": "SUCCEEDED", "VideoMetadata": METADATA}
+    stubber.add_response(
+        "get_face_search",
+        {**search, "Persons": persons[:half], "NextToken": "search-2"},
+        {"JobId": "job-search", "MaxResults": PAGE, "SortBy": "TIMESTAMP"},
+    )
+    stubber.add_response(
+        "get_face_search",
+        {**search, "Persons": persons[half:]},
+        {"JobId": "job-search", "MaxResults": PAGE, "SortBy": "TIMESTAMP", "NextToken": "search-2"},
+    )
+    # WHEN the backend applies "all"
+    findings = await backend(client, collection="people").find(
+        request(path, "all"), CollectedBoxes()
+    )
+    tracks, omitted = findings_tracks(findings, parse_policy("all"))
+    # THEN both faces are hidden, and their tracks recorded: Grace's named, Eileen's not, each
+    # from the first report (0 ms) to the end of the frame of the last (1.8 s)
+    assert len(findings.faces) == 2
+    assert omitted == 0
+    assert sorted((t.name or "", t.redacted) for t in tracks) == [("", True), ("grace", True)]
+    for track in tracks:
+        assert track.start_s == 0.0
+        assert track.end_s == pytest.approx(1.84)
+
+
+async def test_under_all_a_missing_collection_leaves_the_tracks_unnamed(
+    client: RekognitionClient, stubber: AioStubber, clip: tuple[Path, list[dict[str, Rect]]]
+) -> None:
+    # GIVEN the configured collection does not exist
+    path, truth = clip
+    stubber.add_response(
+        "start_face_detection",
+        {"JobId": "job-faces"},
+        {**common("faces"), "FaceAttributes": "DEFAULT"},
+    )
+    first, second = detection_pages(truth)
+    stubber.add_response("get_face_detection", first, {"JobId": "job-faces", "MaxResults": PAGE})
+    stubber.add_response(
+        "get_face_detection",
+        second,
+        {"JobId": "job-faces", "MaxResults": PAGE, "NextToken": "page-2"},
+    )
+    stubber.add_client_error(
+        "start_face_search",
+        service_error_code="ResourceNotFoundException",
+        service_message="The collection id: people does not exist",
+        http_status_code=400,
+    )
+    # WHEN "all" is applied / THEN every face is still hidden, the tracks recorded unnamed
+    findings = await backend(client, collection="people").find(
+        request(path, "all"), CollectedBoxes()
+    )
+    tracks, _ = findings_tracks(findings, parse_policy("all"))
+    assert len(findings.faces) == 2
+    assert [t.name for t in tracks] == [None, None]

@@ -1,8 +1,10 @@
-"""The video document (schema v2): the JSON users and tools read.
+"""The video document (schema v3): the JSON users and tools read.
 
 Field names are a stable contract (see docs/architecture.md): fields are only ever added, as
-optional ones. v2 added ``redaction``; a v1 document is a valid v2 document without it, so
-readers accept both versions. DynamoDB holds the document as an item collection (see
+optional ones. v2 added ``redaction``; v3 added the face tracks the redaction saw
+(``redaction.face_tracks``: each face's on-screen time and name). A v1 document is a valid v3
+document without ``redaction``, a v2 one without ``face_tracks``, so readers accept every
+version. DynamoDB holds the document as an item collection (see
 :mod:`videosense_shared.store`); ``DocumentStore.read`` assembles it into a
 :class:`VideoDocument`.
 """
@@ -17,6 +19,7 @@ from pydantic import Field
 
 from videosense_shared.messages import (
     Face,
+    FaceTrack,
     ImageRef,
     Label,
     MediaFacts,
@@ -34,6 +37,7 @@ from videosense_shared.messages import (
 __all__ = [
     "DocumentKeyframe",
     "Face",
+    "FaceTrack",
     "Label",
     "Redaction",
     "StageInfo",
@@ -44,7 +48,7 @@ __all__ = [
     "final_status",
 ]
 
-DOCUMENT_SCHEMA_VERSION: Literal[2] = 2
+DOCUMENT_SCHEMA_VERSION: Literal[3] = 3
 
 
 class DocumentKeyframe(Model):
@@ -81,11 +85,11 @@ class StageInfo(Model):
 
 
 class VideoDocument(Model):
-    """The whole video document, schema v2 (v1 documents, written before ``redaction``
-    existed, still validate)."""
+    """The whole video document, schema v3 (v1 documents, written before ``redaction``
+    existed, and v2 ones, before ``redaction.face_tracks``, still validate)."""
 
     video_id: str
-    schema_version: Literal[1, 2] = DOCUMENT_SCHEMA_VERSION
+    schema_version: Literal[1, 2, 3] = DOCUMENT_SCHEMA_VERSION
     status: VideoStatus
     error: str | None = None
     source: SourceRef
@@ -96,7 +100,7 @@ class VideoDocument(Model):
     scenes: tuple[Scene, ...] = ()
     keyframes: tuple[DocumentKeyframe, ...] = ()
     transcript: Transcript | None = None
-    # v2: the redacted copy (the redaction stage).
+    # v2: the redacted copy (the redaction stage); v3: with its face tracks.
     redaction: Redaction | None = None
 
 

@@ -381,7 +381,8 @@ class ClipSelector(Model):
 class ClipRequested(_Envelope):
     """Cut the moments ``selector`` finds in a finished video; ``request_id`` names the request
     (its files live under ``clips/{video_id}/{request_id}/``, and a repeat is answered with the
-    same result)."""
+    same result). ``deadline_at`` (added within schema v1) is when an unanswered request has
+    failed (see :mod:`videosense_shared.clip_answers`)."""
 
     type: Literal["ClipRequested"] = "ClipRequested"
     request_id: _Id
@@ -389,6 +390,12 @@ class ClipRequested(_Envelope):
     pad_s: float = Field(default=0.0, ge=0, le=600)
     merge_gap_s: float = Field(default=0.0, ge=0, le=3600)
     supercut: bool = False
+    deadline_at: datetime | None = None
+
+
+#: Where a request's moments came from: the redaction's face tracks (a person's own time on
+#: screen), the scenes of matching keyframes, transcript segments, or explicit ranges.
+ClipSource = Literal["face_tracks", "scenes", "transcript", "explicit"]
 
 
 class ClipStatus(StrEnum):
@@ -432,6 +439,8 @@ class ClipsReady(_Envelope):
     request_id: _Id
     status: ClipStatus
     reason: str | None = None
+    # Added within schema v1: where the moments came from (None when none were looked for).
+    source: ClipSource | None = None
     clips: tuple[ClipFile, ...] = ()
     supercut: ClipFile | None = None
     started_at: datetime
@@ -441,6 +450,32 @@ class ClipsReady(_Envelope):
 # -- redactor (services/redactor): the privacy-safe copy of a video -------------------------
 
 
+#: Most face tracks a redaction records, and the longest name one carries (at most about 350
+#: bytes a track, four-byte characters included): the result stays inline on SNS (below the
+#: claim-check limit) and within one DynamoDB item.
+MAX_FACE_TRACKS = 500
+MAX_FACE_TRACK_NAME = 64
+
+
+class FaceTrack(Model):
+    """One face followed through one shot: from the first frame it was detected on to the end
+    of the last (seconds from the first frame, like scenes), who it is when the face gallery
+    or the Rekognition collection knows the face, and whether the policy hid it."""
+
+    start_s: float = Field(ge=0)
+    end_s: float = Field(ge=0)
+    name: str | None = Field(default=None, max_length=MAX_FACE_TRACK_NAME)
+    redacted: bool = True
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FaceTrack:
+        if self.end_s <= self.start_s:
+            raise ValueError(
+                f"a face track must end after it starts ({self.start_s}, {self.end_s})"
+            )
+        return self
+
+
 class Redaction(Model):
     """The redacted copy of a video: every frame with the chosen faces (and, when asked, the
     on-screen text) pixelated or blurred, the sound stream copied untouched.
@@ -448,6 +483,11 @@ class Redaction(Model):
     ``faces_redacted`` counts face tracks (a person seen through one shot is one face);
     ``frames_with_faces`` the frames where at least one box was redacted. ``text_regions``
     counts text tracks when text redaction was asked for, ``None`` otherwise.
+
+    ``face_tracks`` (added within schema v1; document schema v3) lists every face track seen,
+    hidden or not, in time order: ranges and a name, never boxes. ``None`` when the redaction
+    predates it. At most :data:`MAX_FACE_TRACKS` are listed (named tracks first, then the
+    longest); ``face_tracks_omitted`` counts the others.
     """
 
     image: ObjectRef
@@ -458,6 +498,8 @@ class Redaction(Model):
     frame_count: int = Field(ge=0)
     backend: str
     text_regions: int | None = Field(default=None, ge=0)
+    face_tracks: tuple[FaceTrack, ...] | None = Field(default=None, max_length=MAX_FACE_TRACKS)
+    face_tracks_omitted: int = Field(default=0, ge=0)
 
 
 class RedactionReady(_Envelope):

@@ -19,6 +19,11 @@ its best ``--limit`` hits; each becomes a range (a transcript hit its segment, a
 its scene, read from the video's finished document) and the request carries those explicit
 ranges. The clipper service thus needs no embedding model (see docs/architecture.md).
 
+Every request carries a deadline, ``--timeout`` seconds after it is sent: the command waits
+that long at most, and a request nobody answered by then has failed ("no clipper answered
+within N s", exit 1) for every reader, the web app included
+(:mod:`videosense_shared.clip_answers`).
+
 Exit codes: 0 clips written, or no moments found; 1 the request failed (the reason is printed);
 2 usage error.
 """
@@ -31,6 +36,7 @@ import json
 import sys
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -44,6 +50,7 @@ from videosense.documents import FinishedDocumentNotFoundError, read_finished
 from videosense_shared.aws import AwsClients
 from videosense_shared.bus import Publisher, queue_url
 from videosense_shared.bus.publisher import message_attributes
+from videosense_shared.clip_answers import read_answer, settle
 from videosense_shared.document import VideoDocument
 from videosense_shared.ids import message_id_for
 from videosense_shared.messages import (
@@ -55,6 +62,7 @@ from videosense_shared.messages import (
     ClipsReady,
     ClipStatus,
     Stage,
+    utc_now,
 )
 from videosense_shared.provision import subscribe_queue
 from videosense_shared.search import (
@@ -123,7 +131,13 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("--out", type=Path, required=True, help="directory for the MP4 files")
     parser.add_argument("--endpoint", help="AWS endpoint, e.g. of a running `videosense up`")
-    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds (default 1800)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=1800.0,
+        help="seconds to wait for the analysis and for the clipper's answer (default 1800); a "
+        "clip request nobody answered by then has failed",
+    )
 
 
 def selector_from(args: argparse.Namespace) -> ClipSelector:
@@ -219,12 +233,14 @@ def stages_for(selector: ClipSelector | SearchQuery) -> tuple[Stage, ...]:
 
 
 def request_for(video_id: str, selector: ClipSelector, args: argparse.Namespace) -> ClipRequested:
-    """A new clip request (a fresh request id) for ``video_id``.
+    """A new clip request (a fresh request id) for ``video_id``, due ``--timeout`` seconds from
+    now.
 
     Raises:
         pydantic.ValidationError: a negative pad or merge gap.
     """
     request_id = uuid.uuid4().hex
+    now = utc_now()
     return ClipRequested(
         message_id=message_id_for(request_id, "ClipRequested"),
         video_id=video_id,
@@ -234,6 +250,8 @@ def request_for(video_id: str, selector: ClipSelector, args: argparse.Namespace)
         pad_s=args.pad,
         merge_gap_s=args.merge_gap,
         supercut=args.supercut,
+        occurred_at=now,
+        deadline_at=now + timedelta(seconds=args.timeout),
     )
 
 
@@ -271,7 +289,7 @@ def run(args: argparse.Namespace) -> int:
             point_at(args.endpoint)
             result = asyncio.run(_clip_video(args.target, ask, settings, args))
     except TimeoutError:
-        error(f"no answer from the clipper within {args.timeout:g} s (is a stack running?)")
+        error(f"no clipper answered within {args.timeout:g} s (is a stack running?)")
         return EXIT_FAILED
     except _NotAnalysedError as err:
         error(str(err))
@@ -378,13 +396,17 @@ def _subscription_policy(queue_arn: str, topic_arn: str) -> str:
 async def request_clips(
     aws: AwsClients, common: CommonSettings, request: ClipRequested, timeout_s: float
 ) -> ClipsReady:
-    """Send ``request`` to the clipper and wait for its answer.
+    """Send ``request`` to the clipper and wait for its answer, at most ``timeout_s`` and never
+    past the request's deadline.
 
     A private queue subscribed to ``clips-ready`` (deleted afterwards) receives the answers;
-    others' answers are skipped.
+    others' answers are skipped. When the wait ends without one, the request is settled as
+    every reader settles it (:func:`videosense_shared.clip_answers.settle`): its recorded
+    answer if the message was missed, or past the deadline the ``failed`` answer "no clipper
+    answered within N s".
 
     Raises:
-        TimeoutError: no answer within ``timeout_s``.
+        TimeoutError: no answer within ``timeout_s``, and the request's deadline is later.
         botocore.exceptions.ClientError: the stack is not there (no clipper queue or topic).
     """
     topic_arn = await Publisher(aws.sns, aws.sts, common).topic_arn(CLIPS_READY)
@@ -408,25 +430,40 @@ async def request_clips(
             MessageAttributes=message_attributes(request),  # type: ignore[arg-type]
         )
         _progress(f"requested clips of {request.video_id} (request {request.request_id})")
-        async with asyncio.timeout(timeout_s):
-            while True:
-                resp = await aws.sqs.receive_message(
-                    QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=5
-                )
-                for message in resp.get("Messages", []):
-                    await aws.sqs.delete_message(
-                        QueueUrl=url, ReceiptHandle=message["ReceiptHandle"]
-                    )
-                    try:
-                        result = ClipsReady.model_validate_json(message.get("Body", ""))
-                    except ValidationError:
-                        continue
-                    if result.request_id == request.request_id:
-                        return result
+        wait_s = timeout_s
+        if request.deadline_at is not None:
+            wait_s = min(wait_s, (request.deadline_at - utc_now()).total_seconds())
+        try:
+            async with asyncio.timeout(max(0.0, wait_s)):
+                return await _answer(aws, url, request)
+        except TimeoutError:
+            recorded = await read_answer(
+                aws.s3, common.bucket, request.video_id, request.request_id
+            )
+            settled = settle(request, recorded, utc_now(), default_deadline_s=None)
+            if settled is None:
+                raise
+            return settled
     finally:
         if subscription:
             await aws.sns.unsubscribe(SubscriptionArn=subscription)
         await aws.sqs.delete_queue(QueueUrl=url)
+
+
+async def _answer(aws: AwsClients, url: str, request: ClipRequested) -> ClipsReady:
+    """The answer to ``request`` from the private queue (others' answers are dropped)."""
+    while True:
+        resp = await aws.sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=5
+        )
+        for message in resp.get("Messages", []):
+            await aws.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            try:
+                result = ClipsReady.model_validate_json(message.get("Body", ""))
+            except ValidationError:
+                continue
+            if result.request_id == request.request_id:
+                return result
 
 
 async def download(aws: AwsClients, result: ClipsReady, out: Path) -> list[Path]:
@@ -464,6 +501,14 @@ def _describe(clip: ClipFile) -> str:
     return "; ".join(parts)
 
 
+#: How the summary names where the moments came from.
+_SOURCES = {
+    "face_tracks": " (the person's time on screen, from the face tracks)",
+    "scenes": " (whole scenes of the matching keyframes)",
+    "transcript": " (transcript segments)",
+}
+
+
 def _report(outcome: tuple[ClipsReady, list[Path]]) -> int:
     result, paths = outcome
     if result.status is ClipStatus.EMPTY:
@@ -475,7 +520,11 @@ def _report(outcome: tuple[ClipsReady, list[Path]]) -> int:
     files = [*result.clips, *([result.supercut] if result.supercut else [])]
     for path, clip in zip(paths, files, strict=True):
         print(f"{path}  {_describe(clip) if clip is not result.supercut else 'supercut'}")
-    print(f"videosense: {len(result.clips)} clip(s) written to {paths[0].parent}", file=sys.stderr)
+    origin = _SOURCES.get(result.source or "", "")
+    print(
+        f"videosense: {len(result.clips)} clip(s) written to {paths[0].parent}{origin}",
+        file=sys.stderr,
+    )
     return EXIT_OK
 
 

@@ -34,7 +34,12 @@ def create_app(settings: WebSettings, clients: WebClients, index: SearchIndex) -
         library=Library(clients.s3, clients.dynamodb, settings.common),
         index=index,
         clips=ClipDesk(
-            clients.s3, clients.signer, clients.sqs, settings.common, settings.media_url_ttl_s
+            clients.s3,
+            clients.signer,
+            clients.sqs,
+            settings.common,
+            settings.media_url_ttl_s,
+            deadline_s=settings.clip_deadline_s,
         ),
     )
     app.include_router(api.router)

@@ -4,7 +4,10 @@ request's status read back from what the clipper records.
 A request lives under ``clips/{video_id}/{request_id}/``: the app writes ``request.json`` (the
 ``ClipRequested`` it sent), the clipper writes the MP4 files and ``result.json`` (its
 ``ClipsReady``, recorded for every answer: complete, empty or failed, the give-up answer
-included). So a request is *pending* while only ``request.json`` exists, and a poll always ends.
+included). So a request is *pending* while only ``request.json`` exists, and a poll always ends:
+every request carries a deadline (``VIDEOSENSE_WEB_CLIP_DEADLINE_S`` after it was sent), and
+past it a request nobody answered in time reads ``failed`` ("no clipper answered within N s"),
+by the same rule every reader applies (:mod:`videosense_shared.clip_answers`).
 The message is sent before ``request.json`` is written: a request that could not be sent is
 never left pending (the caller gets an error instead), while a record that could not be written
 leaves at worst an answered request nobody polls. See ``docs/architecture.md`` ("The web app").
@@ -29,14 +32,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from videosense.web.library import VIDEO_ID
 from videosense_shared.bus import queue_url
 from videosense_shared.bus.publisher import message_attributes
+from videosense_shared.clip_answers import (
+    DEFAULT_CLIP_DEADLINE_S,
+    deadline_of,
+    read_answer,
+    settle,
+)
 from videosense_shared.ids import message_id_for
-from videosense_shared.layout import CLIPS_PREFIX, clips_prefix, clips_result_key
+from videosense_shared.layout import CLIPS_PREFIX, clips_prefix
 from videosense_shared.logs import get_logger
 from videosense_shared.messages import (
     ClipFile,
     ClipRange,
     ClipRequested,
     ClipSelector,
+    ClipSource,
     ClipsReady,
     utc_now,
 )
@@ -122,11 +132,13 @@ class ClipRequestView(BaseModel):
     video_id: str
     status: ClipState
     reason: str | None = None
+    source: ClipSource | None = None  # where the moments came from (face tracks, scenes...)
     selector: ClipSelector | None = None  # None for a request the app did not record
     pad_s: float | None = None
     merge_gap_s: float | None = None
     supercut: bool | None = None
     requested_at: datetime | None = None
+    deadline_at: datetime | None = None  # pending past it, a request has failed
     finished_at: datetime | None = None
     clips: list[ClipDownload] = []
     supercut_file: ClipDownload | None = None
@@ -165,8 +177,11 @@ class ClipDesk:
         sqs: SQSClient,
         common: CommonSettings,
         url_ttl_s: int,
+        *,
+        deadline_s: float = DEFAULT_CLIP_DEADLINE_S,
     ) -> None:
         self._s3 = s3
+        self._deadline_s = deadline_s
         self._signer = signer
         self._sqs = sqs
         self._common = common
@@ -187,6 +202,7 @@ class ClipDesk:
             botocore.exceptions.ClientError: SQS or S3 refused (no clipper queue, no access).
         """
         request_id = new_request_id()
+        now = utc_now()
         request = ClipRequested(
             message_id=message_id_for(request_id, "ClipRequested"),
             video_id=order.video_id,
@@ -196,6 +212,8 @@ class ClipDesk:
             pad_s=order.pad_s,
             merge_gap_s=order.merge_gap_s,
             supercut=order.supercut,
+            occurred_at=now,
+            deadline_at=now + timedelta(seconds=self._deadline_s),
         )
         await self._sqs.send_message(
             QueueUrl=await self._clipper_queue(),
@@ -229,12 +247,18 @@ class ClipDesk:
         """
         if not VIDEO_ID.fullmatch(video_id) or not REQUEST_ID.fullmatch(request_id):
             raise ClipRequestNotFoundError(request_id)
-        asked, answered = await asyncio.gather(
+        asked, recorded = await asyncio.gather(
             self._read(request_record_key(video_id, request_id), ClipRequested),
-            self._read(clips_result_key(video_id, request_id), ClipsReady),
+            read_answer(self._s3, self.bucket, video_id, request_id),
         )
-        if asked is None and answered is None:
+        if asked is None and recorded is None:
             raise ClipRequestNotFoundError(request_id)
+        if asked is None:
+            answered = recorded.answer if recorded is not None else None
+        else:
+            # The one rule: recorded in time, failed past the deadline, pending otherwise
+            # (a request recorded before requests carried a deadline gets the app's).
+            answered = settle(asked, recorded, utc_now(), self._deadline_s)
         return await self._view(video_id, request_id, asked, answered)
 
     async def history(self, video_id: str, limit: int = MAX_LISTED) -> ClipHistory:
@@ -289,11 +313,13 @@ class ClipDesk:
             video_id=video_id,
             status=ClipState(answered.status.value) if answered else ClipState.PENDING,
             reason=answered.reason if answered else None,
+            source=answered.source if answered else None,
             selector=asked.selector if asked else None,
             pad_s=asked.pad_s if asked else None,
             merge_gap_s=asked.merge_gap_s if asked else None,
             supercut=asked.supercut if asked else None,
             requested_at=asked.occurred_at if asked else None,
+            deadline_at=deadline_of(asked, self._deadline_s) if asked else None,
             finished_at=answered.finished_at if answered else None,
             status_url=status_url(video_id, request_id),
         )

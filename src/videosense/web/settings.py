@@ -36,3 +36,10 @@ class WebSettings(BaseSettings):
     poll_interval_s: float = Field(
         default=3.0, gt=0, le=60, description="How often pages refresh videos still processing."
     )
+    clip_deadline_s: float = Field(
+        default=1800.0,
+        ge=1,
+        le=86_400,
+        description="A clip request nobody answered this long after it was sent has failed "
+        "('no clipper answered'): its status stops being pending.",
+    )

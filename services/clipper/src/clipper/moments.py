@@ -4,8 +4,12 @@ Matching follows ``videosense find`` (whole words, case-insensitive, punctuation
 text on screen and spoken words; exact names, case-insensitive, for labels and people); the
 range of a match is:
 
-- ``person``/``label``/``text``: the whole scene of each matching keyframe (a keyframe stands
-  for its shot, so the clip is the shot, not one frame);
+- ``person``: the person's own time on screen, from the face tracks the redaction recorded
+  (``redaction.face_tracks``: first to last frame of each track carrying the name) when the
+  document has any for that name; otherwise, like ``label``/``text``, the whole scene of each
+  keyframe whose faces carry the name;
+- ``label``/``text``: the whole scene of each matching keyframe (a keyframe stands for its
+  shot, so the clip is the shot, not one frame);
 - ``say``: each transcript segment whose words hold the phrase, start to end;
 - ``from_s``/``to_s``: that range;
 - ``ranges``: those ranges, as given (a client resolved them, e.g. ``videosense clip --query``
@@ -17,10 +21,11 @@ Padding and merging come after (:func:`clipper.ranges.prepare`).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from clipper.ranges import TimeRange
 from videosense_shared.document import DocumentKeyframe, VideoDocument
-from videosense_shared.messages import ClipSelector
+from videosense_shared.messages import ClipSelector, ClipSource
 
 _WORD = re.compile(r"\w+")
 _DEFAULT_FPS = 25.0
@@ -77,9 +82,31 @@ def _spoken_ranges(document: VideoDocument, phrase: str) -> list[TimeRange]:
     )
 
 
-def find_ranges(document: VideoDocument, selector: ClipSelector) -> list[TimeRange]:
+def _track_ranges(document: VideoDocument, person: str) -> list[TimeRange]:
+    """The on-screen ranges of the face tracks carrying ``person``'s name (case-insensitive)."""
+    if document.redaction is None or not document.redaction.face_tracks:
+        return []
+    wanted = person.strip().casefold()
+    return sorted(
+        {
+            TimeRange(track.start_s, track.end_s)
+            for track in document.redaction.face_tracks
+            if track.name is not None and track.name.casefold() == wanted
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Moments:
+    """The ranges a selector found (time order, unpadded) and where they came from."""
+
+    ranges: list[TimeRange]
+    source: ClipSource
+
+
+def find_moments(document: VideoDocument, selector: ClipSelector) -> Moments:
     """The time ranges of ``document`` that ``selector`` selects, in time order, unpadded
-    (empty when nothing matches).
+    (empty when nothing matches), and their source.
 
     Raises:
         ValueError: a ``text`` or ``say`` phrase with no letters or digits to match.
@@ -88,12 +115,28 @@ def find_ranges(document: VideoDocument, selector: ClipSelector) -> list[TimeRan
         if phrase is not None and not words(phrase):
             raise ValueError(f"{phrase!r} has no letters or digits to match")
     if selector.from_s is not None and selector.to_s is not None:
-        return [TimeRange(selector.from_s, selector.to_s)]
+        return Moments([TimeRange(selector.from_s, selector.to_s)], "explicit")
     if selector.ranges is not None:
-        return sorted({TimeRange(span.from_s, span.to_s) for span in selector.ranges})
+        spans = sorted({TimeRange(span.from_s, span.to_s) for span in selector.ranges})
+        return Moments(spans, "explicit")
     if selector.say is not None:
-        return _spoken_ranges(document, selector.say)
-    return _keyframe_ranges(document, selector)
+        return Moments(_spoken_ranges(document, selector.say), "transcript")
+    if selector.person is not None:
+        # A person's exact time on screen where the redaction followed their face; the scenes
+        # of the keyframes showing them where it did not (no redaction, or no named track).
+        tracked = _track_ranges(document, selector.person)
+        if tracked:
+            return Moments(tracked, "face_tracks")
+    return Moments(_keyframe_ranges(document, selector), "scenes")
+
+
+def find_ranges(document: VideoDocument, selector: ClipSelector) -> list[TimeRange]:
+    """The time ranges of :func:`find_moments`, without their source.
+
+    Raises:
+        ValueError: a ``text`` or ``say`` phrase with no letters or digits to match.
+    """
+    return find_moments(document, selector).ranges
 
 
 def describe(selector: ClipSelector) -> str:

@@ -8,7 +8,8 @@ for a service that is not an analysis stage. Its own code is one function,
   and publish it on ``clips-ready``, or a ``failed`` result carrying :class:`ClipRequestError`'s
   reason, so a request is always answered; every answer is recorded before it is published
   (``complete``, ``empty`` and ``failed`` alike), so whoever polls the record (the web app)
-  sees the request end;
+  sees the request end; the first record of a request stays, and what is published is what
+  is recorded (``record`` returns it);
 - the give-up rule: on the last delivery the queue allows, the cut is not tried again (it may
   be what killed the worker) and a ``failed`` result says why (recorded if the bucket allows,
   published in any case: it is the last chance to answer).
@@ -26,15 +27,18 @@ from pydantic import TypeAdapter
 
 from videosense_shared.bus import Attempt, Delivery, LastErrors, Publisher, give_up_reason
 from videosense_shared.bus.envelope import parse_typed
-from videosense_shared.ids import message_id_for
+from videosense_shared.clip_answers import result_id
 from videosense_shared.logs import bound, get_logger
-from videosense_shared.messages import ClipRequested, ClipsReady, ClipStatus, utc_now
+from videosense_shared.messages import ClipRequested, ClipSource, ClipsReady, ClipStatus, utc_now
 from videosense_shared.topology import CLIPS_READY
 
 log = get_logger(__name__)
 
+__all__ = ["ClipRequestError", "ClipWorker", "answer", "result_id"]
+
 Process = Callable[[ClipRequested, Attempt], Awaitable[ClipsReady]]
-Record = Callable[[ClipsReady], Awaitable[None]]
+#: Records an answer unless the request has one already; returns the recorded answer.
+Record = Callable[[ClipsReady], Awaitable[ClipsReady]]
 
 
 class ClipRequestError(Exception):
@@ -45,16 +49,12 @@ class ClipRequestError(Exception):
         self.reason = reason
 
 
-def result_id(request: ClipRequested) -> str:
-    """The message id of a request's answer (the same for every delivery of the request)."""
-    return message_id_for(request.message_id, "ClipsReady")
-
-
 def answer(
     request: ClipRequested,
     status: ClipStatus,
     reason: str | None,
     started_at: datetime,
+    source: ClipSource | None = None,
 ) -> ClipsReady:
     """A result without files (``empty`` or ``failed``) for ``request``."""
     return ClipsReady(
@@ -64,6 +64,7 @@ def answer(
         request_id=request.request_id,
         status=status,
         reason=reason,
+        source=source,
         started_at=started_at,
         finished_at=utc_now(),
     )
@@ -101,7 +102,7 @@ class ClipWorker:
                 reason = give_up_reason(delivery.receive_count - 1, last)
                 result = answer(request, ClipStatus.FAILED, reason, started)
                 try:
-                    await self._record(result)
+                    result = await self._record(result)
                 except Exception as err:
                     # No delivery is left to retry on: the published answer must still go out.
                     log.warning("could not record the give-up answer", error=str(err))
@@ -113,8 +114,7 @@ class ClipWorker:
                     result = await self._process(request, attempt)
                 except ClipRequestError as err:
                     result = answer(request, ClipStatus.FAILED, err.reason, started)
-                await self._record(result)
-                await self._publish(result)
+                await self._publish(await self._record(result))
             except Exception as err:
                 self._last_errors.remember(request.message_id, err)
                 raise

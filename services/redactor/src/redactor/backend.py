@@ -47,7 +47,8 @@ class RedactionRequest:
 
 @dataclass
 class Findings:
-    """The video's shots and frame times (``scan``), and the tracks to hide.
+    """The video's shots and frame times (``scan``), the tracks to hide, and every face track
+    seen (``seen``).
 
     ``extend_frames`` is how far tracks are carried beyond their first and last detection: about
     one sampling interval of the backend (its own for Rekognition).
@@ -59,6 +60,9 @@ class Findings:
     texts: list[Track] = field(default_factory=list)
     extend_before: int = 0  # before a track's first detection (0: extend_frames)
     faces_seen: int = 0  # every face track found, hidden or not
+    # Every face track found, hidden or not, named when a gallery or collection knew the face:
+    # what the document records (:mod:`redactor.face_tracks`).
+    seen: list[Track] = field(default_factory=list)
 
 
 class FaceBackend(Protocol):

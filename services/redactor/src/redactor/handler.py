@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from redactor.backend import FaceBackend, RedactionError, RedactionRequest
+from redactor.face_tracks import findings_tracks
 from redactor.pipeline import Look, redact
 from redactor.policy import Policy, parse_policy
 from redactor.render import Encoding, RenderError
@@ -105,6 +106,7 @@ class Redactor(StageHandler[VideoIngested]):
             except RenderError as err:
                 raise StageError(str(err)) from err
             await upload_file(self._s3, bucket, key, target)
+        tracks, omitted = findings_tracks(findings, self._policy)
         redaction = Redaction(
             image=ObjectRef(bucket=bucket, key=key),
             policy=str(self._policy),
@@ -114,6 +116,8 @@ class Redactor(StageHandler[VideoIngested]):
             frame_count=rendered.frame_count,
             backend=backend.name,
             text_regions=len(findings.texts) if settings.redact_text else None,
+            face_tracks=tracks,
+            face_tracks_omitted=omitted,
         )
         log.info(
             "video redacted",

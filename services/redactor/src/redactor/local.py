@@ -3,10 +3,11 @@ the recognizer uses, from :mod:`videosense_shared.vision`).
 
 One decode of the video (:func:`redactor.scan.scan`) samples faces and links them into tracks,
 and hands every frame's boxes to the render as soon as they are final (:mod:`redactor.frontier`);
-when the policy names people, a few faces of every track are embedded and matched against the
-local face gallery (:class:`~videosense_shared.vision.face_search.FaceGallery`, filled by
-``videosense faces index``), and the track takes the majority name. ``--redact text`` also
-reads on-screen text with RapidOCR's packaged models.
+when the policy names people, or under ``all`` when a face gallery exists, a few faces of every
+track are embedded and matched against the local face gallery
+(:class:`~videosense_shared.vision.face_search.FaceGallery`, filled by ``videosense faces
+index``), and the track takes the majority name (recorded with the track in the document).
+``--redact text`` also reads on-screen text with RapidOCR's packaged models.
 """
 
 from __future__ import annotations
@@ -72,13 +73,13 @@ class LocalBackend:
     def _namer(self) -> Namer:
         # The gallery is opened per video: photos added while the service runs count at once
         # (embeddings of photos already seen are cached by content).
-        if self._embedder is None:
-            self._embedder = FaceEmbedder()
         if not self._settings.face_gallery.is_dir():
             raise BackendUnavailableError(
                 f"a policy that names people needs the face gallery {self._settings.face_gallery}"
                 " (add photos with `videosense faces index`)"
             )
+        if self._embedder is None:
+            self._embedder = FaceEmbedder()
         gallery = FaceGallery(
             self._settings.face_gallery,
             self._embedder,
@@ -92,6 +93,14 @@ class LocalBackend:
             return found[0].name if found is not None else None
 
         return name
+
+    def _namer_if_gallery(self) -> Namer | None:
+        """The namer when a readable gallery exists, else ``None``: under ``all`` names only
+        label the recorded face tracks (a few embeddings per track), they hide nothing."""
+        try:
+            return self._namer()
+        except BackendUnavailableError:
+            return None
 
     def _text_reader(self) -> RapidOcr:
         if self._ocr is None:
@@ -113,7 +122,7 @@ class LocalBackend:
         return await asyncio.to_thread(self._find, request, sink)
 
     def _find(self, request: RedactionRequest, sink: BoxSink) -> Findings:
-        namer = self._namer() if request.policy.needs_names else None
+        namer = self._namer() if request.policy.needs_names else self._namer_if_gallery()
         texts = self._text_reader() if request.redact_text else None
         follow = _Follower(self._settings, request.policy, sink, texts=texts is not None)
         try:
@@ -136,6 +145,7 @@ class LocalBackend:
             extend_before=face_extend_before(found, self._settings),
             texts=found.texts,
             faces_seen=len(found.faces),
+            seen=list(found.faces),
         )
 
 

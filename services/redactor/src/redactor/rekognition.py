@@ -10,7 +10,9 @@ be rendered by this worker anyway, and the notification tells other subscribers.
 
 Policies: ``all`` needs only face detection; ``only:`` needs only the search (the faces that
 match a named person of the collection); ``except:`` needs both: every detected face is hidden
-unless the search put one of the named people at the same place at the same time.
+unless the search put one of the named people at the same place at the same time. Under ``all``
+a configured collection is searched too (one job), only to name the face tracks the document
+records, the same way ``except:`` names them.
 
 Idempotency: every start carries a ``ClientRequestToken`` derived from the video id, so a
 redelivered message gets the job it started before, never a second one.
@@ -147,6 +149,8 @@ class RekognitionVideoBackend:
                 detected = await self._detect(request)
             if policy.needs_names:
                 searched = await self._search(request)
+            elif self._settings.collection:
+                searched = await self._search_for_names(request)
         except NoCredentialsError as err:
             raise BackendUnavailableError(f"no AWS credentials for Rekognition: {err}") from err
         except ClientError as err:
@@ -230,6 +234,21 @@ class RekognitionVideoBackend:
                 out.append((int(item["Timestamp"]), box, name))
         return out
 
+    async def _search_for_names(
+        self, request: RedactionRequest
+    ) -> list[tuple[int, Box, str | None]]:
+        """Under ``all``, the search only names the recorded face tracks (one job for the whole
+        video, not a search per frame): a collection that is missing or out of reach leaves
+        them unnamed rather than failing a redaction that needs no names."""
+        try:
+            return await self._search(request)
+        except ClientError as err:
+            code = _code(err)
+            if code in _UNAVAILABLE or code == "ResourceNotFoundException":
+                log.warning("face tracks left unnamed: the face search failed", code=code)
+                return []
+            raise
+
     async def _pages(self, get: Callable[..., Awaitable[Any]]) -> list[dict[str, Any]]:
         """Wait for the job to end, then read every page of its results."""
         deadline = time.monotonic() + self._settings.job_timeout_s
@@ -302,6 +321,7 @@ class RekognitionVideoBackend:
             faces=hidden,
             extend_frames=extend_frames(interval, self._settings),
             faces_seen=len(tracker.tracks),
+            seen=list(tracker.tracks),
         )
 
     @staticmethod

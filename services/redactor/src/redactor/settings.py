@@ -121,7 +121,7 @@ class RedactorSettings(ConsumerSettings):
         "counts as a hard cut: tracks end there and the new shot is sampled at once.",
     )
 
-    # Face search (policies only: and except:).
+    # Face search (policies only: and except:; under all, it names the recorded face tracks).
     face_gallery: Path = Field(
         default_factory=lambda: Path(
             os.environ.get("VIDEOSENSE_RECOGNIZER_FACE_GALLERY") or default_gallery_root()

@@ -227,7 +227,7 @@ class DocumentStore(Protocol):
     # -- reading -----------------------------------------------------------------------------
 
     async def read(self, video_id: str) -> VideoDocument:
-        """Assemble the whole document (schema v2).
+        """Assemble the whole document (schema v3).
 
         Raises:
             DocumentNotFoundError: no such video.

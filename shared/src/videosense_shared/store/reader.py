@@ -1,4 +1,4 @@
-"""Reading a video's whole item collection back as the schema-v2 document."""
+"""Reading a video's whole item collection back as the schema-v3 document."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class DocumentReader:
     _table: DynamoTable
 
     async def read(self, video_id: str) -> VideoDocument:
-        """Assemble the item collection into the schema-v2 document (strongly consistent).
+        """Assemble the item collection into the schema-v3 document (strongly consistent).
 
         Raises:
             DocumentNotFoundError: no such video.

@@ -53,6 +53,12 @@ const vsClips = {
     return holder;
   },
 
+  // How an answer's source is shown.
+  sources: {
+    face_tracks: "Cut to the person's time on screen (face tracks).",
+    scenes: "Whole scenes of the matching keyframes.",
+  },
+
   // The body of an answer: progress, the reason, or the files.
   answer(status) {
     const box = vs.el("div", { class: "clip-answer", dataset: { status: status.status } });
@@ -62,6 +68,9 @@ const vsClips = {
       box.append(vs.el("ul", { class: "clip-files" },
         status.clips.map((f) => vsClips.fileEntry(f)),
         status.supercut_file ? vsClips.fileEntry(status.supercut_file, `supercut (${status.supercut_file.name})`) : null));
+      // Where the ranges came from: a person's own time on screen, or whole scenes.
+      const origin = vsClips.sources[status.source];
+      if (origin) box.append(vs.el("span", { class: "muted clip-source" }, origin));
     } else {
       box.append(vs.el("span", { class: status.status === "failed" ? "error" : "muted" },
         status.reason || (status.status === "empty" ? "No moments found." : "Failed.")));
