@@ -109,6 +109,7 @@ class ServiceDef:
     publishes: tuple[str, ...]  # topics
     reads: tuple[str, ...] = ()  # bucket areas it reads
     writes: tuple[str, ...] = ()  # bucket areas it writes
+    deletes: tuple[str, ...] = ()  # bucket areas it removes its own leftovers from
     table_actions: tuple[str, ...] = ()
     backends: tuple[Backend, ...] = ()  # empty: no backend setting
     local_backend: str | None = None  # docker compose (offline)
@@ -331,6 +332,9 @@ SERVICES: tuple[ServiceDef, ...] = (
         # request's recorded result (under clips/) answers its repeats.
         reads=(DOCUMENTS, UPLOADS, CLIPS),
         writes=(CLIPS,),
+        # A cut that failed, or was finished after its request's deadline, is removed: no
+        # partial or unannounced clip is left under clips/.
+        deletes=(CLIPS,),
         cpu=1024,
         memory_mib=2048,
         concurrency=1,

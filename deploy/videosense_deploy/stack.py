@@ -737,6 +737,14 @@ class VideosenseStack(cdk.Stack):
                     resources=[self._objects(area) for area in service.writes],
                 )
             )
+        if service.deletes:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="DeleteBucketAreas",
+                    actions=["s3:DeleteObject"],
+                    resources=[self._objects(area) for area in service.deletes],
+                )
+            )
         if service.table_actions:
             statements.append(
                 iam.PolicyStatement(

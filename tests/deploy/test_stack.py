@@ -535,6 +535,7 @@ EXPECTED_GRANTS = {
         "sns:Publish": {"clips-ready"},
         "s3:GetObject": {"documents/*", "uploads/*", "clips/*"},
         "s3:PutObject": {"clips/*"},
+        "s3:DeleteObject": {"clips/*"},
         "dynamodb": set(),
     },
     "indexer": {
@@ -571,8 +572,12 @@ def test_task_role_is_least_privilege(every: Synthesized, service: ServiceDef) -
         else set()
     )
     assert published == {_flat({"Ref": _topic_id(every, t)}) for t in expected["sns:Publish"]}
-    for sid, action in (("ReadBucketAreas", "s3:GetObject"), ("WriteBucketAreas", "s3:PutObject")):
-        if not expected[action]:
+    for sid, action in (
+        ("ReadBucketAreas", "s3:GetObject"),
+        ("WriteBucketAreas", "s3:PutObject"),
+        ("DeleteBucketAreas", "s3:DeleteObject"),  # only services that clean up after a cut
+    ):
+        if not expected.get(action):
             assert sid not in statements
             continue
         areas = {_object_area(r) for r in _resources(statements[sid])}
