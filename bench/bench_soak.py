@@ -154,10 +154,17 @@ async def _upload(aws: AwsClients, common: CommonSettings, clip: Clip, stages: s
 
 
 async def _collect(
-    aws: AwsClients, url: str, clips: list[Clip], quiet_s: float, timeout_s: float
+    aws: AwsClients,
+    url: str,
+    clips: list[Clip],
+    quiet_s: float,
+    timeout_s: float,
+    awaited: list[Clip] | None = None,
 ) -> None:
-    """Receive completions until every clip has one and nothing more came for ``quiet_s``."""
-    by_id = {clip.video_id: clip for clip in clips}
+    """Receive completions (of any of ``clips``) until every clip of ``awaited`` (default: all)
+    has one and nothing more came for ``quiet_s``."""
+    by_id = {clip.video_id: clip for clip in clips if clip.video_id}
+    waiting = clips if awaited is None else awaited
     deadline = time.monotonic() + timeout_s
     last = shown = time.monotonic()
     while time.monotonic() < deadline:
@@ -171,7 +178,7 @@ async def _collect(
             if event.video_id in by_id:
                 by_id[event.video_id].completions.append((now, event))
                 last = now
-        if all(c.completions for c in clips) and now - last >= quiet_s:
+        if all(c.completions for c in waiting) and now - last >= quiet_s:
             return
         if now - shown >= 30:
             done = sum(bool(c.completions) for c in clips)
@@ -195,8 +202,21 @@ def _stage_times(document: VideoDocument) -> tuple[float, float, float]:
     return waits, works, chain
 
 
-async def soak(clips: list[Clip], workers: int, stages: str, logs: Path, timeout_s: float) -> None:
-    """Run one burst on a fresh stack with ``workers`` frame extractors; print the figures."""
+async def soak(
+    clips: list[Clip],
+    workers: int,
+    stages: str,
+    logs: Path,
+    timeout_s: float,
+    *,
+    one_by_one: bool = False,
+) -> None:
+    """Run one burst on a fresh stack with ``workers`` frame extractors; print the figures.
+
+    ``one_by_one``: upload each clip only once the one before it has completed, so nothing
+    waits behind another video and the latency outside stage work is the pipeline's own
+    hand-off cost (notifications, queues, the aggregator, the completion).
+    """
     for clip in clips:
         clip.completions.clear()
     with Emulator() as emulator, TreeMemory() as memory:
@@ -223,7 +243,13 @@ async def soak(clips: list[Clip], workers: int, stages: str, logs: Path, timeout
                 while not all(s.ready for s in fleet.services.values()):  # noqa: ASYNC110
                     await asyncio.sleep(0.5)
                 started = time.monotonic()
-                await asyncio.gather(*(_upload(aws, common, clip, stages) for clip in clips))
+                if one_by_one:
+                    for clip in clips:
+                        await _upload(aws, common, clip, stages)
+                        # A short quiet spell: a duplicate's second completion would show here.
+                        await _collect(aws, tap, clips, 2.0, timeout_s, awaited=[clip])
+                else:
+                    await asyncio.gather(*(_upload(aws, common, clip, stages) for clip in clips))
                 uploaded = time.monotonic()
                 await _collect(aws, tap, clips, quiet_s=10.0, timeout_s=timeout_s)
                 finished = max(
@@ -289,6 +315,11 @@ def main() -> int:
     parser.add_argument("--size", default="640x360")
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--timeout", type=float, default=7200.0, help="seconds per burst")
+    parser.add_argument(
+        "--one-by-one",
+        action="store_true",
+        help="upload each video after the previous one completed (the hand-off cost alone)",
+    )
     args = parser.parse_args()
     # A SIGTERM unwinds like an exception, so the services and the emulator are stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -300,7 +331,9 @@ def main() -> int:
         for workers in args.workers:
             logs = Path(tmp) / f"logs-{workers}"
             logs.mkdir()
-            asyncio.run(soak(clips, workers, args.stages, logs, args.timeout))
+            asyncio.run(
+                soak(clips, workers, args.stages, logs, args.timeout, one_by_one=args.one_by_one)
+            )
     return 0
 
 
