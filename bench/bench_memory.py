@@ -116,6 +116,8 @@ def _report(film: Film, document: VideoDocument, wall: float, peaks: dict[str, f
     status, per_minute = document.status.value, wall / minutes
     print(f"\n{film.seconds // 60} min at {film.size} ({megabytes:.0f} MB): status {status}, "
           f"wall {wall:.0f} s ({per_minute:.1f} s per minute)")  # fmt: skip
+    # Other work on the machine stretches the times, not the memory: say how busy it was.
+    print("  load average after the run: " + ", ".join(f"{v:.1f}" for v in os.getloadavg()))
     for label, mb in peaks.items():
         if mb >= 20:
             print(f"  peak RSS {mb:7.0f} MB  {label}")

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from videosense_deploy.services import ServiceDef
 from videosense_shared import stages as stage_rules
 from videosense_shared.layout import UPLOADS_PREFIX
+from videosense_shared.memory import MALLOC_ENV
 from videosense_shared.services import INGEST_SERVICE
 from videosense_shared.stages import available_stages
 
@@ -85,6 +86,9 @@ def service_environment(
         )
     if service.search_access is not None:
         env.update(deployment.search)
+    # glibc's allocator: fewer arenas, large blocks returned when freed (see
+    # videosense_shared.memory for what they kept resident before).
+    env.update(MALLOC_ENV)
     env.update(service.extra_env)
     return env
 

@@ -28,6 +28,7 @@ from videosense_shared import stages as stage_rules
 from videosense_shared.aws import AwsClients
 from videosense_shared.document import VideoDocument
 from videosense_shared.ids import video_id_for
+from videosense_shared.memory import limit_malloc
 from videosense_shared.messages import Stage, VideoCompleted
 from videosense_shared.objects import upload_file
 from videosense_shared.provision import Provisioned, provision, subscribe_queue
@@ -133,6 +134,9 @@ class EmbeddedStack:
         return self
 
     async def _start(self) -> None:
+        # Before the services start their worker threads: the limits the compose and ECS
+        # environments give each service process (videosense_shared.memory), set in this one.
+        limit_malloc()
         if self._endpoint:
             self.endpoint = self._endpoint
             os.environ["AWS_ENDPOINT_URL"] = self._endpoint

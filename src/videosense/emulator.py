@@ -17,6 +17,8 @@ import urllib.request
 from types import TracebackType
 from typing import Self
 
+from videosense_shared.memory import MALLOC_ENV
+
 # Credentials the emulator accepts; never real ones.
 EMULATOR_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -71,7 +73,7 @@ class Emulator:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-                env={**os.environ, **EMULATOR_ENV},
+                env={**os.environ, **EMULATOR_ENV, **MALLOC_ENV},
             )
             self.endpoint = f"http://127.0.0.1:{port}"
             if self._wait_ready():

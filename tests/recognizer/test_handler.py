@@ -3,6 +3,7 @@ recognition-ready topic (inline or by claim check), failures published as StageF
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Set
 from pathlib import Path
@@ -261,3 +262,44 @@ async def test_malformed_message_is_poison(world: World) -> None:
                 receive_count=1,
             )
         )
+
+
+class Counting:
+    """A backend that counts the images it holds at once (each stays a few milliseconds)."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.most = 0
+        self.seen = 0
+
+    async def prepare(self, features: Set[Feature]) -> None:
+        return None
+
+    async def recognize(self, image: bytes, features: Set[Feature]) -> ImageRecognition:
+        self.now += 1
+        self.most = max(self.most, self.now)
+        try:
+            await asyncio.sleep(0.02)
+        finally:
+            self.now -= 1
+            self.seen += 1
+        return ImageRecognition()
+
+
+async def test_the_worker_analyses_at_most_its_keyframes_at_once_over_all_chunks(
+    world: World,
+) -> None:
+    # GIVEN a worker allowed 2 keyframes at once, and three chunks of 6 keyframes each
+    jpeg = encode_jpeg(pil_text(PHRASE))
+    keyframes = [await world.put_keyframe(i, jpeg) for i in range(18)]
+    chunks = [world.chunk(keyframes[i * 6 : (i + 1) * 6], index=i, count=3) for i in range(3)]
+    backend = Counting()
+    recognizer = world.recognizer(backend, features="text", keyframe_parallelism=2)
+    # WHEN the three chunks are handled at once (as the consumer does with its concurrency)
+    await asyncio.gather(*(recognizer.handle(delivery(chunk)) for chunk in chunks))
+    # THEN every keyframe was analysed, never more than 2 at the same time
+    assert backend.seen == 18
+    assert backend.most == 2
+    assert len(await world.published()) == 3

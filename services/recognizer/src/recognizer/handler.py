@@ -49,6 +49,9 @@ class Recognizer(StageHandler[FramesExtracted]):
         self._backends = backends
         self._settings = settings
         self._features = settings.requested_features()
+        # One gate for the worker, not one per chunk: the consumer handles several chunks at
+        # once, and each keyframe in flight holds its image and the models' working memory.
+        self._gate = asyncio.Semaphore(settings.keyframes_at_once())
 
     async def process(
         self, message: FramesExtracted, attempt: Attempt | None = None
@@ -101,11 +104,10 @@ class Recognizer(StageHandler[FramesExtracted]):
         keyframes: tuple[Keyframe, ...],
         features: frozenset[Feature],
     ) -> tuple[KeyframeRecognition, ...]:
-        # Bounded: at most `keyframe_parallelism` images in memory and in the backend at once.
-        gate = asyncio.Semaphore(self._settings.keyframe_parallelism)
-
         async def one(keyframe: Keyframe) -> KeyframeRecognition:
-            async with gate:
+            # The image is read inside the gate and dropped when the keyframe is done: at most
+            # `keyframes_at_once` images in memory and in the backend, whatever the chunks.
+            async with self._gate:
                 try:
                     image = await read_keyframe(self._s3, keyframe.image)
                 except UnreadableImageError as err:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -12,6 +13,19 @@ from recognizer.features import Feature, parse_features
 from recognizer.packaged_labels import packaged_model_installed
 from videosense_shared.settings import ConsumerSettings
 from videosense_shared.vision.gallery import GalleryDirectory, default_gallery_root
+
+#: Local keyframes analysed at once by default, at most: one per model a keyframe goes through.
+_MAX_LOCAL_KEYFRAMES = 4
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity: what a container is pinned to), or the
+    machine's count where affinity is not available."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
 
 #: What each backend runs when ``features`` is not set.
 DEFAULT_FEATURES: dict[str, tuple[Feature, ...]] = {
@@ -48,11 +62,16 @@ class RecognizerSettings(ConsumerSettings):
     collection: str | None = Field(
         default=None, description="Rekognition face collection that face_search looks faces up in."
     )
-    keyframe_parallelism: int = Field(
-        default=2,
+    keyframe_parallelism: int | None = Field(
+        default=None,
         ge=1,
         le=64,
-        description="Keyframes of one chunk analysed at once (local: CPU threads; AWS: calls).",
+        description=(
+            "Keyframes this worker analyses at once, over all the chunks it handles at once "
+            "(each one's image and the models' working memory are held meanwhile). Default: "
+            "the CPUs this process may use, at most 4, for local; max_concurrent_calls for "
+            "rekognition."
+        ),
     )
 
     # Local backend.
@@ -129,6 +148,21 @@ class RecognizerSettings(ConsumerSettings):
         if isinstance(value, str):
             return parse_features(value)
         return value
+
+    def keyframes_at_once(self) -> int:
+        """How many keyframes this worker analyses at once: ``keyframe_parallelism``, or the
+        backend's default.
+
+        Locally, each model runs one image at a time (see the locks in
+        :mod:`recognizer.local_backend`), so more keyframes than CPUs only hold more images and
+        more of the models' working memory without finishing sooner; past 4 (the models a
+        keyframe passes through) no CPU count helps.
+        """
+        if self.keyframe_parallelism is not None:
+            return self.keyframe_parallelism
+        if self.backend == "rekognition":
+            return self.max_concurrent_calls
+        return max(1, min(usable_cpus(), _MAX_LOCAL_KEYFRAMES))
 
     def requested_features(self) -> tuple[Feature, ...]:
         """The features to run: ``features`` or the backend's default."""

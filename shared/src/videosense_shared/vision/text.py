@@ -20,11 +20,15 @@ from videosense_shared.vision.boxes import pixel_box
 from videosense_shared.vision.images import Bgr
 
 # One onnxruntime thread per model: the services already read several images at once,
-# and more threads only oversubscribe the cores.
+# and more threads only oversubscribe the cores. No CPU memory arena: an arena keeps the largest
+# working memory any image needed (the detector's tensors of a 720p frame are ~200 MB) for the
+# life of the process; without it the tensors are freed after each image (and returned to the
+# system under the services' malloc limits, videosense_shared.memory).
 _PARAMS = {
     "Global.log_level": "error",
     "EngineConfig.onnxruntime.intra_op_num_threads": 1,
     "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+    "EngineConfig.onnxruntime.enable_cpu_mem_arena": False,
 }
 
 
@@ -79,6 +83,15 @@ class RapidOcr:
             ) from err
         except Exception as err:  # rapidocr raises its own error types while loading models
             raise BackendUnavailableError(f"rapidocr's models do not load: {err}") from err
+
+    def session_options(self) -> list[Any]:
+        """The onnxruntime ``SessionOptions`` of the models built so far (detection,
+        orientation, recognition: each is built on its first use)."""
+        stages = (
+            getattr(self._engine, name, None) for name in ("text_det", "text_cls", "text_rec")
+        )
+        sessions = (getattr(getattr(s, "session", None), "session", None) for s in stages)
+        return [s.get_session_options() for s in sessions if s is not None]
 
     def read(self, image: Bgr, min_confidence: float) -> list[TextDetection]:
         """Lines of text in a BGR image, top to bottom (blocking: run it in a worker thread).
