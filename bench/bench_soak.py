@@ -259,13 +259,17 @@ async def soak(
                 documents = {
                     c.video_id: await store.read(c.video_id) for c in clips if c.completions
                 }
-    _report(clips, documents, workers, started, uploaded, finished, memory.peaks_mb)
+    _report(
+        clips, documents, workers, started, None if one_by_one else uploaded, finished,
+        memory.peaks_mb,
+    )  # fmt: skip
 
 
 def _report(
     clips: list[Clip], documents: dict[str, VideoDocument], workers: int, started: float,
-    uploaded: float, finished: float, peaks: dict[str, float],
+    uploaded: float | None, finished: float, peaks: dict[str, float],
 ) -> None:  # fmt: skip
+    """Print the figures of one run (``uploaded`` None: the clips went one by one)."""
     once = [c for c in clips if len(c.completions) == 1]
     missing = [c.name for c in clips if not c.completions]
     doubled = [c.name for c in clips if len(c.completions) > 1]
@@ -288,7 +292,12 @@ def _report(
     print(f"  accounted: {len(once)}/{len(clips)} completed exactly once; missing {missing}; "
           f"more than once {doubled}")  # fmt: skip
     print(f"  statuses: {statuses}")
-    print(f"  {video_minutes:.1f} min of video; burst uploaded in {uploaded - started:.1f} s; "
+    sent = (
+        "uploaded one by one, each after the previous completed"
+        if uploaded is None
+        else f"burst uploaded in {uploaded - started:.1f} s"
+    )
+    print(f"  {video_minutes:.1f} min of video; {sent}; "
           f"last completion after {finished - started:.1f} s")  # fmt: skip
     print(f"  throughput: {video_minutes / wall_minutes:.2f} video-minutes per wall-minute")
     p50, p95, p99 = (_percentile(latencies, p) for p in (50, 95, 99))
