@@ -297,11 +297,19 @@ class VectorStore:
             "CREATE TEMP TABLE IF NOT EXISTS vector_assignment (entry_id INTEGER PRIMARY"
             " KEY, list_id INTEGER NOT NULL)"
         )
-        db.execute("DELETE FROM temp.vector_assignment")
-        db.executemany(
-            "INSERT INTO temp.vector_assignment (entry_id, list_id) VALUES (?, ?)",
-            zip(entry_ids.tolist(), labels.tolist(), strict=True),
-        )
+        # One transaction for the temporary table (a statement's own would commit per row). It
+        # writes the connection's temporary database only: no lock on the index file.
+        db.execute("BEGIN")
+        try:
+            db.execute("DELETE FROM temp.vector_assignment")
+            db.executemany(
+                "INSERT INTO temp.vector_assignment (entry_id, list_id) VALUES (?, ?)",
+                zip(entry_ids.tolist(), labels.tolist(), strict=True),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
         db.execute("BEGIN IMMEDIATE")
         try:
             if self._meta("generation") != writes:
