@@ -309,10 +309,12 @@ async def natural_language(
         np.save(cache, table)
         print(f"(embedded the {len(corpus.words):,} words in {time.perf_counter() - start:.0f} s)")
     vpath = workdir / "natural.sqlite"
-    remove_index(vpath)
+    reuse = args.reuse and vpath.is_file()
+    if not reuse:
+        remove_index(vpath)
     index = SqliteSearchIndex(vpath, embedder=WordMeanEmbedder(corpus.words, table))
     start = time.perf_counter()
-    for n in range(args.natural_videos):
+    for n in range(0 if reuse else args.natural_videos):
         # Captions and transcript only (the entries with vectors): indexing every kind as
         # well would take the shared machine most of an hour; what the other kinds cost a
         # query is the full-text table's "all" rows.
@@ -358,7 +360,7 @@ async def natural_language(
     print(
         f"- {vectors:,} vectors ({vectors / args.natural_videos:.0f} per video) in {lists:,} "
         f"lists (trained on {int(meta.get('vector_lists_trained', 0)):,}); indexing with "
-        f"stand-in vectors: {index_s:.0f} s"
+        f"stand-in vectors: " + ("(reused index)" if reuse else f"{index_s:.0f} s")
     )
     print(
         f"- index file: {size / 2**20:.0f} MiB, of which the vectors and their entry index "
@@ -366,8 +368,11 @@ async def natural_language(
         f"{vectors * 384 * 4 / 2**30:.2f} GiB)"
     )
     print(
-        f"- query process: peak RSS {got['peak_rss_mib']:.0f} MiB (model loaded; "
-        f"{got['rss_before_mib']:.0f} MiB before the first query)"
+        f"- query process after the hybrid and list queries: peak RSS "
+        f"{got['peak_rss_mib']:.0f} MiB, of which {got['anon_mib']:.0f} MiB its own memory "
+        f"(model, numpy, Python) and {got['file_mib']:.0f} MiB pages of the index file's memory "
+        f"map; {got['rss_before_mib']:.0f} MiB before the first query; peak "
+        f"{got['peak_rss_after_exact_mib']:.0f} MiB after the exact scans"
     )
     print("\n| what | p50 ms | p95 ms | CPU p50 ms | CPU p95 ms |")
     print("|---|---:|---:|---:|---:|")
@@ -386,6 +391,14 @@ async def natural_language(
         f"\n- recall@10 of the nearest lists (about {PROBE_VECTORS:,} vectors read) against "
         f"exact brute force: {got['recall']:.3f} over {len(texts)} queries"
     )
+    print("\n| vectors read per query | recall@10 | CPU p50 ms | CPU p95 ms |")
+    print("|---:|---:|---:|---:|")
+    for probe, row in got["probes"].items():
+        print(
+            f"| {int(probe):,} | {row['recall']:.3f} | {row['cpu_p50']:.1f} | "
+            f"{row['cpu_p95']:.1f} |"
+        )
+    print()
     print(
         f"- hybrid p95 {verdict} the {P95_TARGET_MS:.0f} ms target; load average "
         f"{got['load_before']:.1f} before the queries, {got['load_after']:.1f} after, on "
@@ -419,7 +432,12 @@ async def natural_queries(job_path: Path, count: int) -> int:
     hybrid = await measure(index, make, texts)
     timed: dict[bool, Timings] = {}
     found: dict[bool, list[list[int]]] = {}
+    memory: dict[str, float] = {}
     for exact in (False, True):
+        if exact:
+            # Before the exact scans, which read every vector: their pages then count in the
+            # RSS too (file pages of SQLite's memory map, which the OS can drop at will).
+            memory = {field: memory_mib(field) for field in ("VmHWM", "RssAnon", "RssFile")}
         timed[exact] = Timings()
         found[exact] = []
         for text in texts:
@@ -431,6 +449,21 @@ async def natural_queries(job_path: Path, count: int) -> int:
         len(set(a) & set(e)) / max(1, len(e))
         for a, e in zip(found[False], found[True], strict=True)
     )
+    # The trade-off of the probe size (VIDEOSENSE_SEARCH_VECTOR_PROBE): recall and CPU time
+    # of the vector half at other sizes, against the same exact answers.
+    probes: dict[str, dict[str, float]] = {}
+    for probe in (8_000, 16_000, 32_000, 64_000):
+        cpu, hits = [], []
+        for text, exact_ids in zip(texts, found[True], strict=True):
+            start_cpu = time.process_time()
+            ids = await index.nearest(make(text), depth=10, probe_vectors=probe)
+            cpu.append((time.process_time() - start_cpu) * 1000)
+            hits.append(len(set(ids) & set(exact_ids)) / max(1, len(exact_ids)))
+        probes[str(probe)] = {
+            "recall": statistics.mean(hits),
+            "cpu_p50": statistics.median(cpu),
+            "cpu_p95": percentile(cpu, 0.95),
+        }
     await index.close()
     print(
         json.dumps(
@@ -439,8 +472,12 @@ async def natural_queries(job_path: Path, count: int) -> int:
                 "approximate": {"wall": timed[False].wall, "cpu": timed[False].cpu},
                 "exact": {"wall": timed[True].wall, "cpu": timed[True].cpu},
                 "recall": recall,
+                "probes": probes,
                 "rss_before_mib": rss_before,
-                "peak_rss_mib": memory_mib("VmHWM"),
+                "peak_rss_mib": memory["VmHWM"],
+                "anon_mib": memory["RssAnon"],
+                "file_mib": memory["RssFile"],
+                "peak_rss_after_exact_mib": memory_mib("VmHWM"),
                 "load_before": load_before,
                 "load_after": os.getloadavg()[0],
             }
@@ -486,7 +523,8 @@ async def main() -> int:
         remove_index(path)
 
     if args.natural_only:
-        embed_throughput([corpus.document(n) for n in range(args.embed_videos)])
+        if args.embed_videos:
+            embed_throughput([corpus.document(n) for n in range(args.embed_videos)])
         await natural_language(corpus, rng, workdir, args)
         return 0
 

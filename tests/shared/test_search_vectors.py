@@ -12,10 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from tests.support.search_documents import document, keyframe, segment
 from videosense_shared.search import EntryKind, MatchMode, SearchQuery, vector_lists, vector_store
 from videosense_shared.search.embeddings import MiniLmEmbedder
+from videosense_shared.search.settings import SearchSettings
 from videosense_shared.search.sqlite_index import SqliteSearchIndex
 from videosense_shared.search.sqlite_schema import prepare
 from videosense_shared.search.vector_codes import encode, similarities
@@ -110,7 +112,7 @@ def test_trained_lists_find_what_brute_force_finds(store: VectorStore) -> None:
     ]
     # THEN the lists find nearly all of the true nearest, reading a few lists only
     assert np.mean(recall) >= 0.9
-    assert len(store._probe(queries[0], centroids)) == 5
+    assert len(store._probe(queries[0], centroids, vector_store.PROBE_VECTORS)) == 5
 
 
 @pytest.mark.usefixtures("small_lists")
@@ -220,3 +222,28 @@ async def test_the_writer_trains_the_lists_and_hybrid_search_still_ranks(
     )
     assert {v.video_id for v in only.videos} == {"food"}
     await index.close()
+
+
+@pytest.mark.usefixtures("small_lists")
+def test_the_probe_size_trades_reading_for_recall(store: VectorStore) -> None:
+    # GIVEN trained lists (a query reads ~500 of 3,000 vectors by default)
+    vectors = clustered(3_000, 30)
+    fill(store, vectors)
+    assert store.train()
+    centroids = store.centroids()
+    assert centroids is not None
+    query = clustered(1, 30, seed=3)[0]
+    # WHEN a query may read every list / THEN it reads them all and answers exactly
+    assert len(store._probe(query, centroids, 3_000)) == 30
+    assert store.nearest(query, 10, VectorFilter(), probe_vectors=3_000) == store.nearest(
+        query, 10, VectorFilter(), exact=True
+    )
+    # AND a small probe reads the minimum of lists
+    assert len(store._probe(query, centroids, 1)) == vector_store.MIN_PROBE
+
+
+def test_the_probe_size_is_a_setting() -> None:
+    # GIVEN VIDEOSENSE_SEARCH_VECTOR_PROBE WHEN the settings are read THEN it is bounded
+    assert SearchSettings(vector_probe=32_000).vector_probe == 32_000
+    with pytest.raises(ValidationError):
+        SearchSettings(vector_probe=10)

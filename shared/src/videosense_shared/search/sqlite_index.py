@@ -120,9 +120,16 @@ class SqliteSearchIndex:
         SearchIndexError: the file cannot be opened or is not a search index.
     """
 
-    def __init__(self, path: Path | str, *, embedder: TextEmbedder | None = None) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        embedder: TextEmbedder | None = None,
+        probe_vectors: int | None = None,
+    ) -> None:
         self._path = Path(path)
         self._embedder = embedder
+        self._probe_vectors = probe_vectors
         self._lock = threading.Lock()
         try:
             if str(path) != ":memory:":
@@ -649,11 +656,17 @@ class SqliteSearchIndex:
         ).fetchall()
 
     async def nearest(
-        self, query: SearchQuery, *, depth: int = HYBRID_DEPTH, exact: bool = False
+        self,
+        query: SearchQuery,
+        *,
+        depth: int = HYBRID_DEPTH,
+        exact: bool = False,
+        probe_vectors: int | None = None,
     ) -> list[int]:
         """The entry ids of the ``depth`` vectors nearest the query's meaning (its filters
         applied), best first: the vector half of a natural-language search, alone. ``exact``
-        reads every vector instead of the nearest lists (to measure the approximation).
+        reads every vector instead of the nearest lists (to measure the approximation);
+        ``probe_vectors`` overrides the index's probe size for this call.
 
         Raises:
             SearchIndexError: SQLite failed, or the index was opened without an embedder.
@@ -661,10 +674,18 @@ class SqliteSearchIndex:
         """
         embedder = self._require_embedder()
         query_vector = (await asyncio.to_thread(embedder.embed, [query.text]))[0]
-        return await self._run(lambda: self._nearest(query, query_vector, depth, exact=exact))
+        return await self._run(
+            lambda: self._nearest(query, query_vector, depth, exact=exact, probe=probe_vectors)
+        )
 
     def _nearest(
-        self, query: SearchQuery, query_vector: Vectors, depth: int, *, exact: bool = False
+        self,
+        query: SearchQuery,
+        query_vector: Vectors,
+        depth: int,
+        *,
+        exact: bool = False,
+        probe: int | None = None,
     ) -> list[int]:
         kinds = {k.value for k in query.kinds & EMBEDDED_KINDS}
         if not kinds:
@@ -683,7 +704,9 @@ class SqliteSearchIndex:
             start_s=query.start_s,
             end_s=query.end_s,
         )
-        return self._vectors.nearest(query_vector, depth, where, exact=exact)
+        return self._vectors.nearest(
+            query_vector, depth, where, exact=exact, probe_vectors=probe or self._probe_vectors
+        )
 
     async def close(self) -> None:
         """Close the file."""

@@ -200,15 +200,22 @@ class VectorStore:
     # -- searching --------------------------------------------------------------------------
 
     def nearest(
-        self, query: Vectors, depth: int, where: VectorFilter, *, exact: bool = False
+        self,
+        query: Vectors,
+        depth: int,
+        where: VectorFilter,
+        *,
+        exact: bool = False,
+        probe_vectors: int | None = None,
     ) -> list[int]:
         """The entry ids of the ``depth`` stored vectors most similar to ``query``, best
-        first: from the nearest lists (approximate) unless ``exact``, there are no lists yet,
-        or the filter is one video's entries (few: read them all)."""
+        first: from the nearest lists holding about ``probe_vectors`` vectors (default
+        ``PROBE_VECTORS``; more: better recall, slower) unless ``exact``, there are no lists
+        yet, or the filter is one video's entries (few: read them all)."""
         clauses, params = where.sql()
         centroids = None if exact or where.low is not None else self.centroids()
         if centroids is not None:
-            probe = self._probe(query, centroids)
+            probe = self._probe(query, centroids, probe_vectors or PROBE_VECTORS)
             lists = ", ".join("?" for _ in probe)
             clauses = [f"list_id IN ({UNASSIGNED}, {lists})", *clauses]
             params = [*probe, *params]
@@ -229,10 +236,10 @@ class VectorStore:
                     heapq.heapreplace(best, item)
         return [entry_id for _, entry_id in sorted(best, reverse=True)]
 
-    def _probe(self, query: Vectors, centroids: Vectors) -> list[int]:
-        """The lists to read: the nearest ones, as many as hold about ``PROBE_VECTORS``."""
+    def _probe(self, query: Vectors, centroids: Vectors, vectors: int) -> list[int]:
+        """The lists to read: the nearest ones, as many as hold about ``vectors``."""
         per_list = max(1.0, self.count() / len(centroids))
-        wanted = min(len(centroids), max(MIN_PROBE, round(PROBE_VECTORS / per_list)))
+        wanted = min(len(centroids), max(MIN_PROBE, round(vectors / per_list)))
         closeness = centroids @ query
         nearest = np.argpartition(-closeness, wanted - 1)[:wanted]
         return sorted(int(i) for i in nearest)
