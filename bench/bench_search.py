@@ -12,9 +12,13 @@ with them. ``--reuse`` queries the index an earlier run left in ``--dir`` (an in
 older layout is upgraded in place when opened).
 
 Natural-language search needs a vector per transcript segment and caption, made by
-all-MiniLM-L6-v2 on the CPU: for all 10,000 videos that is hours on 2 shared cores, so the
-hybrid half embeds a subset (``--embed-videos``, default 100) into its own index and reports
-the embedding rate and the query latency there, with the vector matrix size extrapolated.
+all-MiniLM-L6-v2 on the CPU (in numpy): the embedding rate is measured on the texts of
+``--embed-videos`` videos, numpy against the torch pipeline when torch is installed. Embedding
+all 10,000 videos would take hours on 2 shared cores, so the natural-language index
+(``--natural-videos``, its own file) is written with stand-in vectors (the mean of the real
+model's vectors of each text's words) and queried from a separate process with the real model:
+hybrid and vector-only latency, exact brute force, recall@10 of the inverted lists against it
+per probe size, index size and the query process's memory. ``--natural-only`` runs just that.
 
 The document scan runs on a subset too (``--scan-videos``, JSON files on local disk: a lower
 bound of the S3 reads it did) and its time is extrapolated linearly to the whole library.
