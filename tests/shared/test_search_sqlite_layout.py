@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.search_documents import document, keyframe, segment
 from videosense_shared.search import EntryKind, MatchMode, SearchQuery, SearchResults, sqlite_index
+from videosense_shared.search.embeddings import MiniLmEmbedder
 from videosense_shared.search.protocol import SearchIndexError
 from videosense_shared.search.sqlite_index import SqliteSearchIndex
 from videosense_shared.search.sqlite_schema import FTS_TABLES, SCHEMA_VERSION
@@ -127,6 +128,33 @@ async def test_a_layout_1_file_is_upgraded_in_place(tmp_path: Path) -> None:
     again = SqliteSearchIndex(path)
     assert (await again.search(SearchQuery(text="bus"))).total_hits == 1
     await again.close()
+
+
+async def test_float32_vectors_of_an_older_layout_become_int8_rows(tmp_path: Path) -> None:
+    # GIVEN a layout-1 file (its vectors table is layout 2's: float32 per entry) holding the
+    # real model's vector of its transcript segment
+    path = tmp_path / "old.sqlite"
+    model = MiniLmEmbedder()
+    with sqlite3.connect(path) as db:
+        db.executescript(LAYOUT_1)
+        db.execute(
+            "INSERT INTO vectors VALUES (3, 'old', ?)",
+            (model.embed(["the car is red"])[0].astype("<f4").tobytes(),),
+        )
+    # WHEN this version opens it with the model
+    index = SqliteSearchIndex(path, embedder=model)
+    # THEN the vector is kept, as an int8 row of no list yet, and counted
+    with sqlite3.connect(path) as db:
+        assert db.execute(
+            "SELECT list_id, entry_id, kind, t_s, end_s, length(code) FROM vectors"
+        ).fetchall() == [(-1, 3, "transcript", 1.0, 4.0, 388)]
+        assert db.execute("SELECT value FROM meta WHERE key = 'vector_count'").fetchone() == ("1",)
+    # AND a question in other words finds the segment through it
+    found = await index.nearest(
+        SearchQuery(text="a crimson automobile", mode=MatchMode.NATURAL), depth=5
+    )
+    assert found == [3]
+    await index.close()
 
 
 async def test_a_file_of_an_unknown_layout_is_refused_with_how_to_rebuild(

@@ -46,7 +46,7 @@ async def open_search_index(
     cfg = settings or SearchSettings()
     model = (embedder or MiniLmEmbedder()) if cfg.embeddings else None
     if cfg.backend == "sqlite":
-        return SqliteSearchIndex(cfg.index_path, embedder=model)
+        return SqliteSearchIndex(cfg.index_path, embedder=model, probe_vectors=cfg.vector_probe)
     if not cfg.opensearch_endpoint:
         raise SearchConfigurationError(
             "VIDEOSENSE_SEARCH_BACKEND=opensearch needs VIDEOSENSE_SEARCH_OPENSEARCH_ENDPOINT "

@@ -7,23 +7,27 @@ the transformer's token vectors, mean-pooled over the attention mask, then L2-no
 is exactly what the model's own pipeline (``modules.json``: Transformer, Pooling mean,
 Normalize) does. Cosine similarity is then a dot product.
 
-Loading is lazy: importing this module, or a phrase search, never imports torch; the model
-loads on the first :meth:`MiniLmEmbedder.embed`.
+Loading is lazy: importing this module, or a phrase search, never reads the model; it loads
+on the first :meth:`MiniLmEmbedder.embed` (about 90 MB of weights, memory-mapped).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from videosense_shared.search.bert_encoder import BertConfig, BertEncoder
+from videosense_shared.search.safetensors_file import read_safetensors
+
 if TYPE_CHECKING:
-    import torch
+    from tokenizers import Tokenizer
 
 Vectors = npt.NDArray[np.float32]
 
@@ -84,20 +88,33 @@ def packaged_model_dir() -> Path:
 
 
 class MiniLmEmbedder:
-    """all-MiniLM-L6-v2 on the CPU, loaded from its package on first use (thread-safe).
+    """all-MiniLM-L6-v2 on the CPU in numpy, loaded from its package on first use
+    (thread-safe).
+
+    Texts are tokenised by the model's own ``tokenizer.json`` (the ``tokenizers`` library:
+    BERT's lower-casing, accent stripping, punctuation and CJK splitting, WordPiece, [CLS] and
+    [SEP], cut at 256 tokens) and encoded by :class:`~videosense_shared.search.bert_encoder.
+    BertEncoder`. A call's texts are sorted by length and encoded in batches padded to their
+    longest text, so short captions do not pay for a long transcript segment's padding.
+
+    Args:
+        model_dir: the model files (default: the packaged model).
+        batch_tokens: how many (padded) tokens a batch holds at most: bounds the memory of the
+            attention scores (a batch of 16 texts of 256 tokens: 50 MB).
+        batch_size: at most this many texts per batch.
 
     Raises:
         EmbeddingModelUnavailableError: from :meth:`embed`, when the model cannot be loaded.
     """
 
     def __init__(
-        self, model_dir: Path | None = None, *, batch_size: int = 64, threads: int | None = None
+        self, model_dir: Path | None = None, *, batch_tokens: int = 4096, batch_size: int = 64
     ) -> None:
         self._model_dir = model_dir
+        self._batch_tokens = batch_tokens
         self._batch_size = batch_size
-        self._threads = threads
         self._lock = threading.Lock()
-        self._loaded: tuple[Any, Any] | None = None
+        self._loaded: tuple[Tokenizer, BertEncoder] | None = None
 
     @property
     def model_id(self) -> str:
@@ -109,24 +126,35 @@ class MiniLmEmbedder:
         """384."""
         return DIMENSIONS
 
-    def _load(self) -> tuple[Any, Any]:
+    def _load(self) -> tuple[Tokenizer, BertEncoder]:
         with self._lock:
             if self._loaded is None:
                 model_dir = self._model_dir or packaged_model_dir()
-                # Imported here: only natural-language work pays for torch.
-                import torch
-                from transformers import AutoModel, AutoTokenizer
-                from transformers.utils import logging as transformers_logging
+                try:
+                    # Imported here: a phrase search never pays for the tokenizer library.
+                    from tokenizers import Tokenizer
 
-                # No progress bars on a service's stderr.
-                transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-
-                if self._threads is not None:
-                    torch.set_num_threads(self._threads)
-                tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
-                model = AutoModel.from_pretrained(str(model_dir), local_files_only=True)
-                model.eval()
-                self._loaded = (tokenizer, model)
+                    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+                    # The file asks for fixed padding to 128 and a cut at 128: the model's
+                    # pipeline cuts at 256 (sentence_bert_config.json), and batches are padded
+                    # here, to their longest text.
+                    tokenizer.no_padding()
+                    tokenizer.enable_truncation(MAX_TOKENS)
+                    config = BertConfig.from_json(
+                        json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+                    )
+                    encoder = BertEncoder(config, read_safetensors(model_dir / "model.safetensors"))
+                except ImportError as err:
+                    raise EmbeddingModelUnavailableError(
+                        "the text-embedding model needs the tokenizers package"
+                    ) from err
+                except Exception as err:
+                    # OSError, BertWeightsError/SafetensorsError (ValueError), and the plain
+                    # Exception tokenizers raises for a malformed tokenizer.json.
+                    raise EmbeddingModelUnavailableError(
+                        f"cannot load the text-embedding model from {model_dir}: {err}"
+                    ) from err
+                self._loaded = (tokenizer, encoder)
             return self._loaded
 
     def embed(self, texts: Sequence[str]) -> Vectors:
@@ -135,33 +163,43 @@ class MiniLmEmbedder:
         Raises:
             EmbeddingModelUnavailableError: the model cannot be loaded.
         """
+        result = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
         if not texts:
-            return np.zeros((0, DIMENSIONS), dtype=np.float32)
-        tokenizer, model = self._load()
-        import torch
+            return result
+        tokenizer, encoder = self._load()
+        encodings = tokenizer.encode_batch(list(texts))
+        lengths = np.array([len(e.ids) for e in encodings])
+        order = np.argsort(lengths, kind="stable")
+        start = 0
+        while start < len(order):
+            # Longest text last: a batch is as wide as the text that ends it.
+            end = start + 1
+            while (
+                end < len(order)
+                and end - start < self._batch_size
+                and (end - start + 1) * lengths[order[end]] <= self._batch_tokens
+            ):
+                end += 1
+            rows = order[start:end]
+            width = int(lengths[rows[-1]])
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=bool)
+            for i, row in enumerate(rows):
+                tokens = encodings[row].ids
+                ids[i, : len(tokens)] = tokens
+                mask[i, : len(tokens)] = True
+            result[rows] = mean_pooled(encoder(ids, mask), mask)
+            start = end
+        return result
 
-        rows: list[Vectors] = []
-        with torch.inference_mode():
-            for start in range(0, len(texts), self._batch_size):
-                batch = list(texts[start : start + self._batch_size])
-                encoded = tokenizer(
-                    batch,
-                    padding=True,
-                    truncation=True,
-                    max_length=MAX_TOKENS,
-                    return_tensors="pt",
-                )
-                output = model(**encoded)
-                rows.append(_mean_pooled(output.last_hidden_state, encoded["attention_mask"]))
-        return np.concatenate(rows).astype(np.float32, copy=False)
 
-
-def _mean_pooled(tokens: torch.Tensor, mask: torch.Tensor) -> Vectors:
-    import torch
-
-    weights = mask.unsqueeze(-1).to(tokens.dtype)
-    summed = (tokens * weights).sum(dim=1)
-    counts = weights.sum(dim=1).clamp(min=1e-9)
-    pooled = torch.nn.functional.normalize(summed / counts, p=2, dim=1)
-    result: Vectors = pooled.cpu().numpy().astype(np.float32)
+def mean_pooled(tokens: npt.NDArray[np.float32], mask: npt.NDArray[np.bool_]) -> Vectors:
+    """The mean of each text's token vectors over its mask, L2-normalised (the model's Pooling
+    and Normalize modules)."""
+    weights = mask[:, :, None].astype(np.float32)
+    summed = (tokens * weights).sum(axis=1)
+    counts = np.maximum(weights.sum(axis=1), np.float32(1e-9))
+    pooled = summed / counts
+    norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), np.float32(1e-12))
+    result: Vectors = (pooled / norms).astype(np.float32, copy=False)
     return result

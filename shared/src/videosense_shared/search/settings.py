@@ -46,6 +46,15 @@ class SearchSettings(BaseSettings):
         pattern=r"^[a-z0-9][a-z0-9_-]{0,200}$",
         description="The OpenSearch index of entries (videos go to '<name>-videos').",
     )
+    vector_probe: int = Field(
+        default=16_000,
+        ge=1_000,
+        le=1_000_000,
+        description=(
+            "About how many vectors a natural-language query reads once the library has "
+            "inverted lists (sqlite backend): more finds more of the exact nearest, slower."
+        ),
+    )
     embeddings: bool = Field(
         default=True,
         description=(

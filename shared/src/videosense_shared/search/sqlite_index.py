@@ -27,11 +27,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
-
 from videosense_shared.document import VideoDocument
 from videosense_shared.messages import ImageRef, VideoStatus
-from videosense_shared.search.embeddings import TextEmbedder, Vectors
+from videosense_shared.search.embeddings import DIMENSIONS, TextEmbedder, Vectors
 from videosense_shared.search.entries import EMBEDDED_KINDS, IndexEntry, document_entries
 from videosense_shared.search.fts_query import (
     fts_string,
@@ -50,6 +48,7 @@ from videosense_shared.search.query import (
 )
 from videosense_shared.search.ranking import final_score, group_by_video, mark_words, rrf_scores
 from videosense_shared.search.sqlite_schema import FTS_TABLES, prepare
+from videosense_shared.search.vector_store import VectorFilter, VectorRow, VectorStore
 from videosense_shared.search.words import query_words
 
 #: How many hits each half of a hybrid query contributes to the fusion.
@@ -63,19 +62,6 @@ MMAP_BYTES = 4 * 2**30
 _OVERFETCH = 3
 
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True)
-class _VectorMatrix:
-    """Every stored vector in memory, with what the filters need, for one generation."""
-
-    generation: int
-    entry_ids: np.ndarray[Any, np.dtype[np.int64]]
-    video_ids: tuple[str, ...]
-    kinds: tuple[str, ...]
-    starts: np.ndarray[Any, np.dtype[np.float64]]
-    ends: np.ndarray[Any, np.dtype[np.float64]]
-    matrix: Vectors
 
 
 @dataclass(frozen=True)
@@ -134,11 +120,17 @@ class SqliteSearchIndex:
         SearchIndexError: the file cannot be opened or is not a search index.
     """
 
-    def __init__(self, path: Path | str, *, embedder: TextEmbedder | None = None) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        embedder: TextEmbedder | None = None,
+        probe_vectors: int | None = None,
+    ) -> None:
         self._path = Path(path)
         self._embedder = embedder
+        self._probe_vectors = probe_vectors
         self._lock = threading.Lock()
-        self._vectors: _VectorMatrix | None = None
         try:
             if str(path) != ":memory:":
                 self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -154,6 +146,9 @@ class SqliteSearchIndex:
             # it costs address space, not memory.
             self._db.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
             prepare(self._db, str(path))
+            self._vectors = VectorStore(
+                self._db, embedder.dimensions if embedder is not None else DIMENSIONS
+            )
         except sqlite3.Error as err:
             raise SearchIndexError(f"cannot open the search index {path}: {err}") from err
         except ValueError as err:
@@ -195,7 +190,24 @@ class SqliteSearchIndex:
             texts = [entries[i].text for i in embedded]
             # CPU-bound, outside the lock: other queries run meanwhile.
             vectors = await asyncio.to_thread(embedder.embed, texts)
-        return await self._run(lambda: self._replace(document, entries, embedded, vectors))
+        count = await self._run(lambda: self._replace(document, entries, embedded, vectors))
+        if vectors is not None and await self._run(self._vectors.needs_training):
+            await self.train_vector_lists()
+        return count
+
+    async def train_vector_lists(self) -> bool:
+        """Train the approximate search's lists on the stored vectors now (index_video does
+        when the library reaches :data:`~videosense_shared.search.vector_store.TRAIN_MIN`
+        vectors, and again each time it doubles).
+
+        Returns:
+            Whether new lists were written (not when the index is too small, or a write came
+            in meanwhile).
+
+        Raises:
+            SearchIndexError: SQLite failed.
+        """
+        return await self._run(self._vectors.train)
 
     def _replace(
         self,
@@ -258,12 +270,17 @@ class SqliteSearchIndex:
                 entry_values,
             )
             if vectors is not None and self._embedder is not None:
-                db.executemany(
-                    "INSERT INTO vectors (entry_id, video_id, vector) VALUES (?, ?, ?)",
-                    (
-                        (entry_ids[i], document.video_id, vectors[row].tobytes())
-                        for row, i in enumerate(embedded)
-                    ),
+                self._vectors.add(
+                    [
+                        VectorRow(
+                            entry_ids[i],
+                            entries[i].kind.value,
+                            entries[i].t_s,
+                            _end_or_time(entries[i]),
+                        )
+                        for i in embedded
+                    ],
+                    vectors,
                 )
                 db.execute(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES ('embedding_model', ?)",
@@ -292,7 +309,11 @@ class SqliteSearchIndex:
 
     def _delete(self, video_id: str) -> None:
         db = self._db
-        db.execute("DELETE FROM vectors WHERE video_id = ?", (video_id,))
+        low, high = db.execute(
+            "SELECT min(id), max(id) FROM entries WHERE video_id = ?", (video_id,)
+        ).fetchone()
+        if low is not None:
+            self._vectors.delete_entries(int(low), int(high))
         db.execute("DELETE FROM entries WHERE video_id = ?", (video_id,))
         db.execute("DELETE FROM keyframes WHERE video_id = ?", (video_id,))
         db.execute("DELETE FROM videos WHERE video_id = ?", (video_id,))
@@ -574,19 +595,29 @@ class SqliteSearchIndex:
             videos=group_by_video(hits, videos),
         )
 
-    async def _hybrid(self, query: SearchQuery) -> SearchResults:
-        embedder = self._embedder
-        if embedder is None:
+    def _require_embedder(self) -> TextEmbedder:
+        if self._embedder is None:
             raise SearchIndexError(
                 "natural-language search needs the text-embedding model: the index was opened "
                 "without one (VIDEOSENSE_SEARCH_EMBEDDINGS)"
             )
-        query_vector = (await asyncio.to_thread(embedder.embed, [query.text]))[0]
-        return await self._run(lambda: self._fuse(query, query_vector))
+        return self._embedder
 
-    def _fuse(self, query: SearchQuery, query_vector: Vectors) -> SearchResults:
-        # The full-text half ranks by its own score (phrase bonus, bm25): best first.
-        text_hits, _, _ = self._ranked(query, HYBRID_DEPTH)
+    async def _hybrid(self, query: SearchQuery) -> SearchResults:
+        embedder = self._require_embedder()
+        # The question is embedded while the full-text half runs: numpy and SQLite both
+        # release the GIL, so on two cores the two overlap.
+        embedding = asyncio.ensure_future(asyncio.to_thread(embedder.embed, [query.text]))
+        try:
+            # The full-text half ranks by its own score (phrase bonus, bm25): best first.
+            text_hits, _, _ = await self._run(lambda: self._ranked(query, HYBRID_DEPTH))
+        finally:
+            query_vector = (await embedding)[0]
+        return await self._run(lambda: self._fuse(query, query_vector, text_hits))
+
+    def _fuse(
+        self, query: SearchQuery, query_vector: Vectors, text_hits: Sequence[_Scored]
+    ) -> SearchResults:
         by_id = {s.candidate.entry_id: s for s in text_hits}
         text_ranking = list(by_id)
         vector_ranking = self._nearest(query, query_vector, HYBRID_DEPTH)
@@ -624,57 +655,67 @@ class SqliteSearchIndex:
             list(entry_ids),
         ).fetchall()
 
-    def _matrix(self) -> _VectorMatrix:
-        generation = int(self._meta("generation") or 0)
-        if self._vectors is not None and self._vectors.generation == generation:
-            return self._vectors
-        rows = self._db.execute(
-            "SELECT v.entry_id, v.video_id, e.kind, e.t_s, coalesce(e.end_s, e.t_s), v.vector"
-            " FROM vectors v JOIN entries e ON e.id = v.entry_id ORDER BY v.entry_id"
-        ).fetchall()
-        dims = self._embedder.dimensions if self._embedder else 0
-        matrix = (
-            np.frombuffer(b"".join(r[5] for r in rows), dtype=np.float32).reshape(-1, dims)
-            if rows
-            else np.zeros((0, dims), dtype=np.float32)
-        )
-        self._vectors = _VectorMatrix(
-            generation=generation,
-            entry_ids=np.array([r[0] for r in rows], dtype=np.int64),
-            video_ids=tuple(r[1] for r in rows),
-            kinds=tuple(r[2] for r in rows),
-            starts=np.array([r[3] for r in rows], dtype=np.float64),
-            ends=np.array([r[4] for r in rows], dtype=np.float64),
-            matrix=matrix,
-        )
-        return self._vectors
+    async def nearest(
+        self,
+        query: SearchQuery,
+        *,
+        depth: int = HYBRID_DEPTH,
+        exact: bool = False,
+        probe_vectors: int | None = None,
+    ) -> list[int]:
+        """The entry ids of the ``depth`` vectors nearest the query's meaning (its filters
+        applied), best first: the vector half of a natural-language search, alone. ``exact``
+        reads every vector instead of the nearest lists (to measure the approximation);
+        ``probe_vectors`` overrides the index's probe size for this call.
 
-    def _nearest(self, query: SearchQuery, query_vector: Vectors, depth: int) -> list[int]:
-        vectors = self._matrix()
-        if not len(vectors.entry_ids):
+        Raises:
+            SearchIndexError: SQLite failed, or the index was opened without an embedder.
+            EmbeddingModelUnavailableError: the embedder cannot load its model.
+        """
+        embedder = self._require_embedder()
+        query_vector = (await asyncio.to_thread(embedder.embed, [query.text]))[0]
+        return await self._run(
+            lambda: self._nearest(query, query_vector, depth, exact=exact, probe=probe_vectors)
+        )
+
+    def _nearest(
+        self,
+        query: SearchQuery,
+        query_vector: Vectors,
+        depth: int,
+        *,
+        exact: bool = False,
+        probe: int | None = None,
+    ) -> list[int]:
+        kinds = {k.value for k in query.kinds & EMBEDDED_KINDS}
+        if not kinds:
             return []
-        keep = np.ones(len(vectors.entry_ids), dtype=bool)
-        if query.kinds != frozenset(EntryKind):
-            wanted = {k.value for k in query.kinds}
-            keep &= np.array([k in wanted for k in vectors.kinds], dtype=bool)
+        low = high = None
         if query.video_id is not None:
-            keep &= np.array([v == query.video_id for v in vectors.video_ids], dtype=bool)
-        if query.start_s is not None:
-            keep &= vectors.ends >= query.start_s
-        if query.end_s is not None:
-            keep &= vectors.starts <= query.end_s
-        candidates = np.flatnonzero(keep)
-        if not len(candidates):
-            return []
-        similarity = vectors.matrix[candidates] @ query_vector
-        top = min(depth, len(candidates))
-        best = np.argpartition(-similarity, top - 1)[:top]
-        best = best[np.argsort(-similarity[best])]
-        return [int(vectors.entry_ids[candidates[i]]) for i in best]
+            low, high = self._db.execute(
+                "SELECT min(id), max(id) FROM entries WHERE video_id = ?", (query.video_id,)
+            ).fetchone()
+            if low is None:
+                return []
+        where = VectorFilter(
+            kinds=None if kinds == {k.value for k in EMBEDDED_KINDS} else frozenset(kinds),
+            low=low,
+            high=high,
+            start_s=query.start_s,
+            end_s=query.end_s,
+        )
+        return self._vectors.nearest(
+            query_vector, depth, where, exact=exact, probe_vectors=probe or self._probe_vectors
+        )
 
     async def close(self) -> None:
         """Close the file."""
         await asyncio.to_thread(self._db.close)
+
+
+def _end_or_time(entry: IndexEntry) -> float:
+    """A segment's end, or a keyframe's time (it lasts no time)."""
+    return entry.end_s if entry.end_s is not None else entry.t_s
 
 
 def _hit(row: Sequence[Any], *, snippet: str, score: float) -> SearchHit:

@@ -1,6 +1,6 @@
 """The layout of the embedded search index file (SQLite), and the upgrade of older layouts.
 
-Layout 2 (see ``docs/architecture.md``, "The search index"):
+Layout 3 (see ``docs/architecture.md``, "The search index"):
 
 - ``videos``: one row per indexed video, whatever its status, so a failed video with no
   entries is listed too;
@@ -14,14 +14,21 @@ Layout 2 (see ``docs/architecture.md``, "The search index"):
   starts few words). The kind is where the words are indexed, so a kind filter picks the
   indexes to read, never a row to check per match: a label search for a word that every
   transcript segment holds reads the label index alone;
-- ``vectors``: a float32 vector per transcript segment and caption, when an embedder is given;
-- ``meta``: the layout (``schema``), the embedding model, and a generation counter that every
-  write bumps (readers in other processes reload their vector matrix when it changes).
+- ``vectors`` and ``vector_lists``: an int8 vector per transcript segment and caption, when
+  an embedder is given, grouped in inverted lists (:mod:`videosense_shared.search.vector_store`);
+- ``meta``: the layout (``schema``), the embedding model, a generation counter that every
+  write bumps, and the vector bookkeeping (``vector_count``, ``vector_lists_*``).
+
+Layout 2 stored each vector as 384 float32 in a ``vectors`` table keyed by entry, read whole
+into memory by every querying process (1.5 GiB at 10,000 videos): opening a layout-2 file
+converts its vectors to int8 rows without lists (the writer trains the lists later), one
+transaction.
 
 Layout 1 had a single FTS5 index for all kinds: every match of a kind-filtered search was
 joined to its row to check the kind. Its ``entries`` table is the same as layout 2's, so
 opening a layout-1 file upgrades it in place: the per-kind indexes are built from its entries
-(one transaction; minutes for millions of entries) and the old index is dropped.
+(one transaction; minutes for millions of entries) and the old index is dropped; then its
+vectors as a layout-2 file's.
 """
 
 from __future__ import annotations
@@ -29,13 +36,17 @@ from __future__ import annotations
 import logging
 import sqlite3
 
+import numpy as np
+
+from videosense_shared.search import vector_codes
 from videosense_shared.search.query import EntryKind
+from videosense_shared.search.vector_store import VECTOR_TABLES
 
 _log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "2"
-#: Layouts this version upgrades in place (from their ``entries`` table).
-UPGRADABLE = frozenset({"1"})
+SCHEMA_VERSION = "3"
+#: Layouts this version upgrades in place.
+UPGRADABLE = frozenset({"1", "2"})
 
 #: The FTS5 index of each entry kind.
 FTS_TABLES: dict[EntryKind, str] = {kind: f"fts_{kind.value}" for kind in EntryKind}
@@ -72,12 +83,6 @@ _TABLES = (
         speaker TEXT
     )""",
     "CREATE INDEX IF NOT EXISTS entries_video ON entries (video_id)",
-    """CREATE TABLE IF NOT EXISTS vectors (
-        entry_id INTEGER PRIMARY KEY,
-        video_id TEXT NOT NULL,
-        vector BLOB NOT NULL
-    )""",
-    "CREATE INDEX IF NOT EXISTS vectors_video ON vectors (video_id)",
 )
 
 
@@ -106,6 +111,8 @@ def _fts_statements(kind: EntryKind) -> tuple[str, ...]:
 def _create(db: sqlite3.Connection) -> None:
     for statement in _TABLES:
         db.execute(statement)
+    for statement in VECTOR_TABLES:
+        db.execute(statement)
     for kind in EntryKind:
         for statement in _fts_statements(kind):
             db.execute(statement)
@@ -122,12 +129,46 @@ def _upgrade_from_1(db: sqlite3.Connection) -> None:
     db.execute("DROP TRIGGER IF EXISTS entries_ai")
     db.execute("DROP TRIGGER IF EXISTS entries_ad")
     db.execute("DROP TABLE IF EXISTS entries_fts")
-    _create(db)
+    for statement in _TABLES:
+        db.execute(statement)
+    for kind in EntryKind:
+        for statement in _fts_statements(kind):
+            db.execute(statement)
     for kind, table in FTS_TABLES.items():
         db.execute(
             f"INSERT INTO {table} (rowid, text) SELECT id, text FROM entries WHERE kind = ?",
             (kind.value,),
         )
+    _upgrade_from_2(db)
+
+
+def _upgrade_from_2(db: sqlite3.Connection) -> None:
+    """Layout 2's float32 vectors (keyed by entry) become int8 rows of no list yet."""
+    _log.warning(
+        "search index: converting the vectors to layout %s; this runs once", SCHEMA_VERSION
+    )
+    db.execute("ALTER TABLE vectors RENAME TO vectors_layout2")
+    db.execute("DROP INDEX IF EXISTS vectors_video")
+    for statement in VECTOR_TABLES:
+        db.execute(statement)
+    cursor = db.execute(
+        "SELECT v.entry_id, e.kind, e.t_s, coalesce(e.end_s, e.t_s), v.vector"
+        " FROM vectors_layout2 v JOIN entries e ON e.id = v.entry_id"
+    )
+    converted = 0
+    while rows := cursor.fetchmany(4096):
+        dims = len(rows[0][4]) // 4
+        floats = np.frombuffer(b"".join(r[4] for r in rows), dtype="<f4").reshape(-1, dims)
+        db.executemany(
+            "INSERT INTO vectors (list_id, entry_id, kind, t_s, end_s, code)"
+            " VALUES (-1, ?, ?, ?, ?, ?)",
+            ((*row[:4], code) for row, code in zip(rows, vector_codes.encode(floats), strict=True)),
+        )
+        converted += len(rows)
+    db.execute("DROP TABLE vectors_layout2")
+    db.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('vector_count', ?)", (str(converted),)
+    )
 
 
 def prepare(db: sqlite3.Connection, name: str) -> None:
@@ -159,7 +200,7 @@ def prepare(db: sqlite3.Connection, name: str) -> None:
                 (SCHEMA_VERSION,),
             )
         elif found in UPGRADABLE:
-            _upgrade_from_1(db)
+            (_upgrade_from_1 if found == "1" else _upgrade_from_2)(db)
             db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
             db.execute(
                 "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
