@@ -1,5 +1,6 @@
 """Whisper through faster-whisper (CTranslate2): int8 on the CPU, Silero VAD (speech decoded
-clip by clip, :mod:`transcriber.speech_clips`), word times, language identification.
+in groups of at most one decode, :mod:`transcriber.speech_clips`), word times, language
+identification.
 
 The model is, by default, the multilingual ``base`` model installed as packages
 (``packaged:base``, :mod:`transcriber.packaged_model`: no configuration, no network), or a
@@ -34,7 +35,7 @@ from transcriber.audio import ExtractedAudio
 from transcriber.audio_windows import AudioWindow, read_windows
 from transcriber.backend import TranscriptionError
 from transcriber.packaged_model import PACKAGED_PREFIX, packaged_model
-from transcriber.speech_clips import speech_clips
+from transcriber.speech_clips import VAD, speech_groups
 from transcriber.timeline import RawSegment, RawWord, build_transcript
 from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import Transcript
@@ -216,29 +217,50 @@ class WhisperSpeechModel:
     def _transcribe_window(
         self, model: Any, window: AudioWindow, language: str | None
     ) -> tuple[list[RawSegment], str]:
-        clips: list[float] | str = "0"  # faster-whisper's "from the start, all of it"
-        if self._vad:
-            clips = speech_clips(window.samples)
-            if not clips:
-                # Nothing spoken: no decode, and no language guessed from noise.
-                return [], ""
+        if not self._vad:
+            return self._decode(model, window, 0, window.samples.shape[0], language, vad=False)
+        raw: list[RawSegment] = []
+        detected = ""
+        for group in speech_groups(window.samples):
+            segments, found = self._decode(
+                model, window, group.start, group.end, language or detected or None, vad=True
+            )
+            raw.extend(segments)
+            # The first group with something said names the language of the ones after it.
+            if not detected and segments:
+                detected = found
+        # No speech at all: no decode, and no language guessed from noise.
+        return raw, detected
+
+    def _decode(
+        self,
+        model: Any,
+        window: AudioWindow,
+        start: int,
+        end: int,
+        language: str | None,
+        *,
+        vad: bool,
+    ) -> tuple[list[RawSegment], str]:
+        """Decode ``window.samples[start:end]``; times come back in the file's seconds."""
         segments, info = model.transcribe(
-            window.samples,
+            window.samples[start:end],
             language=language,
             beam_size=self._beam_size,
-            clip_timestamps=clips,
+            vad_filter=vad,
+            vad_parameters=VAD if vad else None,
             temperature=list(self._temperatures),
             compression_ratio_threshold=self._loop_ratio,
             word_timestamps=True,
             condition_on_previous_text=False,
         )
-        offset = window.start_s
-        length = window.duration_s
+        offset = window.start_s + start / window.sample_rate
+        low, high = window.start_s, window.start_s + window.duration_s
 
         def shift(t: float) -> float:
-            # Timestamp tokens can overshoot the window; clamping to it keeps windows disjoint,
-            # so segments of a later window never start before an earlier one ends.
-            return offset + min(max(float(t), 0.0), length)
+            # Timestamp tokens can overshoot the audio; clamping to the window keeps windows
+            # disjoint, so segments of a later window never start before an earlier one ends.
+            return min(max(offset + float(t), low), high)
 
         raw = [
             RawSegment(
@@ -255,7 +277,7 @@ class WhisperSpeechModel:
                     for w in seg.words or ()
                 ],
             )
-            # ``segments`` is a generator: decoding happens while iterating, 30 s at a time.
+            # ``segments`` is a generator: decoding happens while iterating.
             for seg in segments
         ]
         return raw, str(info.language)
