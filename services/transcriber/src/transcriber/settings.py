@@ -56,7 +56,7 @@ class TranscriberSettings(ConsumerSettings):
     )
     whisper_vad: bool = Field(
         default=True,
-        description="Decode only the speech Silero VAD finds, in groups (speech_clips).",
+        description="Decode only the speech Silero VAD finds, in groups (speech_groups).",
     )
     whisper_temperature_fallback: bool = Field(
         default=True,

@@ -1,5 +1,5 @@
 """Whisper through faster-whisper (CTranslate2): int8 on the CPU, Silero VAD (speech decoded
-in groups of at most one decode, :mod:`transcriber.speech_clips`), word times, language
+in groups of at most one decode, :mod:`transcriber.speech_groups`), word times, language
 identification.
 
 The model is, by default, the multilingual ``base`` model installed as packages
@@ -35,7 +35,7 @@ from transcriber.audio import ExtractedAudio
 from transcriber.audio_windows import AudioWindow, read_windows
 from transcriber.backend import TranscriptionError
 from transcriber.packaged_model import PACKAGED_PREFIX, packaged_model
-from transcriber.speech_clips import VAD, speech_groups
+from transcriber.speech_groups import VAD, speech_groups
 from transcriber.timeline import RawSegment, RawWord, build_transcript
 from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import Transcript
