@@ -186,13 +186,16 @@ class WhisperSpeechModel:
         windows = 0
         try:
             for window in read_windows(audio.path, self._window_s):
-                segments, detected = self._transcribe_window(model, window, language)
+                segments: list[RawSegment] = []
+                for start, end in self._spans(window):
+                    decoded, detected = self._decode(model, window, start, end, language)
+                    segments.extend(decoded)
+                    # Identification on audio with no speech is a guess on noise: keep asking
+                    # until a span has something to say, then hold that language.
+                    if language is None and decoded:
+                        language = detected
                 windows += 1
                 raw.extend(segments)
-                # Identification on a window with no speech is a guess on noise: keep asking
-                # until a window has something to say, then hold that language.
-                if language is None and segments:
-                    language = detected
                 _log.info(
                     "whisper window %d: %.1f-%.1f s, %d segment(s)",
                     window.index,
@@ -214,23 +217,12 @@ class WhisperSpeechModel:
         _log.info("whisper: %d window(s) of at most %g s", windows, self._window_s)
         return build_transcript(language, raw, audio.duration_s)
 
-    def _transcribe_window(
-        self, model: Any, window: AudioWindow, language: str | None
-    ) -> tuple[list[RawSegment], str]:
+    def _spans(self, window: AudioWindow) -> list[tuple[int, int]]:
+        """The sample ranges of ``window`` to decode: its speech groups with VAD (none when
+        nothing is spoken: no decode, no language guessed from noise), else all of it."""
         if not self._vad:
-            return self._decode(model, window, 0, window.samples.shape[0], language, vad=False)
-        raw: list[RawSegment] = []
-        detected = ""
-        for group in speech_groups(window.samples):
-            segments, found = self._decode(
-                model, window, group.start, group.end, language or detected or None, vad=True
-            )
-            raw.extend(segments)
-            # The first group with something said names the language of the ones after it.
-            if not detected and segments:
-                detected = found
-        # No speech at all: no decode, and no language guessed from noise.
-        return raw, detected
+            return [(0, window.samples.shape[0])]
+        return [(group.start, group.end) for group in speech_groups(window.samples)]
 
     def _decode(
         self,
@@ -239,16 +231,14 @@ class WhisperSpeechModel:
         start: int,
         end: int,
         language: str | None,
-        *,
-        vad: bool,
     ) -> tuple[list[RawSegment], str]:
         """Decode ``window.samples[start:end]``; times come back in the file's seconds."""
         segments, info = model.transcribe(
             window.samples[start:end],
             language=language,
             beam_size=self._beam_size,
-            vad_filter=vad,
-            vad_parameters=VAD if vad else None,
+            vad_filter=self._vad,
+            vad_parameters=VAD if self._vad else None,
             temperature=list(self._temperatures),
             compression_ratio_threshold=self._loop_ratio,
             word_timestamps=True,
