@@ -18,9 +18,9 @@ from botocore.exceptions import ClientError
 from pydantic import TypeAdapter
 
 from ingest.notifications import parse_s3_notification
+from tests.support.command_line import cli
 from tests.support.video_messages import video_ingested
 from tests.support.waiting import eventually, receive_all
-from videosense.cli import main
 from videosense.commands.dlq import list_depths, move_back, show
 from videosense.dead_letter_queues import dead_letter_queues, resolve
 from videosense.redrive import REDRIVE_ATTRIBUTE, is_unsupported, redrive
@@ -109,14 +109,6 @@ async def consume_until_dead_lettered(
 async def parse_contract(delivery: Delivery) -> None:
     """A stage's first step: a message that is no valid contract message is poison."""
     parse_typed(delivery, ANY_MESSAGE)
-
-
-async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Run the command line (its own event loop, so in a thread) and capture its output."""
-    capsys.readouterr()
-    code = await asyncio.to_thread(main, list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # -------------------------------------------------------------------------------------- list

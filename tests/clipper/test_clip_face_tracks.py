@@ -8,7 +8,6 @@ photo (scikit-image's public-domain astronaut) is on screen from 3 s to 5 s only
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import av
 import pytest
 
 from tests.redactor.composite import Bgr, Placement, background, eileen, gallery, paste, write_clip
-from videosense.cli import main
+from tests.support.command_line import cli
 from videosense.embedded import EmbeddedStack
 from videosense_shared.messages import Stage, StageStatus, VideoStatus
 
@@ -63,14 +62,6 @@ async def stack(
 def frame_count(path: Path) -> int:
     with av.open(str(path)) as container:
         return sum(1 for _ in container.decode(video=0))
-
-
-async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Run the command line (its own event loop, so in a thread) and capture its output."""
-    capsys.readouterr()
-    code = await asyncio.to_thread(main, list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.integration

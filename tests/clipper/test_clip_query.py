@@ -5,13 +5,13 @@ model), turns the hits into the scenes they stand for, and the clipper cuts exac
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from recognizer.service import service
+from tests.support.command_line import cli
 from tests.support.pictures import two_cards_clip
 from videosense.cli import main
 from videosense.embedded import EmbeddedStack
@@ -43,14 +43,6 @@ async def stack(
         endpoint=aws_env["AWS_ENDPOINT_URL"], extra_services=[service()]
     ) as running:
         yield running
-
-
-async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Run the command line (its own event loop, so in a thread) and capture its output."""
-    capsys.readouterr()
-    code = await asyncio.to_thread(main, list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 async def test_clip_query_cuts_the_scenes_the_search_finds(

@@ -4,13 +4,13 @@ ClipsReady on clips-ready) and downloads them; bad input gets a clear answer, ne
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from tests.clipper.coded_video import coded_video, expected_frames, frame_numbers
+from tests.support.command_line import cli
 from videosense.cli import main
 from videosense.commands.clip import request_clips
 from videosense.embedded import EmbeddedStack
@@ -49,14 +49,6 @@ async def analysed(stack: EmbeddedStack, clip: Path) -> str:
     event = await stack.wait_completed(video_id, timeout_s=90)
     assert event.status == VideoStatus.COMPLETE
     return video_id
-
-
-async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Run the command line (its own event loop, so in a thread) and capture its output."""
-    capsys.readouterr()
-    code = await asyncio.to_thread(main, list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 async def test_clip_command_cuts_downloads_and_records_the_clips(

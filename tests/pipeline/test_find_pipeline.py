@@ -6,7 +6,6 @@ after local face search."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +14,7 @@ import cv2
 import pytest
 
 from recognizer.service import service
+from tests.support.command_line import cli
 from tests.support.pictures import SKIMAGE_DATA, astronaut, concat_cards, pil_text, two_cards_clip
 from videosense.cli import main
 from videosense.embedded import EmbeddedStack
@@ -60,14 +60,6 @@ async def stack(
         endpoint=aws_env["AWS_ENDPOINT_URL"], extra_services=[service()]
     ) as running:
         yield running
-
-
-async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Run the command line (its own event loop, so in a thread) and capture its output."""
-    capsys.readouterr()
-    code = await asyncio.to_thread(main, list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 async def test_find_text_reports_each_phrase_at_its_scene(
