@@ -136,6 +136,35 @@ def detection_pages(truth: list[dict[str, Rect]]) -> list[dict[str, Any]]:
     ]
 
 
+def stub_detection_start(stubber: AioStubber) -> None:
+    """Rekognition starts the face detection job ``job-faces`` on the clip."""
+    stubber.add_response(
+        "start_face_detection",
+        {"JobId": "job-faces"},
+        {**common("faces"), "FaceAttributes": "DEFAULT"},
+    )
+
+
+def stub_detection_pages(stubber: AioStubber, truth: list[dict[str, Rect]]) -> None:
+    """``job-faces`` has finished: its faces in two pages."""
+    first, second = detection_pages(truth)
+    stubber.add_response("get_face_detection", first, {"JobId": "job-faces", "MaxResults": PAGE})
+    stubber.add_response(
+        "get_face_detection",
+        second,
+        {"JobId": "job-faces", "MaxResults": PAGE, "NextToken": "page-2"},
+    )
+
+
+def stub_search_start(stubber: AioStubber) -> None:
+    """Rekognition starts the face search job ``job-search`` in the ``people`` collection."""
+    stubber.add_response(
+        "start_face_search",
+        {"JobId": "job-search"},
+        {**common("search"), "CollectionId": "people", "FaceMatchThreshold": 80.0},
+    )
+
+
 def search_persons(truth: list[dict[str, Rect]], matched: set[str]) -> list[dict[str, Any]]:
     """Every face every 200 ms as GetFaceSearch reports it: the people in ``matched`` with a
     collection match (their ``ExternalImageId`` is the name), the others without."""
@@ -184,20 +213,10 @@ async def test_all_faces_are_paged_in_and_cover_every_frame(
 ) -> None:
     # GIVEN a face detection job that is running at the first poll, then has two pages
     path, truth = clip
-    stubber.add_response(
-        "start_face_detection",
-        {"JobId": "job-faces"},
-        {**common("faces"), "FaceAttributes": "DEFAULT"},
-    )
+    stub_detection_start(stubber)
     running = {"JobStatus": "IN_PROGRESS", "VideoMetadata": METADATA, "Faces": []}
     stubber.add_response("get_face_detection", running, {"JobId": "job-faces", "MaxResults": PAGE})
-    first, second = detection_pages(truth)
-    stubber.add_response("get_face_detection", first, {"JobId": "job-faces", "MaxResults": PAGE})
-    stubber.add_response(
-        "get_face_detection",
-        second,
-        {"JobId": "job-faces", "MaxResults": PAGE, "NextToken": "page-2"},
-    )
+    stub_detection_pages(stubber, truth)
     # WHEN the backend finds the faces to hide under "all"
     redactor = backend(client)
     sink = CollectedBoxes()
@@ -216,23 +235,9 @@ async def test_except_hides_every_face_the_search_did_not_name(
 ) -> None:
     # GIVEN detection of both faces, and a search that matched Eileen only
     path, truth = clip
-    stubber.add_response(
-        "start_face_detection",
-        {"JobId": "job-faces"},
-        {**common("faces"), "FaceAttributes": "DEFAULT"},
-    )
-    first, second = detection_pages(truth)
-    stubber.add_response("get_face_detection", first, {"JobId": "job-faces", "MaxResults": PAGE})
-    stubber.add_response(
-        "get_face_detection",
-        second,
-        {"JobId": "job-faces", "MaxResults": PAGE, "NextToken": "page-2"},
-    )
-    stubber.add_response(
-        "start_face_search",
-        {"JobId": "job-search"},
-        {**common("search"), "CollectionId": "people", "FaceMatchThreshold": 80.0},
-    )
+    stub_detection_start(stubber)
+    stub_detection_pages(stubber, truth)
+    stub_search_start(stubber)
     persons = search_persons(truth, matched={"eileen"})
     stubber.add_response(
         "get_face_search",
@@ -255,11 +260,7 @@ async def test_except_hides_every_face_the_search_did_not_name(
 async def test_a_failed_job_fails_the_redaction_with_its_message(
     client: RekognitionClient, stubber: AioStubber, clip: tuple[Path, list[dict[str, Rect]]]
 ) -> None:
-    stubber.add_response(
-        "start_face_detection",
-        {"JobId": "job-faces"},
-        {**common("faces"), "FaceAttributes": "DEFAULT"},
-    )
+    stub_detection_start(stubber)
     stubber.add_response(
         "get_face_detection",
         {"JobStatus": "FAILED", "StatusMessage": "Unsupported codec/format.", "Faces": []},
@@ -304,23 +305,9 @@ async def test_under_all_a_collection_names_the_recorded_tracks(
     # GIVEN a collection is configured: under "all" the detection job finds the faces and one
     # search job (not a search per frame) names the ones the collection knows (Grace only)
     path, truth = clip
-    stubber.add_response(
-        "start_face_detection",
-        {"JobId": "job-faces"},
-        {**common("faces"), "FaceAttributes": "DEFAULT"},
-    )
-    first, second = detection_pages(truth)
-    stubber.add_response("get_face_detection", first, {"JobId": "job-faces", "MaxResults": PAGE})
-    stubber.add_response(
-        "get_face_detection",
-        second,
-        {"JobId": "job-faces", "MaxResults": PAGE, "NextToken": "page-2"},
-    )
-    stubber.add_response(
-        "start_face_search",
-        {"JobId": "job-search"},
-        {**common("search"), "CollectionId": "people", "FaceMatchThreshold": 80.0},
-    )
+    stub_detection_start(stubber)
+    stub_detection_pages(stubber, truth)
+    stub_search_start(stubber)
     persons = search_persons(truth, matched={"grace"})
     half = len(persons) // 2
     search = {"JobStatus": "SUCCEEDED", "VideoMetadata": METADATA}
@@ -354,18 +341,8 @@ async def test_under_all_a_missing_collection_leaves_the_tracks_unnamed(
 ) -> None:
     # GIVEN the configured collection does not exist
     path, truth = clip
-    stubber.add_response(
-        "start_face_detection",
-        {"JobId": "job-faces"},
-        {**common("faces"), "FaceAttributes": "DEFAULT"},
-    )
-    first, second = detection_pages(truth)
-    stubber.add_response("get_face_detection", first, {"JobId": "job-faces", "MaxResults": PAGE})
-    stubber.add_response(
-        "get_face_detection",
-        second,
-        {"JobId": "job-faces", "MaxResults": PAGE, "NextToken": "page-2"},
-    )
+    stub_detection_start(stubber)
+    stub_detection_pages(stubber, truth)
     stubber.add_client_error(
         "start_face_search",
         service_error_code="ResourceNotFoundException",
