@@ -16,6 +16,7 @@ import pytest
 
 from tests.redactor.composite import Bgr, Placement, background, eileen, gallery, paste, write_clip
 from tests.support.command_line import cli
+from tests.support.polling import short_polls
 from videosense.embedded import EmbeddedStack
 from videosense_shared.messages import Stage, StageStatus, VideoStatus
 
@@ -49,8 +50,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def stack(
     aws_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[EmbeddedStack]:
-    for name in ("INGEST", "FRAME_EXTRACTOR", "AGGREGATOR", "REDACTOR", "CLIPPER"):
-        monkeypatch.setenv(f"VIDEOSENSE_{name}_WAIT_TIME_S", "1")
+    short_polls(monkeypatch, "INGEST", "FRAME_EXTRACTOR", "AGGREGATOR", "REDACTOR", "CLIPPER")
     monkeypatch.setenv("VIDEOSENSE_REDACTOR_PRESET", "ultrafast")
     # A gallery with another photo of her: redaction under "all" names the track it records.
     faces = gallery(tmp_path / "gallery", [eileen()])

@@ -13,6 +13,7 @@ import pytest
 from recognizer.service import service
 from tests.support.command_line import cli
 from tests.support.pictures import two_cards_clip
+from tests.support.polling import short_polls
 from videosense.cli import main
 from videosense.embedded import EmbeddedStack
 from videosense_shared.messages import Stage, VideoStatus
@@ -37,8 +38,9 @@ def search_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 async def stack(
     aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[EmbeddedStack]:
-    for name in ("INGEST", "FRAME_EXTRACTOR", "AGGREGATOR", "RECOGNIZER", "INDEXER", "CLIPPER"):
-        monkeypatch.setenv(f"VIDEOSENSE_{name}_WAIT_TIME_S", "1")
+    short_polls(
+        monkeypatch, "INGEST", "FRAME_EXTRACTOR", "AGGREGATOR", "RECOGNIZER", "INDEXER", "CLIPPER"
+    )
     async with EmbeddedStack(
         endpoint=aws_env["AWS_ENDPOINT_URL"], extra_services=[service()]
     ) as running:

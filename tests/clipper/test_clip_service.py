@@ -11,6 +11,7 @@ import pytest
 
 from tests.clipper.coded_video import coded_video, expected_frames, frame_numbers
 from tests.support.command_line import cli
+from tests.support.polling import short_polls
 from videosense.cli import main
 from videosense.commands.clip import request_clips
 from videosense.embedded import EmbeddedStack
@@ -38,8 +39,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def stack(
     aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[EmbeddedStack]:
-    for name in ("INGEST", "FRAME_EXTRACTOR", "AGGREGATOR", "CLIPPER"):
-        monkeypatch.setenv(f"VIDEOSENSE_{name}_WAIT_TIME_S", "1")
+    short_polls(monkeypatch, "INGEST", "FRAME_EXTRACTOR", "AGGREGATOR", "CLIPPER")
     async with EmbeddedStack(endpoint=aws_env["AWS_ENDPOINT_URL"]) as running:
         yield running
 

@@ -13,6 +13,7 @@ from captioner.service import service as captioner_service
 from captioner.settings import CaptionerSettings
 from tests.fixtures.captioner.tiny_blip import VOCAB, build_tiny_blip
 from tests.support.clips import make_cut_clip
+from tests.support.polling import short_polls
 from videosense.embedded import EmbeddedStack
 from videosense_shared.messages import Stage, StageStatus, VideoStatus
 
@@ -32,8 +33,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def fast_polls(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for service in ("INGEST", "FRAME_EXTRACTOR", "AGGREGATOR", "CAPTIONER"):
-        monkeypatch.setenv(f"VIDEOSENSE_{service}_WAIT_TIME_S", "1")
+    short_polls(monkeypatch, "INGEST", "FRAME_EXTRACTOR", "AGGREGATOR", "CAPTIONER")
     # Keyframes spread over two chunks, so the captioner handles several messages per video.
     monkeypatch.setenv("VIDEOSENSE_FRAME_EXTRACTOR_CHUNK_SIZE", "2")
     return aws_env

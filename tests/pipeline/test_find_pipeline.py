@@ -16,6 +16,7 @@ import pytest
 from recognizer.service import service
 from tests.support.command_line import cli
 from tests.support.pictures import SKIMAGE_DATA, astronaut, concat_cards, pil_text, two_cards_clip
+from tests.support.polling import short_polls
 from videosense.cli import main
 from videosense.embedded import EmbeddedStack
 from videosense_shared.messages import Stage, VideoStatus
@@ -54,8 +55,7 @@ def search_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 async def stack(
     aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[EmbeddedStack]:
-    for name in ("INGEST", "FRAME_EXTRACTOR", "AGGREGATOR", "RECOGNIZER", "INDEXER"):
-        monkeypatch.setenv(f"VIDEOSENSE_{name}_WAIT_TIME_S", "1")
+    short_polls(monkeypatch, "INGEST", "FRAME_EXTRACTOR", "AGGREGATOR", "RECOGNIZER", "INDEXER")
     async with EmbeddedStack(
         endpoint=aws_env["AWS_ENDPOINT_URL"], extra_services=[service()]
     ) as running:
@@ -134,8 +134,7 @@ async def test_find_person_after_indexing_her_with_the_faces_command(
         == 0
     )
     assert main(["faces", "index", "--name", "cup", str(SKIMAGE_DATA / "coffee.png")]) == 0
-    for name in ("INGEST", "FRAME_EXTRACTOR", "AGGREGATOR", "RECOGNIZER", "INDEXER"):
-        monkeypatch.setenv(f"VIDEOSENSE_{name}_WAIT_TIME_S", "1")
+    short_polls(monkeypatch, "INGEST", "FRAME_EXTRACTOR", "AGGREGATOR", "RECOGNIZER", "INDEXER")
     async with EmbeddedStack(
         endpoint=aws_env["AWS_ENDPOINT_URL"], extra_services=[service()]
     ) as stack:

@@ -13,6 +13,7 @@ import pytest
 from recognizer.service import service
 from tests.support.clips import ffmpeg_binary
 from tests.support.pictures import astronaut, pil_text
+from tests.support.polling import short_polls
 from videosense.embedded import EmbeddedStack
 from videosense_shared.messages import Stage, StageStatus, VideoStatus
 
@@ -50,8 +51,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def fast_polling(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    for service_name in ("INGEST", "FRAME_EXTRACTOR", "AGGREGATOR", "RECOGNIZER"):
-        monkeypatch.setenv(f"VIDEOSENSE_{service_name}_WAIT_TIME_S", "1")
+    short_polls(monkeypatch, "INGEST", "FRAME_EXTRACTOR", "AGGREGATOR", "RECOGNIZER")
     # One keyframe per FramesExtracted: the recognizer answers each chunk on its own and the
     # aggregator must count both before recognition completes.
     monkeypatch.setenv("VIDEOSENSE_FRAME_EXTRACTOR_CHUNK_SIZE", "1")

@@ -11,6 +11,7 @@ import pytest
 
 from frame_extractor.handler import NO_VIDEO
 from tests.support.clips import make_colour_clip
+from tests.support.polling import short_polls
 from tests.support.speech import SENTENCES, espeak_audio, make_speech_clip, word_accuracy
 from transcriber.handler import NO_AUDIO
 from transcriber.packaged_model import PACKAGED_BASE
@@ -23,8 +24,7 @@ pytestmark = pytest.mark.integration
 
 
 def _fast_polling(monkeypatch: pytest.MonkeyPatch) -> None:
-    for service_name in ("INGEST", "FRAME_EXTRACTOR", "AGGREGATOR", "TRANSCRIBER"):
-        monkeypatch.setenv(f"VIDEOSENSE_{service_name}_WAIT_TIME_S", "1")
+    short_polls(monkeypatch, "INGEST", "FRAME_EXTRACTOR", "AGGREGATOR", "TRANSCRIBER")
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import av
 import pytest
 
 from tests.redactor.composite import two_people
+from tests.support.polling import short_polls
 from tests.support.speech import espeak_audio
 from videosense.embedded import EmbeddedStack
 from videosense_shared.messages import Stage, StageStatus, VideoStatus
@@ -30,8 +31,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def stack(
     aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[EmbeddedStack]:
-    for name in ("INGEST", "AGGREGATOR", "REDACTOR", "FRAME_EXTRACTOR", "TRANSCRIBER"):
-        monkeypatch.setenv(f"VIDEOSENSE_{name}_WAIT_TIME_S", "1")
+    short_polls(monkeypatch, "INGEST", "AGGREGATOR", "REDACTOR", "FRAME_EXTRACTOR", "TRANSCRIBER")
     monkeypatch.setenv("VIDEOSENSE_REDACTOR_PRESET", "ultrafast")
     async with EmbeddedStack(endpoint=aws_env["AWS_ENDPOINT_URL"]) as running:
         yield running

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.clipper.coded_video import coded_video, expected_frames, frame_numbers
+from tests.support.polling import short_polls
 from tests.support.waiting import eventually
 from videosense.embedded import EmbeddedStack
 from videosense.web.app import create_app
@@ -34,8 +35,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def stack(
     aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[EmbeddedStack]:
-    for name in ("INGEST", "FRAME_EXTRACTOR", "AGGREGATOR", "CLIPPER"):
-        monkeypatch.setenv(f"VIDEOSENSE_{name}_WAIT_TIME_S", "1")
+    short_polls(monkeypatch, "INGEST", "FRAME_EXTRACTOR", "AGGREGATOR", "CLIPPER")
     async with EmbeddedStack(endpoint=aws_env["AWS_ENDPOINT_URL"]) as running:
         yield running
 

@@ -11,6 +11,7 @@ import pytest
 from playwright.async_api import Page
 
 from tests.clipper.coded_video import coded_video
+from tests.support.polling import short_polls
 from tests.web.browser import chromium_page, needs_chromium, screenshot_path
 from videosense.embedded import EmbeddedStack
 from videosense.web.hosting import web_app
@@ -25,8 +26,7 @@ pytestmark = [pytest.mark.e2e, needs_chromium]
 async def stack(
     aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> AsyncIterator[EmbeddedStack]:
-    for name in ("INGEST", "FRAME_EXTRACTOR", "AGGREGATOR", "CLIPPER"):
-        monkeypatch.setenv(f"VIDEOSENSE_{name}_WAIT_TIME_S", "1")
+    short_polls(monkeypatch, "INGEST", "FRAME_EXTRACTOR", "AGGREGATOR", "CLIPPER")
     monkeypatch.setenv("VIDEOSENSE_SEARCH_INDEX_PATH", str(tmp_path / "search.sqlite"))
     monkeypatch.setenv("VIDEOSENSE_SEARCH_EMBEDDINGS", "false")
     async with EmbeddedStack(endpoint=aws_env["AWS_ENDPOINT_URL"]) as running:

@@ -13,6 +13,7 @@ from playwright.async_api import Page
 
 from recognizer.service import service as recognizer_service
 from tests.support.pictures import two_cards_clip
+from tests.support.polling import short_polls
 from tests.web.browser import chromium_page, needs_chromium, screenshot_path
 from videosense.embedded import EmbeddedStack
 from videosense.web.hosting import web_app
@@ -33,8 +34,7 @@ async def stack(
 ) -> AsyncIterator[EmbeddedStack]:
     # What a page upload asks for (it sends no stage metadata): frames and on-screen text.
     monkeypatch.setenv("VIDEOSENSE_INGEST_STAGES", "frames,recognition")
-    for name in ("INGEST", "FRAME_EXTRACTOR", "AGGREGATOR", "RECOGNIZER", "INDEXER"):
-        monkeypatch.setenv(f"VIDEOSENSE_{name}_WAIT_TIME_S", "1")
+    short_polls(monkeypatch, "INGEST", "FRAME_EXTRACTOR", "AGGREGATOR", "RECOGNIZER", "INDEXER")
     # One index file for the web app and any indexer the stack runs.
     monkeypatch.setenv("VIDEOSENSE_SEARCH_INDEX_PATH", str(tmp_path / "search.sqlite"))
     monkeypatch.setenv("VIDEOSENSE_SEARCH_EMBEDDINGS", "false")
