@@ -16,7 +16,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
+
+from videosense_shared.messages import Stage
 
 
 @dataclass(frozen=True)
@@ -223,16 +224,6 @@ KEYFRAMES_PER_CHUNK = Rate(50, "keyframes per FramesExtracted", "frame extractor
 TRANSCRIPT_SEGMENTS_PER_MIN = Rate(
     12, "transcript segments per minute of speech (estimate)", "about one per 5 s of speech"
 )
-
-
-class Stage(StrEnum):
-    """The billed stages."""
-
-    FRAMES = "frames"
-    CAPTIONS = "captions"
-    RECOGNITION = "recognition"
-    TRANSCRIPT = "transcript"
-    REDACTION = "redaction"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from cost_model import (
     PRICES,
     PUBLIC_IPV4_HOUR,
     TASKS,
-    Stage,
     Task,
     bill,
     fargate_line,
@@ -23,6 +22,7 @@ from cost_model import (
 )
 
 from videosense_deploy.services import SERVICES
+from videosense_shared.messages import Stage
 
 
 def test_fargate_line_charges_task_hours_of_vcpu_and_memory() -> None:
