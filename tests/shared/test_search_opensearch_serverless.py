@@ -1,17 +1,21 @@
 """The OpenSearch backend on a Serverless collection, at its HTTP edge: no ``_delete_by_query``,
-no ``refresh`` parameter, no client-chosen document ids (a vector search collection picks
-them), so re-indexing finds the video's document ids (``_search`` with ``_source: false``,
-paged with ``search_after``), writes the new documents, then deletes the old ids with ``_bulk``.
+no ``refresh`` parameter, so re-indexing finds the video's document ids (``_search`` with
+``_source: false``, paged with ``search_after``), writes the new documents, then deletes the old
+ids with ``_bulk``. A vector search collection picks every document id; a search collection
+takes the client's ids but has no k-NN (no ``knn_vector`` mapping).
 
 OpenSearch Serverless cannot run here: :class:`FakeCollection` keeps documents in memory and
-answers ``_search``/``_bulk`` with replies shaped like a collection's, refusing what a
-collection refuses, so the tests see what is left in the index after each step."""
+answers ``_search``/``_bulk`` (and on a search collection ``_doc``/``_mget``) with replies
+shaped like a collection's, refusing what a collection of its type refuses with the error a
+collection gives (``docs/architecture.md``, "The search index", lists the sources), so the
+tests see what is left in the index after each step."""
 
 from __future__ import annotations
 
 import itertools
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs
 
@@ -21,10 +25,19 @@ from botocore.credentials import ReadOnlyCredentials
 
 from tests.support.search_documents import document, keyframe, segment
 from videosense_shared.messages import VideoStatus
-from videosense_shared.search import SearchQuery
+from videosense_shared.search import MatchMode, SearchIndex, SearchQuery
 from videosense_shared.search import opensearch_index as opensearch_module
 from videosense_shared.search.backends import open_search_index
+from videosense_shared.search.embeddings import MiniLmEmbedder
 from videosense_shared.search.opensearch_bulk import check_bulk_reply
+from videosense_shared.search.opensearch_dialect import (
+    DOMAIN,
+    SEARCH_COLLECTION,
+    VECTOR_COLLECTION,
+    CollectionType,
+    OpenSearchDialect,
+    dialect_for,
+)
 from videosense_shared.search.opensearch_index import OpenSearchIndex, entries_template
 from videosense_shared.search.protocol import SearchIndexError
 from videosense_shared.search.settings import SearchSettings
@@ -44,10 +57,16 @@ def _error(status: int, kind: str, reason: str) -> httpx.Response:
     )
 
 
-class FakeCollection:
-    """An in-memory stand-in for a Serverless vector search collection's REST API."""
+def _knn_fields(template: dict[str, Any]) -> list[str]:
+    properties = template.get("template", {}).get("mappings", {}).get("properties", {})
+    return [name for name, field in properties.items() if field.get("type") == "knn_vector"]
 
-    def __init__(self) -> None:
+
+class FakeCollection:
+    """An in-memory stand-in for a Serverless collection's REST API (``kind``: its type)."""
+
+    def __init__(self, kind: CollectionType = "vectorsearch") -> None:
+        self.kind = kind
         self.requests: list[httpx.Request] = []
         self.docs: dict[str, dict[str, dict[str, Any]]] = {}
         self.templates: dict[str, dict[str, Any]] = {}
@@ -60,18 +79,43 @@ class FakeCollection:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         path = request.url.path.strip("/")
-        if "refresh" in parse_qs(request.url.query.decode()):
-            return _error(400, "illegal_argument_exception", "refresh is not supported")
+        refresh = parse_qs(request.url.query.decode()).get("refresh")
+        if refresh:
+            # What a collection answers to a write with a refresh policy.
+            return _error(400, "status_exception", f"{refresh[0]} refresh policy is not supported.")
         if request.method == "PUT" and path.startswith("_index_template/"):
-            self.templates[path.removeprefix("_index_template/")] = json.loads(request.content)
+            template = json.loads(request.content)
+            knn = _knn_fields(template)
+            if knn and self.kind == "search":
+                # A search collection has no k-NN plugin: the mapping type is unknown.
+                return _error(
+                    400,
+                    "mapper_parsing_exception",
+                    f"No handler for type [knn_vector] declared on field [{knn[0]}]",
+                )
+            self.templates[path.removeprefix("_index_template/")] = template
             return httpx.Response(200, json={"acknowledged": True})
         if request.method == "POST" and path == "_bulk":
             return self._bulk(request.content.decode())
         index, _, api = path.partition("/")
         if request.method == "POST" and api == "_search":
             return self._search(index, json.loads(request.content))
-        # _delete_by_query, _mget, _doc/<id>, ...: not what a vector collection answers.
+        if self.kind == "search" and request.method == "GET" and api.startswith("_doc/"):
+            return self._get(index, api.removeprefix("_doc/"))
+        if self.kind == "search" and request.method == "POST" and api == "_mget":
+            ids = json.loads(request.content)["ids"]
+            docs = [json.loads(self._get(index, i).content) for i in ids]
+            return httpx.Response(200, json={"docs": docs})
+        # _delete_by_query, _refresh, ... (and _mget, _doc on a vector collection): not there.
         return _error(404, "unsupported_operation", f"{request.method} /{path} is not supported")
+
+    def _get(self, index: str, doc_id: str) -> httpx.Response:
+        source = self.docs.get(index, {}).get(doc_id)
+        if source is None:
+            return httpx.Response(404, json={"_index": index, "_id": doc_id, "found": False})
+        return httpx.Response(
+            200, json={"_index": index, "_id": doc_id, "found": True, "_source": source}
+        )
 
     def of_video(self, index: str, video_id: str) -> list[dict[str, Any]]:
         return [d for d in self.docs.get(index, {}).values() if d["video_id"] == video_id]
@@ -88,17 +132,23 @@ class FakeCollection:
             index = meta["_index"]
             if kind == "index":
                 source = lines.pop(0)
-                if "_id" in meta:
+                if "_id" in meta and self.kind == "vectorsearch":
                     item = {"status": 400, "error": {"type": "illegal_argument_exception",
                             "reason": "Document ID is not supported in create/index operation "
                             "request"}}  # fmt: skip
                 elif self.refuse_source(source):
                     item = {"status": 400, "error": {"type": "mapper_parsing_exception",
                             "reason": "failed to parse field [text]"}}  # fmt: skip
+                elif "vector" in source and self.kind == "search":
+                    item = {"status": 400, "error": {"type": "strict_dynamic_mapping_exception",
+                            "reason": "mapping set to strict, dynamic introduction of [vector] "
+                            "within [_doc] is not allowed"}}  # fmt: skip
                 else:
-                    doc_id = next(self._ids)
+                    doc_id = meta.get("_id") or next(self._ids)
+                    existed = doc_id in self.docs.get(index, {})
                     self.docs.setdefault(index, {})[doc_id] = source
-                    item = {"_id": doc_id, "status": 201, "result": "created"}
+                    item = {"_id": doc_id, "status": 200 if existed else 201,
+                            "result": "updated" if existed else "created"}  # fmt: skip
             else:
                 doc_id = meta["_id"]
                 if doc_id in self.refuse_delete:
@@ -164,7 +214,7 @@ def collection() -> FakeCollection:
 
 @pytest.fixture
 def index(collection: FakeCollection) -> OpenSearchIndex:
-    return OpenSearchIndex(_client(collection), ENDPOINT, index=ENTRIES, serverless=True)
+    return OpenSearchIndex(_client(collection), ENDPOINT, index=ENTRIES, dialect=VECTOR_COLLECTION)
 
 
 BRIEFING = document(
@@ -357,6 +407,14 @@ async def test_the_collection_template_uses_faiss_and_pages_by_doc_key(
     # AND a domain keeps Lucene's cosine
     domain = entries_template(ENTRIES)["template"]["mappings"]["properties"]["vector"]["method"]
     assert domain["engine"] == "lucene"
+    # AND a search collection, which has no k-NN, gets neither index.knn nor a vector field
+    search = entries_template(ENTRIES, SEARCH_COLLECTION)["template"]
+    assert "index.knn" not in search["settings"]
+    assert "vector" not in search["mappings"]["properties"]
+    assert (
+        search["settings"]["analysis"]
+        == entries_template(ENTRIES)["template"]["settings"]["analysis"]
+    )
 
 
 class _Clients:
@@ -412,3 +470,141 @@ async def test_the_signing_service_setting_chooses_how_a_video_is_replaced(
     assert clients.services == [service]
     sent = [r.url.path for r in collection.requests]
     assert any(p.endswith("_delete_by_query") for p in sent) is expect_delete_by_query
+
+
+# -- a search collection: the client's ids, no k-NN ------------------------------------------------
+
+
+def _search_settings(collection_type: CollectionType = "search") -> SearchSettings:
+    return SearchSettings(
+        backend="opensearch",
+        opensearch_endpoint=ENDPOINT,
+        opensearch_service="aoss",
+        opensearch_collection_type=collection_type,
+        opensearch_index=ENTRIES,
+    )
+
+
+async def _open_on(collection: FakeCollection, tmp_path: Path) -> SearchIndex:
+    # A real embedder whose model is missing: indexing fails if it is ever asked for vectors.
+    unusable = MiniLmEmbedder(model_dir=tmp_path / "no-model")
+    clients = _Clients(collection)
+    return await open_search_index(
+        _search_settings(), aws=cast("AwsClients", clients), embedder=unusable
+    )
+
+
+async def test_a_search_collection_refuses_the_vector_template_and_the_domain_delete() -> None:
+    # GIVEN a search collection, and the forms a vector collection and a domain take
+    collection = FakeCollection("search")
+    as_vector = OpenSearchIndex(
+        _client(collection), ENDPOINT, index=ENTRIES, dialect=VECTOR_COLLECTION
+    )
+    as_domain = OpenSearchIndex(_client(collection), ENDPOINT, index=ENTRIES)
+
+    # WHEN they write THEN the collection's own errors come back: no k-NN mapping (both
+    # templates have a vector), no refresh policy (so neither form may be sent to it)
+    for other in (as_vector, as_domain):
+        with pytest.raises(SearchIndexError, match=r"No handler for type \[knn_vector\]"):
+            await other.index_video(OTHER)
+    with pytest.raises(SearchIndexError, match="true refresh policy is not supported"):
+        await as_domain.remove_video("v1")
+    assert collection.templates == {}
+
+
+async def test_a_search_collection_gets_a_template_without_knn_and_no_vectors(
+    tmp_path: Path,
+) -> None:
+    # GIVEN settings naming a search collection, and an embedder that cannot load
+    collection = FakeCollection("search")
+    index = await _open_on(collection, tmp_path)
+
+    # WHEN a video is indexed
+    assert await index.index_video(BRIEFING) == 6
+
+    # THEN the templates were accepted, the entries' without index.knn or a vector field
+    entries = collection.templates[ENTRIES]["template"]
+    assert "index.knn" not in entries["settings"]
+    assert "vector" not in entries["mappings"]["properties"]
+    assert entries["mappings"]["properties"]["text"]["analyzer"] == "folded"
+    # AND no vector was computed or sent, and nothing a collection refuses was asked for
+    assert not any("vector" in d for d in collection.docs[ENTRIES].values())
+    assert all(not r.url.query for r in collection.requests)
+    assert not [r for r in collection.requests if "_delete_by_query" in r.url.path]
+    # AND the documents have the ids derived from the video
+    assert sorted(collection.docs[ENTRIES]) == [f"v1:{n}" for n in range(6)]
+    assert list(collection.docs[VIDEOS]) == ["v1"]
+
+
+async def test_reindexing_on_a_search_collection_overwrites_by_id_and_deletes_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a search collection holding v1 (six entries) and v2, found two ids per page
+    monkeypatch.setattr(opensearch_module, "ID_PAGE", 2)
+    collection = FakeCollection("search")
+    index = await _open_on(collection, tmp_path)
+    await index.index_video(BRIEFING)
+    await index.index_video(OTHER)
+    collection.requests.clear()
+
+    # WHEN v1 is indexed again with two entries
+    assert await index.index_video(REVISED) == 2
+
+    # THEN v1 has exactly its new entries, under the same ids, and one video document
+    assert _texts(collection, "v1") == ["Mission briefing", "the crew is ready"]
+    v1_ids = sorted(i for i, d in collection.docs[ENTRIES].items() if d["video_id"] == "v1")
+    assert v1_ids == ["v1:0", "v1:1"]
+    assert list(collection.of_video(VIDEOS, "v1")) == [collection.docs[VIDEOS]["v1"]]
+    assert _texts(collection, "v2") == ["Mission control"]
+    # AND only the ids that were not overwritten were deleted, after the write
+    bulks = [r.content.decode() for r in collection.sent("POST", "/_bulk")]
+    assert [next(iter(json.loads(b.splitlines()[0]))) for b in bulks] == ["index", "delete"]
+    deleted = [json.loads(line)["delete"]["_id"] for line in bulks[1].splitlines()]
+    assert sorted(deleted) == ["v1:2", "v1:3", "v1:4", "v1:5"]
+
+    # WHEN the video is read and removed THEN by its id, and nothing of it is left
+    video = await index.get_video("v1")
+    assert video is not None
+    assert video.entries == 2
+    assert collection.sent("GET", f"/{VIDEOS}/_doc/v1")
+    await index.remove_video("v1")
+    assert collection.of_video(ENTRIES, "v1") == []
+    assert collection.of_video(VIDEOS, "v1") == []
+    assert await index.get_video("v1") is None
+
+
+async def test_natural_language_search_on_a_search_collection_is_refused_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a search collection with a video, and settings that keep embeddings on
+    collection = FakeCollection("search")
+    index = await _open_on(collection, tmp_path)
+    await index.index_video(BRIEFING)
+    collection.requests.clear()
+
+    # WHEN a natural-language query is asked THEN it is refused, naming what would serve it
+    with pytest.raises(SearchIndexError, match="vector search collection"):
+        await index.search(SearchQuery(text="crew getting ready", mode=MatchMode.NATURAL))
+    assert collection.requests == []
+    # AND a word search is served, with the collection's highlights or the shared marks
+    results = await index.search(SearchQuery(text="crew"))
+    assert [v.video_id for v in results.videos] == ["v1"]
+
+
+@pytest.mark.parametrize(
+    ("service", "collection_type", "expected"),
+    [
+        ("es", "search", DOMAIN),
+        ("aoss", "search", SEARCH_COLLECTION),
+        ("aoss", "vectorsearch", VECTOR_COLLECTION),
+    ],
+)
+def test_the_dialect_is_decided_from_the_service_and_the_collection_type(
+    service: str, collection_type: CollectionType, expected: OpenSearchDialect
+) -> None:
+    assert dialect_for(service, collection_type) is expected
+
+
+def test_an_unknown_signing_service_is_refused() -> None:
+    with pytest.raises(ValueError, match="es or aoss"):
+        dialect_for("s3")

@@ -59,6 +59,7 @@ async def open_search_index(
         )
     if aws is None:
         raise SearchConfigurationError("the opensearch backend needs the AWS clients (aws=...)")
+    from videosense_shared.search.opensearch_dialect import dialect_for
     from videosense_shared.search.opensearch_index import OpenSearchIndex
 
     http = await aws.opensearch_http(service=cfg.opensearch_service)
@@ -67,6 +68,6 @@ async def open_search_index(
         cfg.opensearch_endpoint,
         index=cfg.opensearch_index,
         embedder=model,
-        # Requests signed for aoss go to a Serverless collection, with its own API subset.
-        serverless=cfg.opensearch_service == "aoss",
+        # Requests signed for aoss go to a Serverless collection, with its type's API subset.
+        dialect=dialect_for(cfg.opensearch_service, cfg.opensearch_collection_type),
     )

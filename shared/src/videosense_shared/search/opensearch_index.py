@@ -7,30 +7,32 @@ Two indices, created from index templates on first use:
 
 - ``<index>``: one document per entry (``video_id``, ``kind``, ``text`` analysed with lower-case
   and ASCII folding, with edge prefixes for prefix queries, times, scene, keyframe, image, and
-  for transcript segments and captions a ``vector`` as an HNSW ``knn_vector``);
+  for transcript segments and captions a ``vector`` as an HNSW ``knn_vector`` where the endpoint
+  has k-NN);
 - ``<index>-videos``: one document per video (status, source key, duration, error, entry
   count, completion time), so a failed video with no entries is listed.
 
-Re-indexing a video replaces its entries, differently on the two kinds of endpoint (chosen by
-``serverless``, which the settings derive from what requests are signed for: ``es`` a domain,
-``aoss`` a collection; see ``docs/architecture.md``, "The search index"):
+What the endpoint accepts is its :class:`~videosense_shared.search.opensearch_dialect.
+OpenSearchDialect` (domain, search collection, vector search collection), decided in one place
+from the settings. Re-indexing a video replaces its entries:
 
 - **domain**: delete the video's entries by query, then write the new ones and the video
   document with ``_bulk`` (ids derived from the video id, so a retried bulk overwrites, never
   duplicates);
-- **Serverless collection**: there is no ``_delete_by_query``, no ``refresh`` parameter, and a
-  vector search collection takes no client-chosen document ids (so no ``_doc/<id>`` reads or
-  ``_mget`` either). The video's current document ids are found first (``_search`` with
-  ``_source: false``, paged with ``search_after`` on a per-document ``doc_key``), the new
-  documents are written with ``_bulk`` (ids picked by the collection), and only then are the
-  old ids deleted with ``_bulk`` delete actions: the video never has no entries, and a failure
-  at any step leaves documents that the next (retried) indexing finds and deletes.
+- **Serverless collection**: there is no ``_delete_by_query`` and no ``refresh`` parameter. The
+  video's current document ids are found first (``_search`` with ``_source: false``, paged with
+  ``search_after`` on a per-document ``doc_key``), the new documents are written with ``_bulk``
+  (a search collection takes the ids derived from the video id, so they overwrite; a vector
+  search collection picks its own), and only then are the old ids that were not overwritten
+  deleted with ``_bulk`` delete actions: the video never has no entries, and a failure at any
+  step leaves documents that the next (retried) indexing finds and deletes.
 
 Queries are ``match``/``match_phrase``/``match_phrase_prefix`` on the query's words (never
 ``query_string``: no user text is parsed as syntax), filtered by kind, video and time, with
 highlighting in ``<mark>`` (HTML-encoded); hits are re-scored with the shared exact-phrase
 bonuses (:mod:`~videosense_shared.search.ranking`) and grouped by video. Natural-language
-queries fuse a ``knn`` query with the any-word query by reciprocal rank.
+queries fuse a ``knn`` query with the any-word query by reciprocal rank (not on a search
+collection, which has no k-NN: they are refused with the reason).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from videosense_shared.search.opensearch_bulk import (
     index_lines,
     item_reason,
 )
+from videosense_shared.search.opensearch_dialect import DOMAIN, OpenSearchDialect
 from videosense_shared.search.protocol import SearchIndexError
 from videosense_shared.search.query import (
     EntryKind,
@@ -78,59 +81,55 @@ ID_PAGE = 1000
 PHRASE_BOOST = 10.0
 
 
-def entries_template(index: str, *, serverless: bool = False) -> dict[str, Any]:
-    """The index template of the entries index.
+def entries_template(index: str, dialect: OpenSearchDialect = DOMAIN) -> dict[str, Any]:
+    """The index template of the entries index on ``dialect``'s endpoint.
 
-    On a Serverless collection the vectors use the Faiss engine (what its vector search
-    collections run) with the inner product, the cosine of the model's L2-normalised vectors;
-    a domain keeps Lucene's cosine.
+    Where the endpoint has k-NN, ``index.knn`` and a ``vector`` field with its method (Faiss
+    with the inner product, the cosine of the model's L2-normalised vectors, on a vector search
+    collection; Lucene's cosine on a domain); a search collection refuses both, so its entries
+    have no vector.
     """
-    method = (
-        {"name": "hnsw", "engine": "faiss", "space_type": "innerproduct"}
-        if serverless
-        else {"name": "hnsw", "engine": "lucene", "space_type": "cosinesimil"}
-    )
+    settings: dict[str, Any] = {
+        "analysis": {
+            "analyzer": {
+                "folded": {
+                    "type": "custom",
+                    "tokenizer": "standard",
+                    "filter": ["lowercase", "asciifolding"],
+                }
+            }
+        },
+    }
+    properties: dict[str, Any] = {
+        "video_id": {"type": "keyword"},
+        "kind": {"type": "keyword"},
+        "text": {
+            "type": "text",
+            "analyzer": "folded",
+            "index_prefixes": {"min_chars": 2, "max_chars": 10},
+            "index_phrases": True,
+        },
+        "t_s": {"type": "float"},
+        "end_s": {"type": "float"},
+        "scene_index": {"type": "integer"},
+        "keyframe_id": {"type": "keyword"},
+        "image": {"type": "object", "enabled": False},
+        "speaker": {"type": "keyword"},
+        "doc_key": {"type": "keyword"},
+    }
+    if dialect.vector_method is not None:
+        settings = {"index.knn": True, **settings}
+        properties["vector"] = {
+            "type": "knn_vector",
+            "dimension": DIMENSIONS,
+            "method": dict(dialect.vector_method),
+        }
     return {
         "index_patterns": [index],
         "priority": 100,
         "template": {
-            "settings": {
-                "index.knn": True,
-                "analysis": {
-                    "analyzer": {
-                        "folded": {
-                            "type": "custom",
-                            "tokenizer": "standard",
-                            "filter": ["lowercase", "asciifolding"],
-                        }
-                    }
-                },
-            },
-            "mappings": {
-                "dynamic": "strict",
-                "properties": {
-                    "video_id": {"type": "keyword"},
-                    "kind": {"type": "keyword"},
-                    "text": {
-                        "type": "text",
-                        "analyzer": "folded",
-                        "index_prefixes": {"min_chars": 2, "max_chars": 10},
-                        "index_phrases": True,
-                    },
-                    "t_s": {"type": "float"},
-                    "end_s": {"type": "float"},
-                    "scene_index": {"type": "integer"},
-                    "keyframe_id": {"type": "keyword"},
-                    "image": {"type": "object", "enabled": False},
-                    "speaker": {"type": "keyword"},
-                    "vector": {
-                        "type": "knn_vector",
-                        "dimension": DIMENSIONS,
-                        "method": method,
-                    },
-                    "doc_key": {"type": "keyword"},
-                },
-            },
+            "settings": settings,
+            "mappings": {"dynamic": "strict", "properties": properties},
         },
     }
 
@@ -164,8 +163,7 @@ class OpenSearchIndex:
 
     ``http``: a client that signs requests (owned by the caller's ``AwsClients``);
     ``endpoint``: ``https://...`` of the domain or collection; ``index``: the entries index
-    name; ``serverless``: the endpoint is a Serverless collection (see the module docstring for
-    what changes).
+    name; ``dialect``: what the endpoint accepts (see the module docstring for what changes).
     """
 
     def __init__(
@@ -175,14 +173,14 @@ class OpenSearchIndex:
         *,
         index: str,
         embedder: TextEmbedder | None = None,
-        serverless: bool = False,
+        dialect: OpenSearchDialect = DOMAIN,
     ) -> None:
         self._http = http
         self._endpoint = endpoint.rstrip("/")
         self._entries = index
         self._videos = f"{index}-videos"
         self._embedder = embedder
-        self._serverless = serverless
+        self._dialect = dialect
         self._ready = False
         self._ready_lock = asyncio.Lock()
 
@@ -227,7 +225,7 @@ class OpenSearchIndex:
                 await self._call(
                     "PUT",
                     f"_index_template/{self._entries}",
-                    entries_template(self._entries, serverless=self._serverless),
+                    entries_template(self._entries, self._dialect),
                 )
                 await self._call(
                     "PUT", f"_index_template/{self._videos}", videos_template(self._entries)
@@ -247,7 +245,7 @@ class OpenSearchIndex:
         entries = document_entries(document)
         vectors = None
         embedded = [i for i, e in enumerate(entries) if e.kind in EMBEDDED_KINDS]
-        if self._embedder is not None and embedded:
+        if self._embedder is not None and embedded and self._dialect.vectors:
             texts = [entries[i].text for i in embedded]
             rows = await asyncio.to_thread(self._embedder.embed, texts)
             vectors = {i: rows[n].tolist() for n, i in enumerate(embedded)}
@@ -276,7 +274,7 @@ class OpenSearchIndex:
             "entries": len(entries),
             "completed_at": document.completed_at.isoformat() if document.completed_at else None,
         }
-        if self._serverless:
+        if not self._dialect.delete_by_query:
             await self._replace_on_collection(document.video_id, sources, video)
             return len(entries)
         await self._delete_entries(document.video_id)
@@ -292,21 +290,33 @@ class OpenSearchIndex:
     async def _replace_on_collection(
         self, video_id: str, sources: list[dict[str, Any]], video: dict[str, Any]
     ) -> None:
-        # Found before writing, deleted after: the new documents are never among them, and the
-        # video keeps its old entries until the new ones are in.
+        # Found before writing, deleted after: the video keeps its old entries until the new
+        # ones are in.
         old_entries = await self._video_doc_ids(self._entries, video_id)
         old_videos = await self._video_doc_ids(self._videos, video_id)
         # A key unique to this indexing: the sort key that pages a video's documents.
         generation = uuid.uuid4().hex
+        own_ids = self._dialect.client_ids
         lines: list[str] = []
         for n, source in enumerate(sources):
             lines += index_lines(
-                self._entries, {**source, "doc_key": f"{video_id}/{generation}/{n:08d}"}
+                self._entries,
+                {**source, "doc_key": f"{video_id}/{generation}/{n:08d}"},
+                f"{video_id}:{n}" if own_ids else None,
             )
-        lines += index_lines(self._videos, {**video, "doc_key": f"{video_id}/{generation}"})
+        lines += index_lines(
+            self._videos,
+            {**video, "doc_key": f"{video_id}/{generation}"},
+            video_id if own_ids else None,
+        )
         for body in chunks(lines, lines_per_action=2):
             await self._bulk(body)
-        stale = delete_lines(self._entries, old_entries) + delete_lines(self._videos, old_videos)
+        # With the client's ids the new documents overwrote theirs: only the rest is stale.
+        written: set[str] = set()
+        if own_ids:
+            written = {f"{video_id}:{n}" for n in range(len(sources))} | {video_id}
+        stale = delete_lines(self._entries, [i for i in old_entries if i not in written])
+        stale += delete_lines(self._videos, [i for i in old_videos if i not in written])
         for body in chunks(stale, lines_per_action=1):
             await self._bulk(body)
 
@@ -367,7 +377,7 @@ class OpenSearchIndex:
         Raises:
             SearchIndexError: OpenSearch refused a request or an item of a bulk.
         """
-        if self._serverless:
+        if not self._dialect.delete_by_query:
             entries = await self._video_doc_ids(self._entries, video_id)
             videos = await self._video_doc_ids(self._videos, video_id)
             stale = delete_lines(self._entries, entries) + delete_lines(self._videos, videos)
@@ -411,7 +421,7 @@ class OpenSearchIndex:
         Raises:
             SearchIndexError: OpenSearch refused the request.
         """
-        if self._serverless:
+        if not self._dialect.client_ids:
             sources = await self._video_sources([video_id])
             return _indexed_video(sources[video_id]) if video_id in sources else None
         path = f"{self._videos}/_doc/{quote(video_id, safe='')}"
@@ -421,10 +431,10 @@ class OpenSearchIndex:
         return _indexed_video(payload["_source"])
 
     async def _video_sources(self, video_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """The videos' documents by video id: ``_mget`` by id on a domain, a ``terms`` search
-        on a collection (whose ids are its own)."""
+        """The videos' documents by video id: ``_mget`` by id where documents have the client's
+        ids, a ``terms`` search on a vector search collection (whose ids are its own)."""
         found: dict[str, dict[str, Any]] = {}
-        if not self._serverless:
+        if self._dialect.client_ids:
             _, payload = await self._call("POST", f"{self._videos}/_mget", {"ids": video_ids})
             for doc in payload.get("docs", []):
                 if doc.get("found"):
@@ -509,6 +519,12 @@ class OpenSearchIndex:
                 without an embedder.
             EmbeddingModelUnavailableError: the embedder cannot load its model.
         """
+        if query.mode is MatchMode.NATURAL and not self._dialect.vectors:
+            raise SearchIndexError(
+                f"natural-language search needs vectors, which an OpenSearch "
+                f"{self._dialect.name} cannot hold (no k-NN); search by words, or index into a "
+                "domain or a vector search collection"
+            )
         depth = HYBRID_DEPTH if query.mode is MatchMode.NATURAL else query.limit * _OVERFETCH
         body = {
             "size": depth,

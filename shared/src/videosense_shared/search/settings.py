@@ -41,6 +41,13 @@ class SearchSettings(BaseSettings):
             "which also selects its API subset: no delete-by-query, ids chosen by it)."
         ),
     )
+    opensearch_collection_type: Literal["search", "vectorsearch"] = Field(
+        default="vectorsearch",
+        description=(
+            "The Serverless collection's type (aoss only): search (ids chosen by the client, "
+            "no k-NN, so no natural-language search) or vectorsearch (k-NN, ids chosen by it)."
+        ),
+    )
     opensearch_index: str = Field(
         default="videosense-entries",
         pattern=r"^[a-z0-9][a-z0-9_-]{0,200}$",
