@@ -8,6 +8,9 @@ without the CLI (into ``deploy/cdk.out``). Options come from CDK context (``-c k
 - ``min_tasks`` (``0``), ``max_tasks`` (``4``): task counts per service;
 - ``spot`` (``true``): run tasks on Fargate Spot;
 - ``backend.<service>`` (e.g. ``backend.recognizer=local``): a service's backend;
+- ``search`` (``domain``): where the library search index lives, an OpenSearch Service domain
+  or ``aoss``, an OpenSearch Serverless collection of ``search_collection_type`` (``search``,
+  no natural-language search; or ``vectorsearch``);
 - ``web_domain``, ``web_certificate_arn``, ``web_auth_prefix``: deploy the web app at that
   name, behind a load balancer that signs users in with a Cognito user pool (all three, or
   none: no web app);
@@ -53,6 +56,8 @@ def config_from_context(context: Mapping[str, object]) -> StackConfig:
         spot=str(context.get("spot", "true")).lower() in ("1", "true", "yes"),
         backends=backends,
         web=_web_config(context),
+        search=str(context.get("search", "domain")),
+        search_collection_type=str(context.get("search_collection_type", "search")),
     )
 
 
@@ -123,6 +128,8 @@ def main(argv: Sequence[str] = ()) -> None:
         "min_tasks",
         "max_tasks",
         "spot",
+        "search",
+        "search_collection_type",
         "web_domain",
         "web_certificate_arn",
         "web_auth_prefix",

@@ -8,6 +8,7 @@ find their queue, topics and table by name.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -23,6 +24,7 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_opensearchserverless as aoss
 from aws_cdk import aws_opensearchservice as opensearch
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
@@ -80,12 +82,23 @@ class StackConfig:
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
     # The web app behind an authenticating load balancer; None: not deployed.
     web: WebConfig | None = None
+    # Where the search index lives: an OpenSearch Service domain, or (aoss) a Serverless
+    # collection of search_collection_type (docs/architecture.md, "The search index").
+    search: str = "domain"
+    search_collection_type: str = "search"
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_tasks <= self.max_tasks or self.max_tasks < 1:
             raise ValueError(
                 f"need 0 <= min_tasks <= max_tasks and max_tasks >= 1, "
                 f"got {self.min_tasks}, {self.max_tasks}"
+            )
+        if self.search not in SEARCH_BACKENDS:
+            raise ValueError(f"search={self.search!r}: one of {', '.join(SEARCH_BACKENDS)}")
+        if self.search_collection_type not in COLLECTION_TYPES:
+            raise ValueError(
+                f"search_collection_type={self.search_collection_type!r}: one of "
+                f"{', '.join(COLLECTION_TYPES)}"
             )
 
     @property
@@ -98,6 +111,37 @@ class StackConfig:
         if not service.backends:
             return None
         return self.backends.get(service.name, service.cloud_backend)
+
+
+#: ``StackConfig.search``: an OpenSearch Service domain, or an OpenSearch Serverless collection.
+SEARCH_BACKENDS = ("domain", "aoss")
+#: ``StackConfig.search_collection_type``: the collection's type, as the adapter's setting names
+#: it (``VIDEOSENSE_SEARCH_OPENSEARCH_COLLECTION_TYPE``). A search collection takes the client's
+#: document ids but has no k-NN (no natural-language search); a vector search collection has
+#: k-NN and picks document ids itself.
+COLLECTION_TYPES = ("search", "vectorsearch")
+
+#: Data access policy permissions (OpenSearch Serverless), by who holds them. The indexer puts
+#: its index templates (collection items), creates its two indices and writes and reads their
+#: documents; a reader describes them and reads documents (_search, _doc, _mget), nothing else.
+COLLECTION_WRITE = (
+    "aoss:CreateCollectionItems",
+    "aoss:DescribeCollectionItems",
+    "aoss:UpdateCollectionItems",
+)
+INDEX_WRITE = (
+    "aoss:CreateIndex",
+    "aoss:DescribeIndex",
+    "aoss:ReadDocument",
+    "aoss:UpdateIndex",
+    "aoss:WriteDocument",
+)
+INDEX_READ = ("aoss:DescribeIndex", "aoss:ReadDocument")
+
+
+def _compact(document: object) -> str:
+    # Serverless security policies are JSON "without any whitespaces".
+    return json.dumps(document, separators=(",", ":"))
 
 
 # Checkov knows SQS encryption only as KMS; SSE-SQS encrypts at rest as well.
@@ -257,21 +301,14 @@ class VideosenseStack(cdk.Stack):
 
         # The library search index, when a deployed service uses it (the indexer writes it).
         self.search_index_name = physical_name(prefix, "entries")
+        uses_search = any(s.search_access for s in services)
         self.search_domain = (
-            self._search_domain() if any(s.search_access for s in services) else None
+            self._search_domain() if uses_search and config.search == "domain" else None
         )
-        search_env = (
-            {
-                "VIDEOSENSE_SEARCH_BACKEND": "opensearch",
-                "VIDEOSENSE_SEARCH_OPENSEARCH_ENDPOINT": (
-                    f"https://{self.search_domain.domain_endpoint}"
-                ),
-                "VIDEOSENSE_SEARCH_OPENSEARCH_SERVICE": "es",
-                "VIDEOSENSE_SEARCH_OPENSEARCH_INDEX": self.search_index_name,
-            }
-            if self.search_domain is not None
-            else {}
+        self.search_collection = (
+            self._search_collection() if uses_search and config.search == "aoss" else None
         )
+        search_env = self._search_environment()
         self.deployment = Deployment(
             prefix=prefix,
             bucket=self.bucket_name,
@@ -288,9 +325,11 @@ class VideosenseStack(cdk.Stack):
         for service in services:
             self._service(service, services, image_for)
         self.web = self._web(config.web, web_image) if config.web else None
-        if self.web is not None and self.search_domain is not None:
+        if self.web is not None and search_env:
             # The web app searches; only the indexer writes.
             self.web.task_role.add_to_policy(self._search_statement(SearchAccess.READ))
+        if self.search_collection is not None:
+            self.search_access_policy = self._search_access_policy(services)
 
         cdk.CfnOutput(self, "BucketName", value=self.bucket_name)
         cdk.CfnOutput(self, "CompletedTopicArn", value=self.topics["video-completed"].topic_arn)
@@ -380,7 +419,145 @@ class VideosenseStack(cdk.Stack):
         )
         return domain
 
+    def _search_environment(self) -> dict[str, str]:
+        """The ``VIDEOSENSE_SEARCH_`` settings of the services that use the index (none when
+        no deployed service does)."""
+        if self.search_domain is not None:
+            endpoint = f"https://{self.search_domain.domain_endpoint}"
+            service = {"VIDEOSENSE_SEARCH_OPENSEARCH_SERVICE": "es"}
+        elif self.search_collection is not None:
+            # The collection endpoint is a URL already (https://<id>.<region>.aoss.amazonaws.com).
+            endpoint = self.search_collection.attr_collection_endpoint
+            service = {
+                "VIDEOSENSE_SEARCH_OPENSEARCH_SERVICE": "aoss",
+                "VIDEOSENSE_SEARCH_OPENSEARCH_COLLECTION_TYPE": (
+                    self.config.search_collection_type
+                ),
+            }
+        else:
+            return {}
+        return {
+            "VIDEOSENSE_SEARCH_BACKEND": "opensearch",
+            "VIDEOSENSE_SEARCH_OPENSEARCH_ENDPOINT": endpoint,
+            **service,
+            "VIDEOSENSE_SEARCH_OPENSEARCH_INDEX": self.search_index_name,
+        }
+
+    @property
+    def search_collection_name(self) -> str:
+        """The collection's name (3-32 characters), the base of its policies' names too."""
+        # Policy names are at most 32 characters as well: room for a 5-character suffix.
+        return physical_name(self.config.prefix, "search")[:27]
+
+    def _search_collection(self) -> aoss.CfnCollection:
+        """An OpenSearch Serverless collection for the search index, with its encryption and
+        network policies; the data access policy follows once the task roles exist."""
+        name = self.search_collection_name
+        rules = [{"ResourceType": "collection", "Resource": [f"collection/{name}"]}]
+        encryption = aoss.CfnSecurityPolicy(
+            self,
+            "SearchEncryption",
+            name=f"{name}-enc",
+            type="encryption",
+            description="videosense search index: encrypted with an AWS owned key",
+            # An AWS owned key: encryption at rest at no charge (a CMK costs $1/month).
+            policy=_compact({"Rules": rules, "AWSOwnedKey": True}),
+        )
+        # Public endpoint, IAM only. The stack has no private subnets (tasks run in public
+        # subnets with a public IP for egress and no NAT gateway, as for the domain): every
+        # request must still be SigV4-signed by a principal of the data access policy, and the
+        # Dashboards endpoint is not opened at all. A VPC endpoint would add an hourly charge
+        # for a path the tasks already have.
+        network = aoss.CfnSecurityPolicy(
+            self,
+            "SearchNetwork",
+            name=f"{name}-net",
+            type="network",
+            description="videosense search index: its API endpoint only, SigV4 required",
+            policy=_compact([{"Rules": rules, "AllowFromPublic": True}]),
+        )
+        collection = aoss.CfnCollection(
+            self,
+            "SearchCollection",
+            name=name,
+            type=self.config.search_collection_type.upper(),
+            description=f"videosense {self.config.env_name}: the library search index",
+            # Derived data: the indexer rebuilds it from documents/ (re-drive VideoCompleted);
+            # standby replicas would double the minimum OCUs.
+            standby_replicas="DISABLED",
+        )
+        # A collection is created only under an encryption policy that covers its name.
+        collection.add_dependency(encryption)
+        collection.add_dependency(network)
+        return collection
+
+    def _search_access_policy(self, services: tuple[ServiceDef, ...]) -> aoss.CfnAccessPolicy:
+        """Who may do what inside the collection: its writers (the indexer) their templates,
+        indices and documents; its readers (the web app) describe and read; nobody else."""
+        assert self.search_collection is not None
+        name = self.search_collection_name
+        indices = [
+            f"index/{name}/{self.search_index_name}",
+            f"index/{name}/{self.search_index_name}-videos",
+        ]
+        writers = [
+            self.task_roles[s.name].role_arn
+            for s in services
+            if s.search_access is SearchAccess.WRITE
+        ]
+        readers = [
+            self.task_roles[s.name].role_arn
+            for s in services
+            if s.search_access is SearchAccess.READ
+        ]
+        if self.web is not None:
+            readers.append(self.web.task_role.role_arn)
+        rules: list[dict[str, Any]] = [
+            {
+                "Rules": [
+                    {
+                        "ResourceType": "collection",
+                        "Resource": [f"collection/{name}"],
+                        "Permission": list(COLLECTION_WRITE),
+                    },
+                    {"ResourceType": "index", "Resource": indices, "Permission": list(INDEX_WRITE)},
+                ],
+                "Principal": writers,
+            }
+        ]
+        if readers:
+            rules.append(
+                {
+                    "Rules": [
+                        {
+                            "ResourceType": "index",
+                            "Resource": indices,
+                            "Permission": list(INDEX_READ),
+                        }
+                    ],
+                    "Principal": readers,
+                }
+            )
+        policy = aoss.CfnAccessPolicy(
+            self,
+            "SearchAccess",
+            name=f"{name}-data",
+            type="data",
+            description="videosense search index: the indexer writes, readers read",
+            # Role ARNs are tokens until deploy: the stack renders them into the JSON.
+            policy=self.to_json_string(rules),
+        )
+        return policy
+
     def _search_statement(self, access: SearchAccess) -> iam.PolicyStatement:
+        if self.search_collection is not None:
+            # Serverless authorises data-plane requests by the data access policy; IAM only
+            # lets the role call the collection's API at all.
+            return iam.PolicyStatement(
+                sid="SearchCollectionApi",
+                actions=["aoss:APIAccessAll"],
+                resources=[self.search_collection.attr_arn],
+            )
         assert self.search_domain is not None
         arn = self.search_domain.domain_arn
         index = self.search_index_name
