@@ -9,8 +9,8 @@ without the CLI (into ``deploy/cdk.out``). Options come from CDK context (``-c k
 - ``spot`` (``true``): run tasks on Fargate Spot;
 - ``backend.<service>`` (e.g. ``backend.recognizer=local``): a service's backend;
 - ``search`` (``domain``): where the library search index lives, an OpenSearch Service domain
-  or ``aoss``, an OpenSearch Serverless collection of ``search_collection_type`` (``search``,
-  no natural-language search; or ``vectorsearch``);
+  or ``aoss``, an OpenSearch Serverless collection of ``search_collection_type`` (``vectorsearch``,
+  the default, keeps natural-language search; ``search`` has none);
 - ``web_domain``, ``web_certificate_arn``, ``web_auth_prefix``: deploy the web app at that
   name, behind a load balancer that signs users in with a Cognito user pool (all three, or
   none: no web app);
@@ -57,7 +57,7 @@ def config_from_context(context: Mapping[str, object]) -> StackConfig:
         backends=backends,
         web=_web_config(context),
         search=str(context.get("search", "domain")),
-        search_collection_type=str(context.get("search_collection_type", "search")),
+        search_collection_type=str(context.get("search_collection_type", "vectorsearch")),
     )
 
 

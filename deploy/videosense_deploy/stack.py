@@ -85,7 +85,7 @@ class StackConfig:
     # Where the search index lives: an OpenSearch Service domain, or (aoss) a Serverless
     # collection of search_collection_type (docs/architecture.md, "The search index").
     search: str = "domain"
-    search_collection_type: str = "search"
+    search_collection_type: str = "vectorsearch"
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_tasks <= self.max_tasks or self.max_tasks < 1:

@@ -33,11 +33,12 @@ COLLECTION = "videosense-aoss-search"
 ENTRIES = "videosense-aoss-entries"
 
 
-def _synth(outdir: Path, collection_type: str) -> Synthesized:
+def _synth(outdir: Path, collection_type: str | None) -> Synthesized:
     app = cdk.App(outdir=str(outdir))
-    config = config_from_context(
-        {"env": "aoss", "search": "aoss", "search_collection_type": collection_type}
-    )
+    context = {"env": "aoss", "search": "aoss"}
+    if collection_type is not None:
+        context["search_collection_type"] = collection_type
+    config = config_from_context(context)
     config = StackConfig(**{**config.__dict__, "web": WEB})
     VideosenseStack(
         app,
@@ -226,12 +227,13 @@ def test_the_indexer_and_web_tasks_are_pointed_at_the_collection(
     )
 
 
-def test_a_vector_search_collection_is_chosen_by_context(
+def test_a_vector_search_collection_is_the_default_collection_type(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    # GIVEN -c search_collection_type=vectorsearch WHEN synthesized THEN the collection is of
-    # that type and the tasks are told so (their adapter then keeps k-NN and the collection's ids)
-    stack = _synth(tmp_path_factory.mktemp("cdk.aoss-vectors"), "vectorsearch")
+    # GIVEN -c search=aoss and no collection type WHEN synthesized THEN the collection is a
+    # vector search one, so natural-language search works, and the tasks are told so (their
+    # adapter then keeps k-NN and the collection's ids)
+    stack = _synth(tmp_path_factory.mktemp("cdk.aoss-vectors"), None)
     _, collection = _one(stack, "AWS::OpenSearchServerless::Collection")
     assert collection["Type"] == "VECTORSEARCH"
     assert _environment(stack, "indexer")["VIDEOSENSE_SEARCH_OPENSEARCH_COLLECTION_TYPE"] == (
