@@ -1,12 +1,22 @@
 """Peak memory of a whole run against the film's length, and what each stage costs per minute.
 
-Runs ``videosense run FILM --json --stages frames,recognition,transcript`` (the embedded stack:
-the pipeline in one process, the emulator in a child) on generated films of several lengths
-(``bench/long_films.py``: a two-minute segment of 13 scenes with speech in two places, repeated
-by stream copy) and prints for each:
+Runs generated films of several lengths (``bench/long_films.py``: a two-minute segment of 13
+scenes with speech in two places, repeated by stream copy) through ``--stages`` (default
+``frames,recognition,transcript``), on one of two stacks (``--emulator``):
+
+- ``embedded`` (the default): ``videosense run FILM --json --stages ...``, the pipeline in one
+  process, the moto emulator in a child;
+- ``localstack``: LocalStack in host mode and the services the stages need as separate
+  processes with their compose environment (``bench/process_stack.py``), except that the
+  transcriber runs Whisper as in the embedded run (compose's offline default is pocketsphinx:
+  ``--transcriber pocketsphinx``); the film is uploaded in 8 MiB parts as the command line
+  uploads, and the run ends with its ``VideoCompleted``.
+
+It prints for each film:
 
 - the peak RSS of every process of the run (``VmHWM``, sampled): the target is a peak that
-  does not grow with the film (and at most 1.2 GB for a 2-hour 1080p film);
+  does not grow with the film (and at most 1.2 GB for a 2-hour 1080p film, for the embedded run
+  and for each service process on LocalStack); LocalStack's own peak is listed too;
 - every stage's time, per minute of video;
 - how the keyframes spread over the film (keyframes in each tenth of it);
 - the transcript at the window edges: the transcriber reads the audio in windows of
@@ -17,21 +27,30 @@ by stream copy) and prints for each:
   lost or doubled words (a word Whisper mishears counts as lost too: compare the two
   sentences, the early one is never near an edge).
 
-The document of each run is saved as ``bench/out/memory-<minutes>min-<size>.json``.
+The wall time is the whole ``videosense run`` in the embedded mode (the stack's start and the
+models' loads included) and from the upload's start to the completion on LocalStack (the
+services are up and their models loaded before the upload).
+
+The document of each run is saved as ``bench/out/memory-<minutes>min-<size>.json`` (with
+``-localstack`` before ``.json`` for a LocalStack run).
 
 Usage::
 
     nice -n 10 python bench/bench_memory.py --minutes 2 10 30
     nice -n 10 python bench/bench_memory.py --minutes 120 --size 1920x1080 --bitrate 6M
+    nice -n 10 python bench/bench_memory.py --minutes 2 --emulator localstack
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import re
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -46,13 +65,17 @@ from long_films import (
     make_film,
 )
 from process_memory import TreeMemory
+from process_stack import ProcessStack, services_for
 
 from videosense_shared.document import VideoDocument
 
 OUT = Path(__file__).resolve().parent / "out"
+EMULATORS = ("embedded", "localstack")
+#: Issue 16's bound on a run's peak RSS (each service process's, on LocalStack).
+TARGET_MB = 1200
 
 
-def _run(film: Film, stages: str) -> tuple[VideoDocument, float, dict[str, float]]:
+def _run_embedded(film: Film, stages: str) -> tuple[VideoDocument, float, dict[str, float]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VIDEOSENSE_"))}
     started = time.perf_counter()
     with (
@@ -79,6 +102,24 @@ def _run(film: Film, stages: str) -> tuple[VideoDocument, float, dict[str, float
     if proc.returncode != 0:
         raise SystemExit(f"videosense run failed ({proc.returncode}):\n{err[-2000:]}")
     return VideoDocument.model_validate_json(out), wall, memory.peaks_mb
+
+
+async def _run_services(
+    film: Film, stages: str, emulator: str, logs: Path, timeout_s: float, transcriber: str
+) -> tuple[VideoDocument, float, dict[str, float]]:
+    # Only the services the stages need: the others would only add their idle memory.
+    services = services_for(stages)
+    overrides = {"transcriber": {"VIDEOSENSE_TRANSCRIBER_BACKEND": transcriber}}
+    with TreeMemory() as memory:
+        async with ProcessStack(
+            emulator, logs, "memory", services=services, overrides=overrides
+        ) as stack:
+            started = time.perf_counter()
+            video_id = await stack.upload(film.path, film.path.name, stages)
+            await stack.wait_completed(video_id, timeout_s)
+            wall = time.perf_counter() - started
+            document = await stack.read(video_id)
+    return document, wall, memory.peaks_mb
 
 
 def _words(text: str) -> list[str]:
@@ -110,32 +151,49 @@ def _sentence_check(
     return len(at_s), lost, doubled
 
 
-def _report(film: Film, document: VideoDocument, wall: float, peaks: dict[str, float]) -> None:
+def report(
+    film: Film,
+    megabytes: float,
+    document: VideoDocument,
+    wall: float,
+    peaks: dict[str, float],
+    *,
+    emulator: str,
+    load: tuple[float, ...],
+) -> list[str]:
+    """The report of one run: status and wall time, peak RSS per process (20 MB and more),
+    every stage's time per minute of video, keyframes per tenth of the film and the transcript
+    check at the window edges. ``load``: the load average after the run."""
     minutes = film.seconds / 60
-    megabytes = film.path.stat().st_size / 1e6
     status, per_minute = document.status.value, wall / minutes
-    print(f"\n{film.seconds // 60} min at {film.size} ({megabytes:.0f} MB): status {status}, "
-          f"wall {wall:.0f} s ({per_minute:.1f} s per minute)")  # fmt: skip
-    # Other work on the machine stretches the times, not the memory: say how busy it was.
-    print("  load average after the run: " + ", ".join(f"{v:.1f}" for v in os.getloadavg()))
+    lines = [
+        f"\n{film.seconds // 60} min at {film.size} ({megabytes:.0f} MB) on {emulator}: status "
+        f"{status}, wall {wall:.0f} s ({per_minute:.1f} s per minute)",
+        # Other work on the machine stretches the times, not the memory: say how busy it was.
+        "  load average after the run: " + ", ".join(f"{v:.1f}" for v in load),
+    ]
     for label, mb in peaks.items():
         if mb >= 20:
-            print(f"  peak RSS {mb:7.0f} MB  {label}")
+            lines.append(f"  peak RSS {mb:7.0f} MB  {label}")
+    if peaks:
+        label, mb = max(peaks.items(), key=lambda item: item[1])
+        verdict = "within" if mb <= TARGET_MB else "OVER"
+        lines.append(f"  largest process {mb:.0f} MB ({label}): {verdict} {TARGET_MB} MB")
     for stage, info in document.stages.items():
         if info.started_at and info.finished_at:
             seconds = (info.finished_at - info.started_at).total_seconds()
-            print(f"  {stage.value:<12} {seconds:7.1f} s  {seconds / minutes:6.1f} s per minute"
-                  f"  ({info.status.value})")  # fmt: skip
+            lines.append(f"  {stage.value:<12} {seconds:7.1f} s  {seconds / minutes:6.1f} s per "
+                         f"minute  ({info.status.value})")  # fmt: skip
         else:
-            print(f"  {stage.value:<12} {info.status.value} {info.error or ''}")
+            lines.append(f"  {stage.value:<12} {info.status.value} {info.error or ''}")
     tenths = [0] * 10
     for kf in document.keyframes:
         tenths[min(9, int(10 * kf.t_s / film.seconds))] += 1
-    print(f"  scenes {len(document.scenes)}, keyframes {len(document.keyframes)}; per tenth of "
-          f"the film: {tenths}")  # fmt: skip
+    lines.append(f"  scenes {len(document.scenes)}, keyframes {len(document.keyframes)}; per "
+                 f"tenth of the film: {tenths}")  # fmt: skip
     if document.keyframes:
-        print(f"  first keyframe at {document.keyframes[0].t_s:.1f} s, last at "
-              f"{document.keyframes[-1].t_s:.1f} s of {film.seconds} s")  # fmt: skip
+        lines.append(f"  first keyframe at {document.keyframes[0].t_s:.1f} s, last at "
+                     f"{document.keyframes[-1].t_s:.1f} s of {film.seconds} s")  # fmt: skip
     segments = film.seconds // SEGMENT_S
     late_length = 14.0
     late = [(i + 1) * SEGMENT_S - late_length for i in range(segments)]
@@ -145,8 +203,9 @@ def _report(film: Film, document: VideoDocument, wall: float, peaks: dict[str, f
         ("late sentence (at the window edges)", LATE_SPEECH, late, late_length),
     ):
         checked, lost, doubled = _sentence_check(document, sentence, at, length)
-        print(f"  transcript, {name}: {checked} occurrence(s); words lost: "
-              f"{len(lost)} {lost[:8]}; doubled: {len(doubled)} {doubled[:8]}")  # fmt: skip
+        lines.append(f"  transcript, {name}: {checked} occurrence(s); words lost: "
+                     f"{len(lost)} {lost[:8]}; doubled: {len(doubled)} {doubled[:8]}")  # fmt: skip
+    return lines
 
 
 def main() -> int:
@@ -156,15 +215,49 @@ def main() -> int:
     parser.add_argument("--size", default="1280x720")
     parser.add_argument("--bitrate", default="4M", help="video bitrate of the generated film")
     parser.add_argument("--stages", default="frames,recognition,transcript")
+    parser.add_argument(
+        "--emulator",
+        choices=EMULATORS,
+        default="embedded",
+        help="embedded: `videosense run` (one process); localstack: the services as processes",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=6 * 3600.0, help="seconds per film (localstack)"
+    )
+    parser.add_argument(
+        "--transcriber",
+        choices=("whisper", "pocketsphinx"),
+        default="whisper",
+        help="the transcriber's backend on localstack: whisper, as the embedded run "
+        "(default), or pocketsphinx, as compose runs it offline",
+    )
     args = parser.parse_args()
+    # A SIGTERM unwinds like an exception, so the services and LocalStack are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    services_for(args.stages)  # an unknown stage fails here, before any film is made
     for minutes in args.minutes:
         started = time.perf_counter()
         film = make_film(OUT, minutes, args.size, args.bitrate)
         print(f"[{minutes} min film ready in {time.perf_counter() - started:.0f} s]", flush=True)
-        document, wall, peaks = _run(film, args.stages)
-        (OUT / f"memory-{minutes}min-{args.size}.json").write_text(document.model_dump_json())
-        _report(film, document, wall, peaks)
-        sys.stdout.flush()
+        name = f"memory-{minutes}min-{args.size}"
+        if args.emulator == "embedded":
+            document, wall, peaks = _run_embedded(film, args.stages)
+        else:
+            # Kept after the run: the services' logs are what explains a failure.
+            logs = Path(tempfile.mkdtemp(prefix=f"videosense-{name}-"))
+            print(f"[service logs in {logs}]", flush=True)
+            document, wall, peaks = asyncio.run(
+                _run_services(
+                    film, args.stages, args.emulator, logs, args.timeout, args.transcriber
+                )
+            )
+            name += f"-{args.emulator}"
+        (OUT / f"{name}.json").write_text(document.model_dump_json())
+        megabytes = film.path.stat().st_size / 1e6
+        lines = report(
+            film, megabytes, document, wall, peaks, emulator=args.emulator, load=os.getloadavg()
+        )
+        print("\n".join(lines), flush=True)
     return 0
 
 

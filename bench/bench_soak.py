@@ -1,11 +1,12 @@
 """A soak: a burst of uploads to a running stack whose services are separate processes.
 
-Starts the embedded emulator and every service as its own process with the environment the
-compose file gives it (``tests/support/service_processes.py``: ``python -m <package>``), with
-``--workers`` frame-extractor processes (``docker compose up --scale frame-extractor=N``),
-then uploads ``--videos`` videos in one burst and waits for every completion. The videos are
-cut by stream copy from one generated film (``bench/long_films.py``), so making a hundred costs
-one two-minute encode:
+Starts an emulator (``--emulator``: the embedded moto server, the default, or LocalStack in
+host mode) and every service as its own process with the environment the compose file gives it
+(``bench/process_stack.py``, on ``tests/support/service_processes.py``: ``python -m
+<package>``), with ``--workers`` frame-extractor processes (``docker compose up --scale
+frame-extractor=N``), then uploads ``--videos`` videos in one burst and waits for every
+completion. The videos are cut by stream copy from one generated film (``bench/long_films.py``),
+so making a hundred costs one two-minute encode:
 
 - lengths drawn between 5 and 120 s, cut on whole seconds (the film has a keyframe every
   second, so a stream copy starts on one); the film speaks in two places, so some clips have
@@ -25,11 +26,14 @@ It reports, per ``--workers`` value (a fresh stack each):
   ``started_at`` and ``finished_at``, and the overhead outside stage compute per video (its
   latency minus the longest chain of stage work: ingest's probe, then frames, then the keyframe
   stages, the transcript alongside);
-- peak RSS of every process (``VmHWM``, sampled).
+- peak RSS of every process (``VmHWM``, sampled): each service, the emulator (LocalStack
+  itself on ``--emulator localstack``) and this process.
 
 Usage::
 
     nice -n 10 python bench/bench_soak.py --videos 12 --workers 1
+    nice -n 10 python bench/bench_soak.py --videos 12 --workers 1 --stages frames \
+        --emulator localstack
     nice -n 10 python bench/bench_soak.py                          # 100 videos, 1, 2, 4 workers
 """
 
@@ -37,8 +41,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import random
 import signal
 import subprocess
@@ -53,20 +55,10 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 from long_films import SEGMENT_S, make_film  # noqa: E402
 from process_memory import TreeMemory  # noqa: E402
+from process_stack import EMULATORS, ProcessStack  # noqa: E402
 
-from ingest.handler import STAGES_METADATA  # noqa: E402
-from tests.support.service_processes import ServiceFleet, ServiceProcess  # noqa: E402
-from videosense.emulator import Emulator  # noqa: E402
-from videosense_deploy.environment import Deployment  # noqa: E402
-from videosense_shared.aws import AwsClients  # noqa: E402
 from videosense_shared.document import VideoDocument  # noqa: E402
-from videosense_shared.ids import video_id_for  # noqa: E402
 from videosense_shared.messages import VideoCompleted  # noqa: E402
-from videosense_shared.objects import upload_file  # noqa: E402
-from videosense_shared.provision import subscribe_queue  # noqa: E402
-from videosense_shared.settings import CommonSettings  # noqa: E402
-from videosense_shared.store import DynamoDocumentStore  # noqa: E402
-from videosense_shared.topology import VIDEO_COMPLETED  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 FRAME_EXTRACTOR = "frame-extractor"
@@ -135,27 +127,16 @@ def _percentile(values: list[float], p: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
 
 
-async def _tap(aws: AwsClients, common: CommonSettings, topic_arn: str) -> str:
-    url = (await aws.sqs.create_queue(QueueName=common.queue_name("soak-completed")))["QueueUrl"]
-    got = await aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-    await subscribe_queue(aws, topic_arn, got["Attributes"]["QueueArn"], None)
-    return url
-
-
-async def _upload(aws: AwsClients, common: CommonSettings, clip: Clip, stages: str) -> None:
-    key = f"{common.uploads_prefix}{clip.name}"
-    metadata = {STAGES_METADATA: stages}
-    done = await upload_file(aws.s3, clip.path, common.bucket, key, metadata=metadata)
+async def _upload(stack: ProcessStack, clip: Clip, stages: str) -> None:
+    clip.video_id = await stack.upload(clip.path, clip.name, stages)
     clip.uploaded_at = time.monotonic()
-    clip.video_id = video_id_for(common.bucket, key, done.version_id or done.etag)
     if clip.duplicate:
         # The same bytes to the same key again: the same video, a second notification.
-        await upload_file(aws.s3, clip.path, common.bucket, key, metadata=metadata)
+        await stack.upload(clip.path, clip.name, stages)
 
 
 async def _collect(
-    aws: AwsClients,
-    url: str,
+    stack: ProcessStack,
     clips: list[Clip],
     quiet_s: float,
     timeout_s: float,
@@ -168,16 +149,12 @@ async def _collect(
     deadline = time.monotonic() + timeout_s
     last = shown = time.monotonic()
     while time.monotonic() < deadline:
-        resp = await aws.sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-        )
-        now = time.monotonic()
-        for msg in resp.get("Messages", []):
-            await aws.sqs.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
-            event = VideoCompleted.model_validate(json.loads(msg["Body"]))
+        for received, event in await stack.receive():
             if event.video_id in by_id:
-                by_id[event.video_id].completions.append((now, event))
-                last = now
+                by_id[event.video_id].completions.append((received, event))
+                last = received
+        stack.check_services()
+        now = time.monotonic()
         if all(c.completions for c in waiting) and now - last >= quiet_s:
             return
         if now - shown >= 30:
@@ -209,9 +186,11 @@ async def soak(
     logs: Path,
     timeout_s: float,
     *,
+    emulator: str = "moto",
     one_by_one: bool = False,
 ) -> None:
-    """Run one burst on a fresh stack with ``workers`` frame extractors; print the figures.
+    """Run one burst on a fresh stack on ``emulator`` with ``workers`` frame extractors; print
+    the figures.
 
     ``one_by_one``: upload each clip only once the one before it has completed, so nothing
     waits behind another video and the latency outside stage work is the pipeline's own
@@ -219,55 +198,31 @@ async def soak(
     """
     for clip in clips:
         clip.completions.clear()
-    with Emulator() as emulator, TreeMemory() as memory:
-        common = CommonSettings(prefix=f"soak{workers}", bucket=f"soak{workers}-media")
-        fleet = ServiceFleet(
-            endpoint=emulator.endpoint,
-            deployment=Deployment(
-                prefix=common.prefix, bucket=common.bucket, table=common.table_name,
-                region=common.region,
-            ),
-            log_dir=logs,
-        )  # fmt: skip
-        extractor = fleet[FRAME_EXTRACTOR]
-        for n in range(2, workers + 1):
-            name = f"{FRAME_EXTRACTOR}-{n}"
-            fleet.services[name] = ServiceProcess(
-                name, extractor.command, extractor.env, logs / f"{name}.log"
-            )
-        provisioned = await asyncio.to_thread(fleet.provision)
-        os.environ.update(emulator.env())
-        async with AwsClients(common.region) as aws:
-            tap = await _tap(aws, common, provisioned["topics"][VIDEO_COMPLETED])
-            with fleet.running():
-                while not all(s.ready for s in fleet.services.values()):  # noqa: ASYNC110
-                    await asyncio.sleep(0.5)
-                started = time.monotonic()
-                if one_by_one:
-                    for clip in clips:
-                        await _upload(aws, common, clip, stages)
-                        # A short quiet spell: a duplicate's second completion would show here.
-                        await _collect(aws, tap, clips, 2.0, timeout_s, awaited=[clip])
-                else:
-                    await asyncio.gather(*(_upload(aws, common, clip, stages) for clip in clips))
-                uploaded = time.monotonic()
-                await _collect(aws, tap, clips, quiet_s=10.0, timeout_s=timeout_s)
-                finished = max(
-                    (t for c in clips for t, _ in c.completions), default=time.monotonic()
-                )
-                store = DynamoDocumentStore(aws.dynamodb, common.table_name)
-                documents = {
-                    c.video_id: await store.read(c.video_id) for c in clips if c.completions
-                }
+    with TreeMemory() as memory:
+        async with ProcessStack(
+            emulator, logs, f"soak{workers}", replicas={FRAME_EXTRACTOR: workers}
+        ) as stack:
+            started = time.monotonic()
+            if one_by_one:
+                for clip in clips:
+                    await _upload(stack, clip, stages)
+                    # A short quiet spell: a duplicate's second completion would show here.
+                    await _collect(stack, clips, 2.0, timeout_s, awaited=[clip])
+            else:
+                await asyncio.gather(*(_upload(stack, clip, stages) for clip in clips))
+            uploaded = time.monotonic()
+            await _collect(stack, clips, quiet_s=10.0, timeout_s=timeout_s)
+            finished = max((t for c in clips for t, _ in c.completions), default=time.monotonic())
+            documents = {c.video_id: await stack.read(c.video_id) for c in clips if c.completions}
     _report(
         clips, documents, workers, started, None if one_by_one else uploaded, finished,
-        memory.peaks_mb,
+        memory.peaks_mb, emulator,
     )  # fmt: skip
 
 
 def _report(
     clips: list[Clip], documents: dict[str, VideoDocument], workers: int, started: float,
-    uploaded: float | None, finished: float, peaks: dict[str, float],
+    uploaded: float | None, finished: float, peaks: dict[str, float], emulator: str,
 ) -> None:  # fmt: skip
     """Print the figures of one run (``uploaded`` None: the clips went one by one)."""
     once = [c for c in clips if len(c.completions) == 1]
@@ -288,7 +243,7 @@ def _report(
         (c.completions[0][0] - c.uploaded_at) - chain
         for c, (_, _, chain) in zip(good, times, strict=True)
     ]
-    print(f"\n== {len(clips)} uploads, {workers} frame-extractor process(es)")
+    print(f"\n== {len(clips)} uploads, {workers} frame-extractor process(es), on {emulator}")
     print(f"  accounted: {len(once)}/{len(clips)} completed exactly once; missing {missing}; "
           f"more than once {doubled}")  # fmt: skip
     print(f"  statuses: {statuses}")
@@ -325,6 +280,12 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--timeout", type=float, default=7200.0, help="seconds per burst")
     parser.add_argument(
+        "--emulator",
+        choices=EMULATORS,
+        default="moto",
+        help="what the services talk to: the embedded moto server or LocalStack (host mode)",
+    )
+    parser.add_argument(
         "--one-by-one",
         action="store_true",
         help="upload each video after the previous one completed (the hand-off cost alone)",
@@ -341,7 +302,15 @@ def main() -> int:
             logs = Path(tmp) / f"logs-{workers}"
             logs.mkdir()
             asyncio.run(
-                soak(clips, workers, args.stages, logs, args.timeout, one_by_one=args.one_by_one)
+                soak(
+                    clips,
+                    workers,
+                    args.stages,
+                    logs,
+                    args.timeout,
+                    emulator=args.emulator,
+                    one_by_one=args.one_by_one,
+                )
             )
     return 0
 

@@ -207,16 +207,21 @@ def inherited_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(_NOT_INHERITED)}
 
 
-def emulator_environment(endpoint: str) -> dict[str, str]:
-    """What compose sets to point botocore at its emulator, pointed at ``endpoint``."""
-    return {**EMULATOR_ENV, "AWS_ENDPOINT_URL": endpoint}
+def emulator_environment(
+    endpoint: str, credentials: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """What compose sets to point botocore at its emulator, pointed at ``endpoint``;
+    ``credentials`` (keys and region) replace the embedded emulator's :data:`EMULATOR_ENV`."""
+    return {**(EMULATOR_ENV if credentials is None else credentials), "AWS_ENDPOINT_URL": endpoint}
 
 
 class ServiceFleet:
     """Every deployable service of the service table, each its own process.
 
     ``overrides`` adds to (or replaces) a service's compose environment, by compose service
-    name; ``common_overrides`` goes to every service. Logs go to ``log_dir/<name>.log``.
+    name; ``common_overrides`` goes to every service. ``credentials`` (the AWS keys and region)
+    replace the embedded emulator's: LocalStack checks presigned URLs against long-term keys
+    (docs/emulators.md). Logs go to ``log_dir/<name>.log``.
     """
 
     def __init__(
@@ -227,6 +232,7 @@ class ServiceFleet:
         log_dir: Path,
         overrides: Mapping[str, Mapping[str, str]] | None = None,
         common_overrides: Mapping[str, str] | None = None,
+        credentials: Mapping[str, str] | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.deployment = deployment
@@ -236,7 +242,7 @@ class ServiceFleet:
             **inherited_environment(),
             # As in the service images: log lines leave the process as they are written.
             "PYTHONUNBUFFERED": "1",
-            **emulator_environment(endpoint),
+            **emulator_environment(endpoint, credentials),
         }
         self._base = base
         self._common_overrides = dict(common_overrides or {})
