@@ -7,10 +7,9 @@ scenes with speech in two places, repeated by stream copy) through ``--stages`` 
 - ``embedded`` (the default): ``videosense run FILM --json --stages ...``, the pipeline in one
   process, the moto emulator in a child;
 - ``localstack``: LocalStack in host mode and the services the stages need as separate
-  processes with their compose environment (``bench/process_stack.py``), except that the
-  transcriber runs Whisper as in the embedded run (compose's offline default is pocketsphinx:
-  ``--transcriber pocketsphinx``); the film is uploaded in 8 MiB parts as the command line
-  uploads, and the run ends with its ``VideoCompleted``.
+  processes with their compose environment (``bench/process_stack.py``); the film is
+  uploaded in 8 MiB parts as the command line uploads, and the run ends with its
+  ``VideoCompleted``.
 
 It prints for each film:
 
@@ -105,15 +104,12 @@ def _run_embedded(film: Film, stages: str) -> tuple[VideoDocument, float, dict[s
 
 
 async def _run_services(
-    film: Film, stages: str, emulator: str, logs: Path, timeout_s: float, transcriber: str
+    film: Film, stages: str, emulator: str, logs: Path, timeout_s: float
 ) -> tuple[VideoDocument, float, dict[str, float]]:
     # Only the services the stages need: the others would only add their idle memory.
     services = services_for(stages)
-    overrides = {"transcriber": {"VIDEOSENSE_TRANSCRIBER_BACKEND": transcriber}}
     with TreeMemory() as memory:
-        async with ProcessStack(
-            emulator, logs, "memory", services=services, overrides=overrides
-        ) as stack:
+        async with ProcessStack(emulator, logs, "memory", services=services) as stack:
             started = time.perf_counter()
             video_id = await stack.upload(film.path, film.path.name, stages)
             await stack.wait_completed(video_id, timeout_s)
@@ -224,13 +220,6 @@ def main() -> int:
     parser.add_argument(
         "--timeout", type=float, default=6 * 3600.0, help="seconds per film (localstack)"
     )
-    parser.add_argument(
-        "--transcriber",
-        choices=("whisper", "pocketsphinx"),
-        default="whisper",
-        help="the transcriber's backend on localstack: whisper, as the embedded run "
-        "(default), or pocketsphinx, as compose runs it offline",
-    )
     args = parser.parse_args()
     # A SIGTERM unwinds like an exception, so the services and LocalStack are stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -247,9 +236,7 @@ def main() -> int:
             logs = Path(tempfile.mkdtemp(prefix=f"videosense-{name}-"))
             print(f"[service logs in {logs}]", flush=True)
             document, wall, peaks = asyncio.run(
-                _run_services(
-                    film, args.stages, args.emulator, logs, args.timeout, args.transcriber
-                )
+                _run_services(film, args.stages, args.emulator, logs, args.timeout)
             )
             name += f"-{args.emulator}"
         (OUT / f"{name}.json").write_text(document.model_dump_json())

@@ -251,7 +251,7 @@ SERVICES: tuple[ServiceDef, ...] = (
                 ),
             ),
         ),
-        local_backend="pocketsphinx",
+        local_backend="whisper",
         extra_env=MappingProxyType(_WRITABLE_MODEL_CACHE),
         cloud_backend="transcribe",
         cpu=1024,
