@@ -60,9 +60,17 @@ def word_accuracy(reference: str, hypothesis: str) -> float:
     return max(0.0, 1 - previous[-1] / len(ref))
 
 
-def espeak_audio(path: Path, text: str, *, voice: str = "en-us", lead_s: float = 0.5) -> Path:
+def espeak_audio(
+    path: Path,
+    text: str,
+    *,
+    voice: str = "en-us",
+    lead_s: float = 0.5,
+    words_per_minute: int | None = None,
+) -> Path:
     """Audio of ``text`` spoken by espeak-ng's ``voice`` (e.g. ``de`` for German), after
-    ``lead_s`` of silence, encoded by ffmpeg as the extension of ``path`` says (mp3, flac,
+    ``lead_s`` of silence, at espeak-ng's own pace (175 words a minute) or
+    ``words_per_minute``, encoded by ffmpeg as the extension of ``path`` says (mp3, flac,
     m4a, wav): an audio-only file.
 
     Raises:
@@ -70,8 +78,9 @@ def espeak_audio(path: Path, text: str, *, voice: str = "en-us", lead_s: float =
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     spoken = path.with_name(f"{path.stem}.espeak.wav")
+    pace = [] if words_per_minute is None else ["-s", str(words_per_minute)]
     done = subprocess.run(
-        ["espeak-ng", "-v", voice, "-w", str(spoken), text],
+        ["espeak-ng", "-v", voice, *pace, "-w", str(spoken), text],
         capture_output=True,
         text=True,
         check=False,

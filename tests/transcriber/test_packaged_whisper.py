@@ -10,11 +10,14 @@ from typing import Any
 
 import pytest
 
+from tests.support.clips import ffmpeg_binary
 from tests.support.speech import espeak_audio, word_accuracy
 from tools.make_sample import make_sample
 from transcriber.audio import ExtractedAudio, extract_audio
+from transcriber.audio_windows import read_windows
 from transcriber.packaged_model import PACKAGED_BASE, WHISPER_BASE, PackagedModel
 from transcriber.settings import TranscriberSettings
+from transcriber.speech_groups import speech_cut
 from transcriber.whisper import WhisperSpeechModel
 from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import Transcript
@@ -202,3 +205,58 @@ def test_speech_running_past_one_decode_is_transcribed_whole(
     assert words[-1].end_s > 47
     holes = [b.start_s - a.end_s for a, b in itertools.pairwise(words)]
     assert max(holes) < 2.5, max(holes)
+
+
+SHORT = "the orange submarine waited quietly beside the northern harbor wall"
+SLOW = (
+    "seven engineers carried heavy copper cables across the frozen river while "
+    "their captain counted every wooden crate twice before sunset"
+)
+SLOW_AT_S = 16.0
+EDGE_WINDOW_S = 24.0
+
+
+@pytest.fixture(scope="module")
+def over_the_edge(tmp_path_factory: pytest.TempPathFactory) -> ExtractedAudio:
+    """A short sentence at 2 s, then a slow one (about 14 s, pauses between its words far
+    shorter than between sentences) from 16 s: a 24 s window's edge falls inside it."""
+    where = tmp_path_factory.mktemp("edge")
+    short = espeak_audio(where / "short.wav", SHORT, lead_s=2.0)
+    slow = espeak_audio(where / "slow.wav", SLOW, lead_s=SLOW_AT_S, words_per_minute=110)
+    joined = where / "joined.flac"
+    graph = "[0][1]amix=inputs=2:normalize=0:duration=longest,apad=pad_dur=2[a]"
+    subprocess.run(
+        [ffmpeg_binary(), "-v", "error", "-nostdin", "-y", "-i", str(short), "-i", str(slow),
+         "-filter_complex", graph, "-map", "[a]", str(joined)],
+        check=True,
+    )  # fmt: skip
+    return extract_audio(joined, where / "joined.wav")
+
+
+def test_a_window_ends_before_speech_that_runs_over_its_edge(over_the_edge: ExtractedAudio) -> None:
+    # GIVEN audio whose slow sentence spans a 24 s window's edge
+    # WHEN it is read in 24 s windows cut where the speech allows
+    windows = list(read_windows(over_the_edge.path, EDGE_WINDOW_S, cut=speech_cut))
+    # THEN the first window ends in the pause before the slow sentence (not in the quietest
+    # tenth of a second near 24 s, which is inside it), after the short sentence
+    first_end = windows[0].start_s + windows[0].duration_s
+    assert 6.0 < first_end <= SLOW_AT_S, first_end
+    # and the second window, the last, holds the whole slow sentence
+    assert len(windows) == 2
+    assert windows[1].start_s == pytest.approx(first_end)
+
+
+def test_speech_over_a_window_edge_is_transcribed_whole(over_the_edge: ExtractedAudio) -> None:
+    # GIVEN the default model reading 24 s windows
+    settings = TranscriberSettings(_env_prefix="VIDEOSENSE_UNSET_FOR_TEST_")
+    model = WhisperSpeechModel(settings.whisper_model, window_s=EDGE_WINDOW_S)
+    # WHEN the audio whose slow sentence spans the first window's edge is transcribed
+    transcript = model.recognize(over_the_edge)
+    # THEN the slow sentence is there word for word, once: nothing lost or doubled at the edge
+    # (cut at the quietest point near 24 s, it came out "their camp. Encountered every world")
+    heard = _plain(transcript.text)
+    assert SLOW in heard, transcript.text
+    assert heard.count("captain") == 1, transcript.text
+    # and the short sentence before it (alone in its window, decoded with less context: only
+    # its second half is asked for word for word)
+    assert "beside the northern harbor" in heard, transcript.text

@@ -4,13 +4,14 @@ A speech model given the whole audio of a two-hour video holds about 460 MB of f
 (64 KB per second). Reading it window by window bounds that by the window length instead. Each
 window ends at the quietest short frame near its nominal end (a pause between words), so a
 word is rarely split between two windows; when nothing near the end is quiet the window is cut
-hard at its full length.
+hard at its full length. A reader that knows where the speech is can choose the cut itself
+(``read_windows(cut=...)``: the whisper backend cuts before speech that runs over the edge).
 """
 
 from __future__ import annotations
 
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,10 @@ SEARCH_S = 5.0
 _RELATIVE_QUIET = 0.25
 # ... or below about -50 dBFS whatever its surroundings (a region of silence has a median of 0).
 _ABSOLUTE_QUIET = 10 ** (-50 / 20)
+
+#: Where to end a window: given its samples and their rate, the number of samples to keep
+#: (at least one, at most all of them).
+Cut = Callable[[npt.NDArray[np.float32], int], int]
 
 
 @dataclass(frozen=True)
@@ -79,13 +84,19 @@ def quiet_cut(
 
 
 def read_windows(
-    path: Path, window_s: float, *, search_s: float = SEARCH_S, frame_s: float = FRAME_S
+    path: Path,
+    window_s: float,
+    *,
+    search_s: float = SEARCH_S,
+    frame_s: float = FRAME_S,
+    cut: Cut | None = None,
 ) -> Iterator[AudioWindow]:
     """Yield the mono 16-bit WAV at ``path`` as consecutive windows of at most ``window_s``.
 
-    Only one window's samples are in memory at a time: each is read from the file, cut at a
-    quiet point by :func:`quiet_cut`, and the next one is read starting at that cut (the few
-    seconds after it are read again from the file rather than carried over). The windows
+    Only one window's samples are in memory at a time: each is read from the file, cut by
+    ``cut`` (default: a quiet point, :func:`quiet_cut` with ``search_s`` and ``frame_s``;
+    a result outside 1..len is clamped to it), and the next one is read starting at that
+    cut (the seconds after it are read again from the file rather than carried over). The windows
     cover the whole file, without overlap, in order.
 
     Raises:
@@ -112,15 +123,17 @@ def read_windows(
             if samples.shape[0] == 0:  # a header claiming more frames than the file holds
                 return
             last = position + samples.shape[0] >= total
-            cut = (
-                samples.shape[0]
-                if last
-                else quiet_cut(samples, rate, frame_s=frame_s, search_s=search_s)
-            )
+            if last:
+                kept = samples.shape[0]
+            elif cut is None:
+                kept = quiet_cut(samples, rate, frame_s=frame_s, search_s=search_s)
+            else:
+                # Clamped: a window always advances, and never past what was read.
+                kept = min(max(1, cut(samples, rate)), samples.shape[0])
             yield AudioWindow(
-                index=index, start_s=position / rate, samples=samples[:cut], sample_rate=rate
+                index=index, start_s=position / rate, samples=samples[:kept], sample_rate=rate
             )
-            position += cut
+            position += kept
             index += 1
             # Drop this window before reading the next, so two are never held at once.
             del samples, raw

@@ -35,7 +35,7 @@ from transcriber.audio import ExtractedAudio
 from transcriber.audio_windows import AudioWindow, read_windows
 from transcriber.backend import TranscriptionError
 from transcriber.packaged_model import PACKAGED_PREFIX, packaged_model
-from transcriber.speech_groups import VAD, speech_groups
+from transcriber.speech_groups import VAD, speech_cut, speech_groups
 from transcriber.timeline import RawSegment, RawWord, build_transcript
 from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import Transcript
@@ -185,7 +185,10 @@ class WhisperSpeechModel:
         raw: list[RawSegment] = []
         windows = 0
         try:
-            for window in read_windows(audio.path, self._window_s):
+            # With VAD the windows end in the pause before speech that would run over the
+            # edge (speech_groups.speech_cut), so no word is split between two decodes.
+            cut = speech_cut if self._vad else None
+            for window in read_windows(audio.path, self._window_s, cut=cut):
                 segments: list[RawSegment] = []
                 for start, end in self._spans(window):
                     decoded, detected = self._decode(model, window, start, end, language)
