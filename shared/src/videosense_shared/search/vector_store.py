@@ -136,6 +136,12 @@ class _Best:
     def _cut(self) -> None:
         scores = np.concatenate(self._scores) if self._scores else np.zeros(0, np.float32)
         ids = np.concatenate(self._ids) if self._ids else np.zeros(0, np.int64)
+        if len(scores) > self._depth:
+            # Only the candidates scoring at least the depth-th best are sorted (all of those
+            # tied with it too, so the order below decides ties, not the partition).
+            bar = np.partition(scores, len(scores) - self._depth)[len(scores) - self._depth]
+            keep = scores >= bar
+            scores, ids = scores[keep], ids[keep]
         # Best score first; equal scores: the newest entry first (a stable, total order, so
         # the lists and an exact scan agree on ties).
         order = np.lexsort((-ids, -scores))[: self._depth]
