@@ -256,12 +256,49 @@ GENERIC = (
 )
 
 
+#: What speech and captions add around their subject (so that texts about the same thing
+#: differ, as they do: a pool of ~50,000 distinct texts, not a few thousand).
+OPENERS = ("", "", "", "so ", "okay ", "and now ", "honestly ", "right, ", "you know, ", "well ")
+CLOSERS = (
+    "",
+    "",
+    "",
+    " right now",
+    " for a few minutes",
+    " if you want",
+    " like this",
+    " again",
+    " this time",
+    " before we finish",
+)
+SCENES = (
+    "",
+    "",
+    "",
+    " at night",
+    " in the sun",
+    " with people in the background",
+    " in black and white",
+    " from above",
+    " in the rain",
+    " on a sunny day",
+)
+
+
 def _fill(template: str, subject: Subject, rng: random.Random) -> str:
     noun, noun2 = rng.sample(subject.nouns, 2)
     verb, ing = rng.choice(subject.verbs).split("/")
     return template.format(
         noun=noun, noun2=noun2, verb=verb, ing=ing, place=rng.choice(subject.places)
     )
+
+
+def _caption(subject: Subject, rng: random.Random) -> str:
+    return _fill(rng.choice(CAPTIONS), subject, rng) + rng.choice(SCENES)
+
+
+def _sentence(subject: Subject, rng: random.Random) -> str:
+    return rng.choice(OPENERS) + _fill(rng.choice(SENTENCES), subject, rng) + rng.choice(CLOSERS)
 
 
 def _distinct(make: Any, count: int, rng: random.Random) -> list[str]:
@@ -289,10 +326,10 @@ class TopicLibrary:
         self.sentences: dict[str, list[str]] = {}
         for subject in SUBJECTS:
             self.captions[subject.name] = _distinct(
-                lambda r, s=subject: _fill(r.choice(CAPTIONS), s, r), per_subject // 3, rng
+                lambda r, s=subject: _caption(s, r), per_subject // 3, rng
             )
             self.sentences[subject.name] = _distinct(
-                lambda r, s=subject: _fill(r.choice(SENTENCES), s, r),
+                lambda r, s=subject: _sentence(s, r),
                 per_subject - per_subject // 3,
                 rng,
             )
