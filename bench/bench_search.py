@@ -13,12 +13,15 @@ older layout is upgraded in place when opened).
 
 Natural-language search needs a vector per transcript segment and caption, made by
 all-MiniLM-L6-v2 on the CPU (in numpy): the embedding rate is measured on the texts of
-``--embed-videos`` videos, numpy against the torch pipeline when torch is installed. Embedding
-all 10,000 videos would take hours on 2 shared cores, so the natural-language index
-(``--natural-videos``, its own file) is written with stand-in vectors (the mean of the real
-model's vectors of each text's words) and queried from a separate process with the real model:
-hybrid and vector-only latency, exact brute force, recall@10 of the inverted lists against it
-per probe size, index size and the query process's memory. ``--natural-only`` runs just that.
+``--embed-videos`` videos, numpy against the torch pipeline when torch is installed. The
+natural-language index (``--natural-videos``, its own file) holds videos about subjects
+(``topic_library.py``: captions and speech from each video's subject's vocabulary), whose
+texts come from a pool of ``--pool-texts`` distinct texts embedded once by the real model and
+cached in ``--dir``: real model vectors, with the cluster structure real captions and speech
+have, without embedding a million texts. It is queried from a separate process with the real
+model (questions phrased apart from the pool): hybrid and vector-only latency, exact brute
+force, recall@10 of the inverted lists against it per probe size, index size and the query
+process's memory. ``--natural-only`` runs just that.
 
 The document scan runs on a subset too (``--scan-videos``, JSON files on local disk: a lower
 bound of the S3 reads it did) and its time is extrapolated linearly to the whole library.
@@ -268,90 +271,50 @@ def embed_throughput(docs: Sequence[VideoDocument]) -> None:
     print(f"- load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
 
 
-class WordMeanEmbedder:
-    """Stand-in vectors for indexing a whole synthetic library in minutes: each text's vector
-    is the normalised mean of the real MiniLM vectors of its words (each word embedded once).
-    Texts sharing words are close, as with the model; the model itself would take hours."""
+async def natural_language(workdir: Path, args: argparse.Namespace) -> None:
+    """Index ``--natural-videos`` videos about subjects with real model vectors, then query
+    them from a fresh process (its peak memory is the query process's)."""
+    from topic_library import PoolEmbedder, TopicLibrary, embedded_pool
 
-    def __init__(self, words: Sequence[str], table: np.ndarray[Any, np.dtype[np.float32]]) -> None:
-        self._rows = {word: i for i, word in enumerate(words)}
-        self._table = table
-
-    @property
-    def model_id(self) -> str:
-        return "bench-word-mean-minilm"
-
-    @property
-    def dimensions(self) -> int:
-        return int(self._table.shape[1])
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
-        out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
-        for i, text in enumerate(texts):
-            rows = [self._rows[w] for w in text.lower().split() if w in self._rows]
-            if rows:
-                out[i] = self._table[rows].mean(axis=0)
-        norms = np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        unit: np.ndarray[Any, np.dtype[np.float32]] = (out / norms).astype(np.float32)
-        return unit
-
-
-async def natural_language(
-    corpus: Corpus, rng: random.Random, workdir: Path, args: argparse.Namespace
-) -> None:
-    """Index ``--natural-videos`` videos with vectors, then query them from a fresh process
-    (its peak memory is the query process's)."""
     from videosense_shared.search.embeddings import MiniLmEmbedder
     from videosense_shared.search.vector_store import PROBE_VECTORS
 
-    cache = workdir / "word-vectors.npy"
-    if cache.is_file():
-        table = np.load(cache)
-    else:
-        start = time.perf_counter()
-        table = MiniLmEmbedder().embed(corpus.words)
-        np.save(cache, table)
-        print(f"(embedded the {len(corpus.words):,} words in {time.perf_counter() - start:.0f} s)")
+    library = TopicLibrary(args.pool_texts)
+    pool = embedded_pool(library.pool, workdir)
     vpath = workdir / "natural.sqlite"
     reuse = args.reuse and vpath.is_file()
     if not reuse:
         remove_index(vpath)
-    index = SqliteSearchIndex(vpath, embedder=WordMeanEmbedder(corpus.words, table))
-    start = time.perf_counter()
+    embedder = PoolEmbedder(library.pool, pool, MiniLmEmbedder().model_id)
+    index = SqliteSearchIndex(vpath, embedder=embedder)
+    start, start_cpu = time.perf_counter(), time.process_time()
     for n in range(0 if reuse else args.natural_videos):
-        # Captions and transcript only (the entries with vectors): indexing every kind as
-        # well would take the shared machine most of an hour; what the other kinds cost a
+        # Captions and transcript only (the entries with vectors): what the other kinds cost a
         # query is the full-text table's "all" rows.
-        full = corpus.document(n)
-        await index.index_video(
-            full.model_copy(
-                update={
-                    "keyframes": tuple(
-                        kf.model_copy(update={"text": (), "labels": (), "faces": ()})
-                        for kf in full.keyframes
-                    )
-                }
-            )
-        )
+        await index.index_video(library.document(n))
         if (n + 1) % 1000 == 0:
             print(
                 f"  indexed {n + 1} videos with vectors ({time.perf_counter() - start:.0f} s)",
                 file=sys.stderr,
                 flush=True,
             )
-    index_s = time.perf_counter() - start
+    index_s, index_cpu = time.perf_counter() - start, time.process_time() - start_cpu
     await index.close()
     with sqlite3.connect(vpath) as db:
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         lists = int(db.execute("SELECT count(*) FROM vector_lists").fetchone()[0])
+        chunks, capacity = db.execute(
+            "SELECT count(*), sum(capacity) FROM vector_chunks"
+        ).fetchone()
         vector_bytes = db.execute(
-            "SELECT sum(pgsize) FROM dbstat WHERE name IN ('vectors', 'vectors_entry')"
+            "SELECT sum(pgsize) FROM dbstat WHERE name IN"
+            " ('vector_chunks', 'vector_chunks_list', 'vector_entries')"
         ).fetchone()[0]
     vectors = int(meta.get("vector_count", 0))
     size = index_bytes(vpath)
-    texts = query_texts(corpus, rng, "transcript", args.queries)
+    texts = library.questions(args.queries)
     job = workdir / "natural-queries.json"
-    job.write_text(json.dumps({"index": str(vpath), "texts": texts}))
+    job.write_text(json.dumps({"index": str(vpath), "texts": texts, "pool": args.pool_texts}))
     child = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, __file__, "--natural-queries", str(job), "--queries", str(args.queries)],
@@ -360,14 +323,17 @@ async def natural_language(
         check=True,
     )
     got = json.loads(child.stdout.strip().splitlines()[-1])
+    (workdir / "natural-results.json").write_text(json.dumps(got))
     print(f"## Natural-language search at {args.natural_videos:,} videos\n")
     print(
-        f"- {vectors:,} vectors ({vectors / args.natural_videos:.0f} per video) in {lists:,} "
-        f"lists (trained on {int(meta.get('vector_lists_trained', 0)):,}); indexing with "
-        f"stand-in vectors: " + ("(reused index)" if reuse else f"{index_s:.0f} s")
+        f"- {vectors:,} vectors ({vectors / max(1, args.natural_videos):.0f} per video; texts "
+        f"from a pool of {len(library.pool):,}) in {lists:,} lists (trained on "
+        f"{int(meta.get('vector_lists_trained', 0)):,}), {chunks:,} chunks "
+        f"({vectors / max(1, capacity or 1):.0%} of their room in use); indexing: "
+        + ("(reused index)" if reuse else f"{index_s:.0f} s, {index_cpu:.0f} s of CPU")
     )
     print(
-        f"- index file: {size / 2**20:.0f} MiB, of which the vectors and their entry index "
+        f"- index file: {size / 2**20:.0f} MiB, of which the vectors and their entry map "
         f"{(vector_bytes or 0) / 2**20:.0f} MiB (the float32 matrix would be "
         f"{vectors * 384 * 4 / 2**30:.2f} GiB)"
     )
@@ -393,14 +359,20 @@ async def natural_language(
     verdict = "meets" if percentile(got["hybrid"]["wall"], 0.95) < P95_TARGET_MS else "misses"
     print(
         f"\n- recall@10 of the nearest lists (about {PROBE_VECTORS:,} vectors read) against "
-        f"exact brute force: {got['recall']:.3f} over {len(texts)} queries"
+        f"exact brute force: {got['recall']:.3f} over {len(texts)} queries "
+        f"({got['recall_ids']:.3f} counting entry ids only, {got['recall_texts']:.3f} of "
+        f"the 10 nearest distinct texts); the exact scan of the int8 codes against a float32 "
+        f"brute force: {got['int8_recall']:.3f}"
     )
-    print("\n| vectors read per query | recall@10 | CPU p50 ms | CPU p95 ms |")
-    print("|---:|---:|---:|---:|")
+    print(
+        "\n| vectors read per query | recall@10 | recall@10, ids | recall@10, distinct texts |"
+        " CPU p50 ms | CPU p95 ms |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|")
     for probe, row in got["probes"].items():
         print(
-            f"| {int(probe):,} | {row['recall']:.3f} | {row['cpu_p50']:.1f} | "
-            f"{row['cpu_p95']:.1f} |"
+            f"| {int(probe):,} | {row['recall']:.3f} | {row['recall_ids']:.3f} | "
+            f"{row['recall_texts']:.3f} | {row['cpu_p50']:.1f} | {row['cpu_p95']:.1f} |"
         )
     print()
     print(
@@ -419,13 +391,88 @@ def memory_mib(field: str) -> float:
     return float("nan")
 
 
+class TrueScores:
+    """The float similarity of entries to a question, from the real model's vectors of their
+    texts (the pool's): to count a returned entry as one of the true 10 nearest when it ties
+    with them (the library repeats the pool's texts, so many entries share a vector, and which
+    of equals a search returns is arbitrary)."""
+
+    def __init__(self, index_path: Path, pool_texts: int) -> None:
+        from topic_library import TopicLibrary, embedded_pool
+
+        library = TopicLibrary(pool_texts)
+        self._rows = {text: i for i, text in enumerate(library.pool)}
+        self._pool = embedded_pool(library.pool, index_path.parent)
+        self._db = sqlite3.connect(f"file:{index_path}?mode=ro", uri=True)
+        self._counts: np.ndarray[Any, np.dtype[np.int64]] | None = None
+
+    def float_recall(
+        self, question: np.ndarray[Any, np.dtype[np.float32]], exact: Sequence[int]
+    ) -> float:
+        """Recall@10 of the exact scan of the int8 codes against a float32 brute force over
+        the library (what re-scoring the candidates in float could gain at most)."""
+        if self._counts is None:
+            counts = np.zeros(len(self._pool), np.int64)
+            for text, count in self._db.execute("SELECT text, count(*) FROM entries GROUP BY text"):
+                counts[self._rows[text]] = count
+            self._counts = counts
+        scores = self._pool @ question
+        order = np.argsort(-scores)
+        tenth = int(np.searchsorted(np.cumsum(self._counts[order]), 10))
+        bar = float(scores[order[min(tenth, len(order) - 1)]]) - 1e-6
+        return sum(score >= bar for score in self.of(question, exact[:10])) / 10
+
+    def of(
+        self, question: np.ndarray[Any, np.dtype[np.float32]], ids: Sequence[int]
+    ) -> list[float]:
+        marks = ", ".join("?" for _ in ids)
+        texts = dict(self._db.execute(f"SELECT id, text FROM entries WHERE id IN ({marks})", ids))
+        rows = [self._rows[texts[i]] for i in ids]
+        return [float(score) for score in self._pool[rows] @ question]
+
+    def distinct(self, ids: Sequence[int], count: int = 10) -> list[str]:
+        """The first ``count`` distinct texts of the entries ``ids``, in order."""
+        if not ids:
+            return []
+        marks = ", ".join("?" for _ in ids)
+        texts = dict(self._db.execute(f"SELECT id, text FROM entries WHERE id IN ({marks})", ids))
+        return list(dict.fromkeys(texts[i] for i in ids))[:count]
+
+    def recall(
+        self,
+        question: np.ndarray[Any, np.dtype[np.float32]],
+        found: Sequence[int],
+        exact: Sequence[int],
+    ) -> tuple[float, float, float]:
+        """Recall@10 of ``found`` against the ``exact`` answer (both best first): entries
+        scoring at least the exact 10th (ties counted); the share of the same entry ids; and
+        the share of the exact answer's first 10 distinct texts among ``found``'s first 10
+        (the library repeats texts, so the 10 nearest entries are often copies of one)."""
+        found10, exact10 = list(found[:10]), list(exact[:10])
+        if not exact10:
+            return 1.0, 1.0, 1.0
+        bar = min(self.of(question, exact10)) - 1e-6
+        tied = sum(score >= bar for score in self.of(question, found10)) if found10 else 0
+        texts = self.distinct(exact)
+        return (
+            min(1.0, tied / len(exact10)),
+            len(set(found10) & set(exact10)) / len(exact10),
+            len(set(self.distinct(found)) & set(texts)) / len(texts),
+        )
+
+
 async def natural_queries(job_path: Path, count: int) -> int:
     """The query process: open the index with the real model, time the queries, print JSON."""
     from videosense_shared.search.embeddings import MiniLmEmbedder
+    from videosense_shared.search.sqlite_index import HYBRID_DEPTH
+    from videosense_shared.search.vector_store import PROBE_VECTORS
+
+    depth = HYBRID_DEPTH
 
     job = json.loads(await asyncio.to_thread(job_path.read_text))
     texts: list[str] = job["texts"][:count]
-    index = SqliteSearchIndex(Path(job["index"]), embedder=MiniLmEmbedder())
+    model = MiniLmEmbedder()
+    index = SqliteSearchIndex(Path(job["index"]), embedder=model)
     rss_before = memory_mib("VmRSS")
     load_before = os.getloadavg()[0]
 
@@ -446,25 +493,40 @@ async def natural_queries(job_path: Path, count: int) -> int:
         found[exact] = []
         for text in texts:
             start, start_cpu = time.perf_counter(), time.process_time()
-            found[exact].append(await index.nearest(make(text), depth=10, exact=exact))
+            # The depth a hybrid query asks the vector half for (its distinct texts too).
+            found[exact].append(await index.nearest(make(text), depth=depth, exact=exact))
             timed[exact].cpu.append((time.process_time() - start_cpu) * 1000)
             timed[exact].wall.append((time.perf_counter() - start) * 1000)
-    recall = statistics.mean(
-        len(set(a) & set(e)) / max(1, len(e))
-        for a, e in zip(found[False], found[True], strict=True)
+    truth = TrueScores(Path(job["index"]), int(job["pool"]))
+    questions = model.embed(texts)
+
+    def recall(answers: Sequence[Sequence[int]]) -> tuple[float, float, float]:
+        rows = [
+            truth.recall(question, answer, exact_ids)
+            for question, answer, exact_ids in zip(questions, answers, found[True], strict=True)
+        ]
+        tied, ids, texts = zip(*rows, strict=True)
+        return statistics.mean(tied), statistics.mean(ids), statistics.mean(texts)
+
+    default_recall, default_ids, default_texts = recall(found[False])
+    int8_recall = statistics.mean(
+        truth.float_recall(question, exact_ids)
+        for question, exact_ids in zip(questions, found[True], strict=True)
     )
     # The trade-off of the probe size (VIDEOSENSE_SEARCH_VECTOR_PROBE): recall and CPU time
     # of the vector half at other sizes, against the same exact answers.
     probes: dict[str, dict[str, float]] = {}
-    for probe in (8_000, 16_000, 32_000, 64_000):
-        cpu, hits = [], []
-        for text, exact_ids in zip(texts, found[True], strict=True):
+    for probe in sorted({8_000, 16_000, 32_000, 64_000, 128_000, PROBE_VECTORS}):
+        cpu, answers = [], []
+        for text in texts:
             start_cpu = time.process_time()
-            ids = await index.nearest(make(text), depth=10, probe_vectors=probe)
+            answers.append(await index.nearest(make(text), depth=depth, probe_vectors=probe))
             cpu.append((time.process_time() - start_cpu) * 1000)
-            hits.append(len(set(ids) & set(exact_ids)) / max(1, len(exact_ids)))
+        tied, ids, distinct = recall(answers)
         probes[str(probe)] = {
-            "recall": statistics.mean(hits),
+            "recall": tied,
+            "recall_ids": ids,
+            "recall_texts": distinct,
             "cpu_p50": statistics.median(cpu),
             "cpu_p95": percentile(cpu, 0.95),
         }
@@ -475,7 +537,10 @@ async def natural_queries(job_path: Path, count: int) -> int:
                 "hybrid": {"wall": hybrid.wall, "cpu": hybrid.cpu},
                 "approximate": {"wall": timed[False].wall, "cpu": timed[False].cpu},
                 "exact": {"wall": timed[True].wall, "cpu": timed[True].cpu},
-                "recall": recall,
+                "recall": default_recall,
+                "recall_ids": default_ids,
+                "recall_texts": default_texts,
+                "int8_recall": int8_recall,
                 "probes": probes,
                 "rss_before_mib": rss_before,
                 "peak_rss_mib": memory["VmHWM"],
@@ -509,6 +574,13 @@ async def main() -> int:
         action="store_true",
         help="only the natural-language part (no full-text queries, no document scan)",
     )
+    parser.add_argument(
+        "--pool-texts",
+        type=int,
+        default=60_000,
+        help="distinct caption and speech texts the natural-language library draws from "
+        "(embedded once with the real model, cached in --dir)",
+    )
     parser.add_argument("--natural-queries", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--dir", type=Path, default=None, help="where the index files go")
     parser.add_argument(
@@ -529,7 +601,7 @@ async def main() -> int:
     if args.natural_only:
         if args.embed_videos:
             embed_throughput([corpus.document(n) for n in range(args.embed_videos)])
-        await natural_language(corpus, rng, workdir, args)
+        await natural_language(workdir, args)
         return 0
 
     # -- indexing -----------------------------------------------------------------------
@@ -647,7 +719,7 @@ async def main() -> int:
     if args.embed_videos:
         embed_throughput(embed_docs)
     if args.natural_videos:
-        await natural_language(corpus, rng, workdir, args)
+        await natural_language(workdir, args)
     print(json.dumps({"workdir": str(workdir)}), file=sys.stderr)
     return 0
 

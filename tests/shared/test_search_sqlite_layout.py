@@ -7,14 +7,24 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.support.search_documents import document, keyframe, segment
-from videosense_shared.search import EntryKind, MatchMode, SearchQuery, SearchResults, sqlite_index
+from videosense_shared.search import (
+    EntryKind,
+    MatchMode,
+    SearchQuery,
+    SearchResults,
+    sqlite_index,
+    vector_lists,
+    vector_store,
+)
 from videosense_shared.search.embeddings import MiniLmEmbedder
 from videosense_shared.search.protocol import SearchIndexError
 from videosense_shared.search.sqlite_index import SqliteSearchIndex
 from videosense_shared.search.sqlite_schema import FTS_TABLES, SCHEMA_VERSION
+from videosense_shared.search.vector_codes import record_dtype
 
 # The first layout, as it was shipped: one FTS5 index over the entries of every kind.
 LAYOUT_1 = """
@@ -143,17 +153,116 @@ async def test_float32_vectors_of_an_older_layout_become_int8_rows(tmp_path: Pat
         )
     # WHEN this version opens it with the model
     index = SqliteSearchIndex(path, embedder=model)
-    # THEN the vector is kept, as an int8 row of no list yet, and counted
+    # THEN the vector is kept, as an int8 record in a chunk of no list yet, and counted
     with sqlite3.connect(path) as db:
-        assert db.execute(
-            "SELECT list_id, entry_id, kind, t_s, end_s, length(code) FROM vectors"
-        ).fetchall() == [(-1, 3, "transcript", 1.0, 4.0, 388)]
+        chunks = db.execute("SELECT chunk_id, list_id, kind, count, records FROM vector_chunks")
+        [(chunk_id, list_id, kind, count, blob)] = chunks.fetchall()
+        assert (list_id, kind, count) == (-1, "transcript", 1)
+        stored = np.frombuffer(blob, dtype=record_dtype(384), count=1)
+        assert (stored["entry_id"][0], stored["t_s"][0], stored["end_s"][0]) == (3, 1.0, 4.0)
+        assert db.execute("SELECT * FROM vector_entries").fetchall() == [(3, chunk_id)]
         assert db.execute("SELECT value FROM meta WHERE key = 'vector_count'").fetchone() == ("1",)
     # AND a question in other words finds the segment through it
     found = await index.nearest(
         SearchQuery(text="a crimson automobile", mode=MatchMode.NATURAL), depth=5
     )
     assert found == [3]
+    await index.close()
+
+
+# Layout 3's vectors, as they were shipped: one row per vector, keyed by list and entry.
+LAYOUT_3_VECTORS = """
+CREATE TABLE vectors (list_id INTEGER NOT NULL, entry_id INTEGER NOT NULL, kind TEXT NOT NULL,
+    t_s REAL NOT NULL, end_s REAL NOT NULL, code BLOB NOT NULL,
+    PRIMARY KEY (list_id, entry_id)) WITHOUT ROWID;
+CREATE INDEX vectors_entry ON vectors (entry_id);
+"""
+
+
+def as_layout_3(path: Path) -> list[tuple[int, int, str]]:
+    """Rewrite a file's vectors as layout 3 stored them (the rest of the file is the same in
+    both layouts). Returns (entry, list, kind) of every vector."""
+    with sqlite3.connect(path) as db:
+        rows = []
+        for list_id, kind, count, blob in db.execute(
+            "SELECT list_id, kind, count, records FROM vector_chunks"
+        ):
+            for record in np.frombuffer(blob, dtype=record_dtype(384), count=count):
+                code = record["scale"].astype("<f4").tobytes() + record["code"].tobytes()
+                rows.append(
+                    (list_id, int(record["entry_id"]), kind, record["t_s"], record["end_s"], code)
+                )
+        db.executescript(LAYOUT_3_VECTORS + "DROP TABLE vector_chunks; DROP TABLE vector_entries;")
+        db.executemany("INSERT INTO vectors VALUES (?, ?, ?, ?, ?, ?)", rows)
+        db.execute("UPDATE meta SET value = '3' WHERE key = 'schema'")
+    return sorted((row[1], row[0], row[2]) for row in rows)
+
+
+async def test_a_layout_3_file_s_vector_rows_become_chunks_of_the_same_lists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an index whose writer trained lists (from 6 vectors on, 2 per list), then written
+    # back as layout 3 (a row per vector)
+    monkeypatch.setattr(vector_store, "TRAIN_MIN", 6)
+    monkeypatch.setattr(vector_store, "MIN_PROBE", 2)
+    monkeypatch.setattr(vector_lists, "LIST_SIZE", 2)
+    path = tmp_path / "v3.sqlite"
+    model = MiniLmEmbedder()
+    index = SqliteSearchIndex(path, embedder=model, probe_vectors=2)
+    said = {
+        "space": ("The rocket lifts off the launch pad", "Astronauts float in the station"),
+        "food": ("Chop the onions finely", "The soup simmers on the stove"),
+        "sport": ("The striker scores a goal", "The crowd cheers in the stadium"),
+    }
+    for name, lines in said.items():
+        await index.index_video(
+            document(
+                name,
+                keyframe(0, caption=f"a picture about {name}"),
+                segments=tuple(segment(i, i + 1, line) for i, line in enumerate(lines)),
+            )
+        )
+    questions = ["a football match", "cooking dinner", "going to the moon"]
+    before = [
+        await index.nearest(SearchQuery(text=q, mode=MatchMode.NATURAL), depth=3) for q in questions
+    ]
+    await index.close()
+    stored = as_layout_3(path)
+    assert len(stored) == 9
+    assert len({list_id for _, list_id, _ in stored}) > 1
+
+    # WHEN this version opens it
+    index = SqliteSearchIndex(path, embedder=model, probe_vectors=2)
+
+    # THEN every vector is in a chunk of its list and kind, the layout-3 table is gone
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == (
+            SCHEMA_VERSION,
+        )
+        assert (
+            db.execute("SELECT name FROM sqlite_master WHERE name = 'vectors'").fetchone() is None
+        )
+        packed = []
+        for chunk_id, list_id, kind, count, blob in db.execute(
+            "SELECT chunk_id, list_id, kind, count, records FROM vector_chunks"
+        ):
+            for record in np.frombuffer(blob, dtype=record_dtype(384), count=count):
+                entry_id = int(record["entry_id"])
+                packed.append((entry_id, list_id, kind))
+                assert db.execute(
+                    "SELECT chunk_id FROM vector_entries WHERE entry_id = ?", (entry_id,)
+                ).fetchone() == (chunk_id,)
+    assert sorted(packed) == stored
+    # AND questions find what they found before, through the same lists
+    after = [
+        await index.nearest(SearchQuery(text=q, mode=MatchMode.NATURAL), depth=3) for q in questions
+    ]
+    assert after == before
+    # AND a video indexed again replaces its vectors in the chunks
+    await index.index_video(document("sport", segments=(segment(0, 1, "A penalty kick"),)))
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT sum(count) FROM vector_chunks").fetchone() == (7,)
+        assert db.execute("SELECT value FROM meta WHERE key = 'vector_count'").fetchone() == ("7",)
     await index.close()
 
 

@@ -1,6 +1,6 @@
 """The layout of the embedded search index file (SQLite), and the upgrade of older layouts.
 
-Layout 3 (see ``docs/architecture.md``, "The search index"):
+Layout 4 (see ``docs/architecture.md``, "The search index"):
 
 - ``videos``: one row per indexed video, whatever its status, so a failed video with no
   entries is listed too;
@@ -14,15 +14,21 @@ Layout 3 (see ``docs/architecture.md``, "The search index"):
   starts few words). The kind is where the words are indexed, so a kind filter picks the
   indexes to read, never a row to check per match: a label search for a word that every
   transcript segment holds reads the label index alone;
-- ``vectors`` and ``vector_lists``: an int8 vector per transcript segment and caption, when
-  an embedder is given, grouped in inverted lists (:mod:`videosense_shared.search.vector_store`);
+- ``vector_chunks``, ``vector_entries`` and ``vector_lists``: an int8 vector per transcript
+  segment and caption, when an embedder is given, grouped in inverted lists, each list's
+  vectors of a kind in blobs of up to 512 (:mod:`videosense_shared.search.vector_chunks`,
+  :mod:`videosense_shared.search.vector_store`);
 - ``meta``: the layout (``schema``), the embedding model, a generation counter that every
   write bumps, and the vector bookkeeping (``vector_count``, ``vector_lists_*``).
 
+Layout 3 stored one row per vector (``vectors``, keyed by list and entry): a query paid SQLite
+~1.5 us per vector to hand the rows over. Opening a layout-3 file packs its rows into chunks,
+list by list, keeping the lists and their centroids (one transaction).
+
 Layout 2 stored each vector as 384 float32 in a ``vectors`` table keyed by entry, read whole
 into memory by every querying process (1.5 GiB at 10,000 videos): opening a layout-2 file
-converts its vectors to int8 rows without lists (the writer trains the lists later), one
-transaction.
+converts its vectors to layout 3's int8 rows without lists, then as a layout-3 file's (the
+writer trains the lists later).
 
 Layout 1 had a single FTS5 index for all kinds: every match of a kind-filtered search was
 joined to its row to check the kind. Its ``entries`` table is the same as layout 2's, so
@@ -40,13 +46,26 @@ import numpy as np
 
 from videosense_shared.search import vector_codes
 from videosense_shared.search.query import EntryKind
+from videosense_shared.search.vector_chunks import CHUNK_VECTORS, ChunkStore
+from videosense_shared.search.vector_codes import Records
 from videosense_shared.search.vector_store import VECTOR_TABLES
 
 _log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 #: Layouts this version upgrades in place.
-UPGRADABLE = frozenset({"1", "2"})
+UPGRADABLE = frozenset({"1", "2", "3"})
+
+#: Layout 3's table of vectors, one row each (what layouts 2 and 3 are converted through).
+_LAYOUT_3_VECTORS = """CREATE TABLE vectors (
+    list_id INTEGER NOT NULL,
+    entry_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    t_s REAL NOT NULL,
+    end_s REAL NOT NULL,
+    code BLOB NOT NULL,
+    PRIMARY KEY (list_id, entry_id)
+) WITHOUT ROWID"""
 
 #: The FTS5 index of each entry kind.
 FTS_TABLES: dict[EntryKind, str] = {kind: f"fts_{kind.value}" for kind in EntryKind}
@@ -143,14 +162,14 @@ def _upgrade_from_1(db: sqlite3.Connection) -> None:
 
 
 def _upgrade_from_2(db: sqlite3.Connection) -> None:
-    """Layout 2's float32 vectors (keyed by entry) become int8 rows of no list yet."""
+    """Layout 2's float32 vectors (keyed by entry) become layout 3's int8 rows of no list yet,
+    then layout 4's chunks."""
     _log.warning(
         "search index: converting the vectors to layout %s; this runs once", SCHEMA_VERSION
     )
     db.execute("ALTER TABLE vectors RENAME TO vectors_layout2")
     db.execute("DROP INDEX IF EXISTS vectors_video")
-    for statement in VECTOR_TABLES:
-        db.execute(statement)
+    db.execute(_LAYOUT_3_VECTORS)
     cursor = db.execute(
         "SELECT v.entry_id, e.kind, e.t_s, coalesce(e.end_s, e.t_s), v.vector"
         " FROM vectors_layout2 v JOIN entries e ON e.id = v.entry_id"
@@ -169,6 +188,55 @@ def _upgrade_from_2(db: sqlite3.Connection) -> None:
     db.execute(
         "INSERT OR REPLACE INTO meta (key, value) VALUES ('vector_count', ?)", (str(converted),)
     )
+    _upgrade_from_3(db)
+
+
+def _upgrade_from_3(db: sqlite3.Connection) -> None:
+    """Layout 3's rows (one per vector, keyed by list and entry) become chunks of the same
+    lists, up to ``CHUNK_VECTORS`` records each; the lists and their centroids stay."""
+    _log.warning(
+        "search index: packing the vectors into chunks (layout %s); this runs once",
+        SCHEMA_VERSION,
+    )
+    for statement in VECTOR_TABLES:
+        db.execute(statement)
+    first = db.execute("SELECT length(code) FROM vectors LIMIT 1").fetchone()
+    if first is not None:
+        chunks = ChunkStore(db, int(first[0]) - 4)
+        # In key order (list, then entry), so a list's chunks are written as its rows come and
+        # memory holds at most a chunk's worth of rows per kind.
+        cursor = db.execute(
+            "SELECT list_id, entry_id, kind, t_s, end_s, code FROM vectors"
+            " ORDER BY list_id, entry_id"
+        )
+        pending: dict[tuple[int, str], list[tuple[int, int, str, float, float, bytes]]] = {}
+
+        def flush(key: tuple[int, str]) -> None:
+            rows = pending.pop(key)
+            codes, scales = vector_codes.decode(
+                [row[5] for row in rows], chunks.dtype["code"].shape[0]
+            )
+            records: Records = vector_codes.pack(
+                [row[1] for row in rows],
+                [row[3] for row in rows],
+                [row[4] for row in rows],
+                scales,
+                codes,
+            )
+            chunks.insert_packed(key[0], key[1], records)
+
+        while block := cursor.fetchmany(4096):
+            for row in block:
+                key = (int(row[0]), str(row[2]))
+                if pending and next(iter(pending))[0] != key[0]:
+                    for done in list(pending):
+                        flush(done)
+                pending.setdefault(key, []).append(row)
+                if len(pending[key]) == CHUNK_VECTORS:
+                    flush(key)
+        for done in list(pending):
+            flush(done)
+    db.execute("DROP TABLE vectors")
 
 
 def prepare(db: sqlite3.Connection, name: str) -> None:
@@ -200,7 +268,7 @@ def prepare(db: sqlite3.Connection, name: str) -> None:
                 (SCHEMA_VERSION,),
             )
         elif found in UPGRADABLE:
-            (_upgrade_from_1 if found == "1" else _upgrade_from_2)(db)
+            {"1": _upgrade_from_1, "2": _upgrade_from_2, "3": _upgrade_from_3}[found](db)
             db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
             db.execute(
                 "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"

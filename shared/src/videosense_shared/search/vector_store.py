@@ -1,41 +1,45 @@
-"""The vectors of the embedded search index: int8 rows in SQLite, grouped in inverted lists.
+"""The vectors of the embedded search index: int8 records in chunk blobs, grouped in inverted
+lists.
 
-Tables (``search/sqlite_schema.py``, layout 3):
+Tables (``search/sqlite_schema.py``, layout 4):
 
-- ``vectors``: one row per embedded entry (transcript segment, caption): its list, entry id,
-  kind, times and code (:mod:`videosense_shared.search.vector_codes`: 388 bytes). Keyed by
-  (list, entry) without a rowid, so a list's rows are contiguous in the file and a query reads
-  a few runs of pages; an index on the entry id serves deletes and the video filter;
+- ``vector_chunks`` and ``vector_entries``: a list's vectors of one kind (transcript segment,
+  caption) in blobs of up to ``CHUNK_VECTORS`` records, and the chunk of each entry
+  (:mod:`videosense_shared.search.vector_chunks`: how appends, removals and training keep
+  them correct);
 - ``vector_lists``: the centroids of the lists (:mod:`videosense_shared.search.vector_lists`);
 - ``meta``: ``vector_count`` (kept by every write), ``vector_lists_trained`` (how many vectors
   the lists were trained on) and ``vector_lists_version``.
 
 Until the library holds ``TRAIN_MIN`` vectors there are no lists (list -1) and a query reads
-every vector, block by block: exact, and fast at that size. Past it, the writer trains lists
+every vector, chunk by chunk: exact, and fast at that size. Past it, the writer trains lists
 (and again whenever the library has doubled since), and a new vector goes into its nearest
 list as it is written. A query then reads the lists of its nearest centroids, about
-``PROBE_VECTORS`` vectors, whatever the size of the library; memory is one block of rows at a
-time, never the whole matrix. A query for one video reads that video's vectors only, exactly.
+``PROBE_VECTORS`` vectors, whatever the size of the library: a few chunk rows per list, each
+scored with one numpy product; memory is a few chunks at a time, never the whole matrix. A
+query for one video reads the chunks holding that video's vectors only, exactly.
 
-Training reads the vectors and assigns them outside the write lock (in a read snapshot), then
-rewrites the table in one short write transaction; if a write came in between, it gives up
-and the next write tries again.
+Training reads the vectors and assigns them outside the write lock (in a read snapshot,
+staging them by list in a temporary table), then rewrites the chunks in one write
+transaction; if a write came in between, it gives up and the next write tries again.
 """
 
 from __future__ import annotations
 
-import heapq
 import logging
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from videosense_shared.search import vector_codes, vector_lists
 from videosense_shared.search.embeddings import Vectors
+from videosense_shared.search.vector_chunks import CHUNK_TABLES, ChunkStore
+from videosense_shared.search.vector_codes import Records
 
 _log = logging.getLogger(__name__)
 
@@ -47,22 +51,13 @@ RETRAIN_GROWTH = 2.0
 PROBE_VECTORS = 16_000
 #: At least this many lists are read, however large they are.
 MIN_PROBE = 4
-#: Rows read per block by an exact scan.
-_SCAN_BLOCK = 16_384
+#: Scored candidates kept before cutting them down to the best (bounds an exact scan's memory).
+_CANDIDATES = 65_536
 #: No list yet (the library is below ``TRAIN_MIN``, or the lists are being trained).
 UNASSIGNED = -1
 
 VECTOR_TABLES = (
-    """CREATE TABLE IF NOT EXISTS vectors (
-        list_id INTEGER NOT NULL,
-        entry_id INTEGER NOT NULL,
-        kind TEXT NOT NULL,
-        t_s REAL NOT NULL,
-        end_s REAL NOT NULL,
-        code BLOB NOT NULL,
-        PRIMARY KEY (list_id, entry_id)
-    ) WITHOUT ROWID""",
-    "CREATE INDEX IF NOT EXISTS vectors_entry ON vectors (entry_id)",
+    *CHUNK_TABLES,
     """CREATE TABLE IF NOT EXISTS vector_lists (
         list_id INTEGER PRIMARY KEY,
         centroid BLOB NOT NULL
@@ -91,23 +86,27 @@ class VectorFilter:
     start_s: float | None = None
     end_s: float | None = None
 
-    def sql(self) -> tuple[list[str], list[Any]]:
-        """The conditions on ``vectors`` and their parameters."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        if self.kinds is not None:
-            clauses.append(f"kind IN ({', '.join('?' for _ in self.kinds)})")
-            params += sorted(self.kinds)
+    def chunk_sql(self) -> tuple[list[str], list[Any]]:
+        """The conditions on ``vector_chunks`` (the kind: a chunk holds one) and their
+        parameters."""
+        if self.kinds is None:
+            return [], []
+        return [f"kind IN ({', '.join('?' for _ in self.kinds)})"], sorted(self.kinds)
+
+    def mask(self, rows: Records) -> npt.NDArray[np.bool_] | None:
+        """Which of a chunk's records pass the entry range and time range (``None``: all)."""
+        keep: npt.NDArray[np.bool_] | None = None
+        conditions = []
         if self.low is not None and self.high is not None:
-            clauses.append("entry_id BETWEEN ? AND ?")
-            params += [self.low, self.high]
+            ids = rows["entry_id"]
+            conditions.append((ids >= self.low) & (ids <= self.high))
         if self.start_s is not None:
-            clauses.append("end_s >= ?")
-            params.append(self.start_s)
+            conditions.append(rows["end_s"] >= self.start_s)
         if self.end_s is not None:
-            clauses.append("t_s <= ?")
-            params.append(self.end_s)
-        return clauses, params
+            conditions.append(rows["t_s"] <= self.end_s)
+        for condition in conditions:
+            keep = condition if keep is None else keep & condition
+        return keep
 
 
 @dataclass(frozen=True)
@@ -116,6 +115,43 @@ class _Lists:
 
     version: str
     centroids: Vectors
+
+
+class _Best:
+    """The ``depth`` best-scored entry ids seen, in bounded memory."""
+
+    def __init__(self, depth: int) -> None:
+        self._depth = depth
+        self._scores: list[Vectors] = []
+        self._ids: list[npt.NDArray[np.int64]] = []
+        self._held = 0
+
+    def add(self, scores: Vectors, ids: npt.NDArray[np.int64]) -> None:
+        self._scores.append(scores)
+        self._ids.append(ids)
+        self._held += len(ids)
+        if self._held > _CANDIDATES:
+            self._cut()
+
+    def _cut(self) -> None:
+        scores = np.concatenate(self._scores) if self._scores else np.zeros(0, np.float32)
+        ids = np.concatenate(self._ids) if self._ids else np.zeros(0, np.int64)
+        if len(scores) > self._depth:
+            # Only the candidates scoring at least the depth-th best are sorted (all of those
+            # tied with it too, so the order below decides ties, not the partition).
+            bar = np.partition(scores, len(scores) - self._depth)[len(scores) - self._depth]
+            keep = scores >= bar
+            scores, ids = scores[keep], ids[keep]
+        # Best score first; equal scores: the newest entry first (a stable, total order, so
+        # the lists and an exact scan agree on ties).
+        order = np.lexsort((-ids, -scores))[: self._depth]
+        self._scores, self._ids = [scores[order]], [ids[order]]
+        self._held = len(order)
+
+    def ids(self) -> list[int]:
+        """The best entry ids, best first."""
+        self._cut()
+        return [int(i) for i in self._ids[0]]
 
 
 class VectorStore:
@@ -130,6 +166,7 @@ class VectorStore:
     def __init__(self, db: sqlite3.Connection, dimensions: int) -> None:
         self._db = db
         self._dimensions = dimensions
+        self._chunks = ChunkStore(db, dimensions)
         self._lists: _Lists | None = None
 
     # -- bookkeeping ------------------------------------------------------------------------
@@ -172,28 +209,29 @@ class VectorStore:
         if not rows:
             return
         centroids = self.centroids()
-        lists: Iterable[int] = (
-            vector_lists.nearest_list(vectors, centroids).tolist()
+        lists = (
+            vector_lists.nearest_list(vectors, centroids)
             if centroids is not None
-            else [UNASSIGNED] * len(rows)
+            else np.full(len(rows), UNASSIGNED, dtype=np.int64)
         )
-        self._db.executemany(
-            "INSERT INTO vectors (list_id, entry_id, kind, t_s, end_s, code)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                (list_id, row.entry_id, row.kind, row.t_s, row.end_s, code)
-                for list_id, row, code in zip(
-                    lists, rows, vector_codes.encode(vectors), strict=True
-                )
-            ),
+        records = vector_codes.records(
+            [row.entry_id for row in rows],
+            [row.t_s for row in rows],
+            [row.end_s for row in rows],
+            vectors,
         )
+        kinds = np.array([row.kind for row in rows])
+        # One append per list and kind the video's vectors fall in (a video about one subject
+        # lands in few lists).
+        for kind in sorted(set(kinds.tolist())):
+            of_kind = kinds == kind
+            for list_id in np.unique(lists[of_kind]).tolist():
+                self._chunks.append(int(list_id), kind, records[of_kind & (lists == list_id)])
         self._count_by(len(rows))
 
     def delete_entries(self, low: int, high: int) -> None:
         """Remove the vectors of the entries ``low..high`` (one video's)."""
-        removed = self._db.execute(
-            "DELETE FROM vectors WHERE entry_id BETWEEN ? AND ?", (low, high)
-        ).rowcount
+        removed = self._chunks.delete_entries(low, high)
         if removed > 0:
             self._count_by(-removed)
 
@@ -209,32 +247,31 @@ class VectorStore:
         probe_vectors: int | None = None,
     ) -> list[int]:
         """The entry ids of the ``depth`` stored vectors most similar to ``query``, best
-        first: from the nearest lists holding about ``probe_vectors`` vectors (default
-        ``PROBE_VECTORS``; more: better recall, slower) unless ``exact``, there are no lists
-        yet, or the filter is one video's entries (few: read them all)."""
-        clauses, params = where.sql()
-        centroids = None if exact or where.low is not None else self.centroids()
-        if centroids is not None:
-            probe = self._probe(query, centroids, probe_vectors or PROBE_VECTORS)
-            lists = ", ".join("?" for _ in probe)
-            clauses = [f"list_id IN ({UNASSIGNED}, {lists})", *clauses]
-            params = [*probe, *params]
-        sql = "SELECT entry_id, code FROM vectors"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        cursor = self._db.execute(sql, params)
-        best: list[tuple[float, int]] = []  # a min-heap of the best `depth`
-        while rows := cursor.fetchmany(_SCAN_BLOCK):
-            scores = vector_codes.similarities([r[1] for r in rows], query, self._dimensions)
-            top = min(depth, len(rows))
-            picked = np.argpartition(-scores, top - 1)[:top]
-            for i in picked.tolist():
-                item = (float(scores[i]), int(rows[i][0]))
-                if len(best) < depth:
-                    heapq.heappush(best, item)
-                elif item > best[0]:
-                    heapq.heapreplace(best, item)
-        return [entry_id for _, entry_id in sorted(best, reverse=True)]
+        first (equal scores: the newest entry first): from the nearest lists holding about
+        ``probe_vectors`` vectors (default ``PROBE_VECTORS``; more: better recall, slower)
+        unless ``exact``, there are no lists yet, or the filter is one video's entries (few:
+        read them all)."""
+        clauses, params = where.chunk_sql()
+        if where.low is not None and where.high is not None:
+            chunk_ids = self._chunks.chunks_of(where.low, where.high)
+            if not chunk_ids:
+                return []
+            clauses.append(f"chunk_id IN ({', '.join('?' for _ in chunk_ids)})")
+            params += chunk_ids
+        else:
+            centroids = None if exact else self.centroids()
+            if centroids is not None:
+                probe = self._probe(query, centroids, probe_vectors or PROBE_VECTORS)
+                clauses.append(f"list_id IN ({UNASSIGNED}, {', '.join('?' for _ in probe)})")
+                params += probe
+        best = _Best(depth)
+        for _, rows in self._chunks.read(" AND ".join(clauses), params):
+            keep = where.mask(rows)
+            if keep is not None:
+                rows = rows[keep]
+            if len(rows):
+                best.add(vector_codes.record_similarities(rows, query), rows["entry_id"])
+        return best.ids()
 
     def _probe(self, query: Vectors, centroids: Vectors, vectors: int) -> list[int]:
         """The lists to read: the nearest ones, as many as hold about ``vectors``."""
@@ -246,17 +283,58 @@ class VectorStore:
 
     # -- training the lists -----------------------------------------------------------------
 
-    def _blocks(self, sql: str) -> Iterable[list[Any]]:
-        cursor = self._db.execute(sql)
-        while rows := cursor.fetchmany(_SCAN_BLOCK):
-            yield rows
-
     def needs_training(self) -> bool:
         """Whether the library has reached ``TRAIN_MIN`` vectors without lists, or grown by
         ``RETRAIN_GROWTH`` since they were trained."""
         count = self.count()
         trained = int(self._meta("vector_lists_trained") or 0)
         return count >= TRAIN_MIN and count >= RETRAIN_GROWTH * trained
+
+    def _sample(self, count: int, lists: int) -> Vectors:
+        """About ``SAMPLE_PER_LIST`` stored vectors per list, drawn at random."""
+        rng = np.random.default_rng(count)
+        share = min(1.0, lists * vector_lists.SAMPLE_PER_LIST / count)
+        parts = [np.zeros((0, self._dimensions), np.float32)]
+        for _, rows in self._chunks.read():
+            keep = rng.random(len(rows)) < share
+            parts.append(vector_codes.record_vectors(rows[keep]))
+        return np.concatenate(parts)
+
+    def _stage(self, centroids: Vectors) -> int:
+        """Every stored vector's records into ``temp.vector_staging``, by its nearest list.
+
+        Returns:
+            How many vectors were staged.
+        """
+        db = self._db
+        staged = 0
+        for kind, rows in self._chunks.read():
+            labels = vector_lists.nearest_list(vector_codes.record_vectors(rows), centroids)
+            db.executemany(
+                "INSERT INTO temp.vector_staging (list_id, kind, records) VALUES (?, ?, ?)",
+                (
+                    (list_id, kind, rows[labels == list_id].tobytes())
+                    for list_id in np.unique(labels).tolist()
+                ),
+            )
+            staged += len(rows)
+        return staged
+
+    def _staged(self) -> Iterator[tuple[int, str, Records]]:
+        """The staged records of each list and kind, in list order."""
+        cursor = self._db.execute(
+            "SELECT list_id, kind, records FROM temp.vector_staging ORDER BY list_id, kind"
+        )
+        group: tuple[int, str] | None = None
+        parts: list[Records] = []
+        for list_id, kind, blob in cursor:
+            if group is not None and group != (list_id, kind):
+                yield (*group, np.concatenate(parts))
+                parts = []
+            group = (int(list_id), str(kind))
+            parts.append(np.frombuffer(blob, dtype=self._chunks.dtype))
+        if group is not None:
+            yield (*group, np.concatenate(parts))
 
     def train(self) -> bool:
         """Train the lists on the stored vectors and put every vector in its nearest list.
@@ -271,48 +349,32 @@ class VectorStore:
         """
         db = self._db
         started = time.perf_counter()
+        db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS vector_staging (list_id INTEGER NOT NULL,"
+            " kind TEXT NOT NULL, records BLOB NOT NULL)"
+        )
+        db.execute(
+            "CREATE INDEX IF NOT EXISTS temp.vector_staging_list ON vector_staging (list_id, kind)"
+        )
         # One read snapshot for both passes: the rows, the count and the generation agree.
-        # Rows are read a block at a time (never the whole table in memory).
+        # Chunks are read a few at a time (never the whole library in memory); the staging
+        # table is in the connection's temporary database: no lock on the index file.
         db.execute("BEGIN")
         try:
+            db.execute("DELETE FROM temp.vector_staging")
             writes = self._meta("generation")
             count = self.count()
             if count < TRAIN_MIN:
+                db.execute("COMMIT")
                 return False
             lists = vector_lists.list_count(count)
-            rng = np.random.default_rng(count)
-            share = min(1.0, lists * vector_lists.SAMPLE_PER_LIST / count)
-            parts = []
-            for blobs in self._blocks("SELECT code FROM vectors"):
-                keep = np.flatnonzero(rng.random(len(blobs)) < share)
-                parts.append(vector_codes.vectors([blobs[i][0] for i in keep], self._dimensions))
-            sample = np.concatenate(parts)
+            sample = self._sample(count, lists)
             if len(sample) < lists:
+                db.execute("COMMIT")
                 return False
             centroids = vector_lists.train(sample, lists)
-            del sample, parts
-            id_parts, label_parts = [], []
-            for rows in self._blocks("SELECT entry_id, code FROM vectors"):
-                block = vector_codes.vectors([r[1] for r in rows], self._dimensions)
-                id_parts.append(np.array([r[0] for r in rows], dtype=np.int64))
-                label_parts.append(vector_lists.nearest_list(block, centroids))
-        finally:
-            db.execute("COMMIT")
-        entry_ids = np.concatenate(id_parts)
-        labels = np.concatenate(label_parts)
-        db.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS vector_assignment (entry_id INTEGER PRIMARY"
-            " KEY, list_id INTEGER NOT NULL)"
-        )
-        # One transaction for the temporary table (a statement's own would commit per row). It
-        # writes the connection's temporary database only: no lock on the index file.
-        db.execute("BEGIN")
-        try:
-            db.execute("DELETE FROM temp.vector_assignment")
-            db.executemany(
-                "INSERT INTO temp.vector_assignment (entry_id, list_id) VALUES (?, ?)",
-                zip(entry_ids.tolist(), labels.tolist(), strict=True),
-            )
+            del sample
+            staged = self._stage(centroids)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -323,17 +385,9 @@ class VectorStore:
                 db.execute("ROLLBACK")
                 _log.info("search index: vectors changed while training the lists; later")
                 return False
-            db.execute("DROP TABLE IF EXISTS vectors_trained")
-            db.execute(VECTOR_TABLES[0].replace("EXISTS vectors", "EXISTS vectors_trained"))
-            db.execute(
-                "INSERT INTO vectors_trained (list_id, entry_id, kind, t_s, end_s, code)"
-                " SELECT a.list_id, v.entry_id, v.kind, v.t_s, v.end_s, v.code"
-                " FROM vectors v JOIN temp.vector_assignment a ON a.entry_id = v.entry_id"
-                " ORDER BY a.list_id, v.entry_id"
-            )
-            db.execute("DROP TABLE vectors")
-            db.execute("ALTER TABLE vectors_trained RENAME TO vectors")
-            db.execute(VECTOR_TABLES[1])
+            self._chunks.clear()
+            for list_id, kind, rows in self._staged():
+                self._chunks.insert_packed(list_id, kind, rows)
             db.execute("DELETE FROM vector_lists")
             db.executemany(
                 "INSERT INTO vector_lists (list_id, centroid) VALUES (?, ?)",
@@ -341,7 +395,7 @@ class VectorStore:
             )
             db.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('vector_lists_trained', ?)",
-                (str(len(entry_ids)),),
+                (str(staged),),
             )
             db.execute(
                 "INSERT INTO meta (key, value) VALUES ('vector_lists_version', '1') ON CONFLICT"
@@ -355,11 +409,11 @@ class VectorStore:
             db.execute("ROLLBACK")
             raise
         finally:
-            db.execute("DELETE FROM temp.vector_assignment")
+            db.execute("DELETE FROM temp.vector_staging")
         _log.info(
             "search index: %d vector lists trained on %d vectors in %.1f s",
             lists,
-            len(entry_ids),
+            staged,
             time.perf_counter() - started,
         )
         return True
