@@ -464,10 +464,10 @@ class TrueScores:
 async def natural_queries(job_path: Path, count: int) -> int:
     """The query process: open the index with the real model, time the queries, print JSON."""
     from videosense_shared.search.embeddings import MiniLmEmbedder
-    from videosense_shared.search.sqlite_index import HYBRID_DEPTH
+    from videosense_shared.search.sqlite_index import hybrid_depth
     from videosense_shared.search.vector_store import PROBE_VECTORS
 
-    depth = HYBRID_DEPTH
+    depth = hybrid_depth(SearchQuery(text="depth").limit)  # the default page
 
     job = json.loads(await asyncio.to_thread(job_path.read_text))
     texts: list[str] = job["texts"][:count]

@@ -51,8 +51,18 @@ from videosense_shared.search.sqlite_schema import FTS_TABLES, prepare
 from videosense_shared.search.vector_store import VectorFilter, VectorRow, VectorStore
 from videosense_shared.search.words import query_words
 
-#: How many hits each half of a hybrid query contributes to the fusion.
-HYBRID_DEPTH = 200
+#: How many hits each half of a hybrid query contributes to the fusion (more when the query
+#: asks for more): twice a default page. Each candidate costs its row and its score, and the
+#: fusion's top 50 come from the first few dozen of either half (200 measured 4-5 ms slower at
+#: p95 at 10,000 videos, bench/README.md, for no change in the first page).
+HYBRID_DEPTH = 100
+
+
+def hybrid_depth(limit: int) -> int:
+    """How deep each half of a hybrid query reads for a page of ``limit`` hits."""
+    return max(HYBRID_DEPTH, limit)
+
+
 #: Matches ranked by bm25 per search (shared by the kinds it reads); past it, the newest
 #: matches stand in for all of them and the total is a lower bound (see ``_matches``).
 RANK_LIMIT = 3_000
@@ -146,9 +156,19 @@ class SqliteSearchIndex:
             # it costs address space, not memory.
             self._db.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
             prepare(self._db, str(path))
-            self._vectors = VectorStore(
-                self._db, embedder.dimensions if embedder is not None else DIMENSIONS
-            )
+            dimensions = embedder.dimensions if embedder is not None else DIMENSIONS
+            self._vectors = VectorStore(self._db, dimensions)
+            # A second, read-only connection for the vector half of a natural-language search,
+            # so that it runs while the full-text half holds the first (WAL: readers never
+            # wait on each other). An in-memory index is one connection's own: no second one.
+            self._reader: _Reader | None = None
+            if embedder is not None and str(path) != ":memory:":
+                reader = sqlite3.connect(
+                    str(path), check_same_thread=False, isolation_level=None, timeout=30.0
+                )
+                reader.execute("PRAGMA query_only = 1")
+                reader.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+                self._reader = _Reader(reader, VectorStore(reader, dimensions), threading.Lock())
         except sqlite3.Error as err:
             raise SearchIndexError(f"cannot open the search index {path}: {err}") from err
         except ValueError as err:
@@ -605,22 +625,43 @@ class SqliteSearchIndex:
 
     async def _hybrid(self, query: SearchQuery) -> SearchResults:
         embedder = self._require_embedder()
-        # The question is embedded while the full-text half runs: numpy and SQLite both
-        # release the GIL, so on two cores the two overlap.
-        embedding = asyncio.ensure_future(asyncio.to_thread(embedder.embed, [query.text]))
+        reader = self._reader
+        depth = hybrid_depth(query.limit)
+
+        def vector_half() -> tuple[Vectors, list[int] | None]:
+            vector = embedder.embed([query.text])[0]
+            if reader is None:
+                return vector, None
+            with reader.lock:
+                try:
+                    return vector, self._nearest(
+                        query, vector, depth, db=reader.db, vectors=reader.vectors
+                    )
+                except sqlite3.Error as err:
+                    raise SearchIndexError(f"search index {self._path}: {err}") from err
+
+        # The question is embedded and its nearest lists read while the full-text half runs:
+        # numpy and SQLite both release the GIL, so on two cores the two halves overlap.
+        vector_work = asyncio.ensure_future(asyncio.to_thread(vector_half))
         try:
             # The full-text half ranks by its own score (phrase bonus, bm25): best first.
-            text_hits, _, _ = await self._run(lambda: self._ranked(query, HYBRID_DEPTH))
+            text_hits, _, _ = await self._run(lambda: self._ranked(query, depth))
         finally:
-            query_vector = (await embedding)[0]
-        return await self._run(lambda: self._fuse(query, query_vector, text_hits))
+            query_vector, vector_ranking = await vector_work
+        return await self._run(lambda: self._fuse(query, query_vector, text_hits, vector_ranking))
 
     def _fuse(
-        self, query: SearchQuery, query_vector: Vectors, text_hits: Sequence[_Scored]
+        self,
+        query: SearchQuery,
+        query_vector: Vectors,
+        text_hits: Sequence[_Scored],
+        vector_ranking: list[int] | None,
     ) -> SearchResults:
         by_id = {s.candidate.entry_id: s for s in text_hits}
         text_ranking = list(by_id)
-        vector_ranking = self._nearest(query, query_vector, HYBRID_DEPTH)
+        if vector_ranking is None:
+            vector_ranking = self._nearest(query, query_vector, hybrid_depth(query.limit))
+        # An entry the reader found but a write removed since has no row below: it is dropped.
         fused = rrf_scores([text_ranking, vector_ranking])
         best = sorted(fused.items(), key=lambda item: -item[1])[: query.limit]
         missing = [entry_id for entry_id, _ in best if entry_id not in by_id]
@@ -686,13 +727,18 @@ class SqliteSearchIndex:
         *,
         exact: bool = False,
         probe: int | None = None,
+        db: sqlite3.Connection | None = None,
+        vectors: VectorStore | None = None,
     ) -> list[int]:
+        """The vector half on ``db`` and ``vectors`` (default: the index's own connection)."""
+        db = db or self._db
+        vectors = vectors or self._vectors
         kinds = {k.value for k in query.kinds & EMBEDDED_KINDS}
         if not kinds:
             return []
         low = high = None
         if query.video_id is not None:
-            low, high = self._db.execute(
+            low, high = db.execute(
                 "SELECT min(id), max(id) FROM entries WHERE video_id = ?", (query.video_id,)
             ).fetchone()
             if low is None:
@@ -704,13 +750,25 @@ class SqliteSearchIndex:
             start_s=query.start_s,
             end_s=query.end_s,
         )
-        return self._vectors.nearest(
+        return vectors.nearest(
             query_vector, depth, where, exact=exact, probe_vectors=probe or self._probe_vectors
         )
 
     async def close(self) -> None:
         """Close the file."""
+        if self._reader is not None:
+            await asyncio.to_thread(self._reader.db.close)
         await asyncio.to_thread(self._db.close)
+
+
+@dataclass(frozen=True)
+class _Reader:
+    """The read-only connection of the vector half, its vector store, and the lock that keeps
+    it to one thread at a time."""
+
+    db: sqlite3.Connection
+    vectors: VectorStore
+    lock: threading.Lock
 
 
 def _end_or_time(entry: IndexEntry) -> float:
