@@ -43,11 +43,15 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+# The repository root, for the torch reference embedder in tests.support (like the other
+# benchmarks that use the tests' generators).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from topic_library import library_document
 
 from videosense.search import Query, QueryKind, find_in_document
 from videosense_shared.document import DocumentKeyframe, VideoDocument
@@ -56,19 +60,15 @@ from videosense_shared.messages import (
     Face,
     ImageRef,
     Label,
-    MediaFacts,
     Segment,
-    SourceRef,
     TextDetection,
-    Transcript,
-    VideoStatus,
 )
 from videosense_shared.search import EntryKind, MatchMode, SearchQuery
 from videosense_shared.search.sqlite_index import SqliteSearchIndex
 
 P95_TARGET_MS = 50.0
 BOX = Box(left=0.1, top=0.1, width=0.3, height=0.1)
-CREATED = datetime(2026, 1, 1, tzinfo=UTC)
+
 SYLLABLES = ["ka", "ri", "mo", "te", "lu", "sa", "ne", "po", "vi", "da", "go", "shi", "ran", "tor"]
 
 
@@ -129,28 +129,7 @@ class Corpus:
             length = rng.uniform(2, 8)
             segments.append(Segment(start_s=t, end_s=t + length, text=self.sentence(6, 20)))
             t += length + rng.uniform(0, 2)
-        return VideoDocument(
-            video_id=f"video-{n:05d}",
-            status=VideoStatus.COMPLETE,
-            source=SourceRef(
-                bucket="media", key=f"uploads/video-{n:05d}.mp4", etag="e", size_bytes=1
-            ),
-            media=MediaFacts(
-                duration_s=duration,
-                fps=25,
-                width=1280,
-                height=720,
-                frame_count=int(duration * 25),
-                video_codec="h264",
-                has_audio=True,
-            ),
-            created_at=CREATED,
-            completed_at=CREATED,
-            keyframes=tuple(keyframes),
-            transcript=Transcript(
-                language="en", text=" ".join(s.text for s in segments), segments=tuple(segments)
-            ),
-        )
+        return library_document(n, duration, keyframes, segments)
 
 
 def remove_index(path: Path) -> None:

@@ -35,7 +35,7 @@ from videosense_shared.messages import (
 )
 
 Vectors = np.ndarray[Any, np.dtype[np.float32]]
-_CREATED = datetime(2026, 1, 1, tzinfo=UTC)
+CREATED = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -381,28 +381,7 @@ class TopicLibrary:
                 Segment(start_s=t, end_s=t + length, text=self._text(subject, second, False))
             )
             t += length + rng.uniform(0, 2)
-        return VideoDocument(
-            video_id=f"video-{n:05d}",
-            status=VideoStatus.COMPLETE,
-            source=SourceRef(
-                bucket="media", key=f"uploads/video-{n:05d}.mp4", etag="e", size_bytes=1
-            ),
-            media=MediaFacts(
-                duration_s=duration,
-                fps=25,
-                width=1280,
-                height=720,
-                frame_count=int(duration * 25),
-                video_codec="h264",
-                has_audio=True,
-            ),
-            created_at=_CREATED,
-            completed_at=_CREATED,
-            keyframes=tuple(keyframes),
-            transcript=Transcript(
-                language="en", text=" ".join(s.text for s in segments), segments=tuple(segments)
-            ),
-        )
+        return library_document(n, duration, keyframes, segments)
 
     def questions(self, count: int, seed: int = 29) -> list[str]:
         """Questions about the subjects, in words and order of their own."""
@@ -457,3 +436,30 @@ class PoolEmbedder:
     def embed(self, texts: Sequence[str]) -> Vectors:
         rows: Vectors = self._vectors[[self._rows[text] for text in texts]]
         return rows
+
+
+def library_document(
+    n: int, duration: float, keyframes: Sequence[DocumentKeyframe], segments: Sequence[Segment]
+) -> VideoDocument:
+    """The ``n``-th complete document of a synthetic library: a 720p H.264 video of
+    ``duration`` seconds with these keyframes and transcript segments."""
+    return VideoDocument(
+        video_id=f"video-{n:05d}",
+        status=VideoStatus.COMPLETE,
+        source=SourceRef(bucket="media", key=f"uploads/video-{n:05d}.mp4", etag="e", size_bytes=1),
+        media=MediaFacts(
+            duration_s=duration,
+            fps=25,
+            width=1280,
+            height=720,
+            frame_count=int(duration * 25),
+            video_codec="h264",
+            has_audio=True,
+        ),
+        created_at=CREATED,
+        completed_at=CREATED,
+        keyframes=tuple(keyframes),
+        transcript=Transcript(
+            language="en", text=" ".join(s.text for s in segments), segments=tuple(segments)
+        ),
+    )
