@@ -51,14 +51,13 @@ import numpy as np
 # The repository root, for the torch reference embedder in tests.support (like the other
 # benchmarks that use the tests' generators).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from topic_library import library_document
+from topic_library import library_document, library_keyframe
 
 from videosense.search import Query, QueryKind, find_in_document
-from videosense_shared.document import DocumentKeyframe, VideoDocument
+from videosense_shared.document import VideoDocument
 from videosense_shared.messages import (
     Box,
     Face,
-    ImageRef,
     Label,
     Segment,
     TextDetection,
@@ -109,18 +108,14 @@ class Corpus:
             labels = dict.fromkeys(rng.choices(self.labels, cum_weights=self.label_weights, k=5))
             faces = [rng.choice(self.people[:300])] if rng.random() < 0.3 else []
             keyframes.append(
-                DocumentKeyframe(
-                    id=f"kf-{i}",
-                    frame=int(t_s * 25),
-                    t_s=t_s,
-                    scene_index=i // 3,
-                    image=ImageRef(
-                        bucket="media", key=f"frames/v{n}/{i:09d}.jpg", width=1280, height=720
-                    ),
-                    caption=self.sentence(6, 12),
-                    text=tuple(TextDetection(text=t, confidence=90, box=BOX) for t in lines),
-                    labels=tuple(Label(name=name, confidence=80) for name in labels),
-                    faces=tuple(Face(box=BOX, confidence=99, name=name) for name in faces),
+                library_keyframe(
+                    n,
+                    i,
+                    t_s,
+                    self.sentence(6, 12),
+                    text=[TextDetection(text=t, confidence=90, box=BOX) for t in lines],
+                    labels=[Label(name=name, confidence=80) for name in labels],
+                    faces=[Face(box=BOX, confidence=99, name=name) for name in faces],
                 )
             )
         segments = []

@@ -26,10 +26,13 @@ import numpy as np
 
 from videosense_shared.document import DocumentKeyframe, VideoDocument
 from videosense_shared.messages import (
+    Face,
     ImageRef,
+    Label,
     MediaFacts,
     Segment,
     SourceRef,
+    TextDetection,
     Transcript,
     VideoStatus,
 )
@@ -362,16 +365,7 @@ class TopicLibrary:
         for i in range(count):
             t_s = duration * i / count
             keyframes.append(
-                DocumentKeyframe(
-                    id=f"kf-{i}",
-                    frame=int(t_s * 25),
-                    t_s=t_s,
-                    scene_index=i // 3,
-                    image=ImageRef(
-                        bucket="media", key=f"frames/v{n}/{i:09d}.jpg", width=1280, height=720
-                    ),
-                    caption=self._text(subject, second, captions=True),
-                )
+                library_keyframe(n, i, t_s, self._text(subject, second, captions=True))
             )
         segments = []
         t = 0.0
@@ -436,6 +430,31 @@ class PoolEmbedder:
     def embed(self, texts: Sequence[str]) -> Vectors:
         rows: Vectors = self._vectors[[self._rows[text] for text in texts]]
         return rows
+
+
+def library_keyframe(
+    n: int,
+    i: int,
+    t_s: float,
+    caption: str,
+    *,
+    text: Sequence[TextDetection] = (),
+    labels: Sequence[Label] = (),
+    faces: Sequence[Face] = (),
+) -> DocumentKeyframe:
+    """Keyframe ``i`` of video ``n`` of a synthetic library: at ``t_s`` of a 25 fps video, three
+    keyframes to a scene, a 720p image, with this caption and what was found in it."""
+    return DocumentKeyframe(
+        id=f"kf-{i}",
+        frame=int(t_s * 25),
+        t_s=t_s,
+        scene_index=i // 3,
+        image=ImageRef(bucket="media", key=f"frames/v{n}/{i:09d}.jpg", width=1280, height=720),
+        caption=caption,
+        text=tuple(text),
+        labels=tuple(labels),
+        faces=tuple(faces),
+    )
 
 
 def library_document(
