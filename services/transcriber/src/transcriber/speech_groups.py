@@ -24,6 +24,7 @@ tenth of a second near a window's nominal end can be the closure of a plosive in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +46,9 @@ VAD = VadOptions(max_speech_duration_s=MAX_REGION_S)
 #: speech by 0.4 s, so speech that stops before the edge ends its stretch 0.4 s after it.
 EDGE_S = 0.5
 
+#: A stretch of speech: its first and its end sample.
+Region = tuple[int, int]
+
 
 @dataclass(frozen=True)
 class SpeechGroup:
@@ -59,19 +63,27 @@ class SpeechGroup:
         return self.start / SAMPLE_RATE
 
 
-def speech_groups(samples: npt.NDArray[np.float32]) -> list[SpeechGroup]:
+def speech_regions(samples: npt.NDArray[np.float32]) -> list[Region]:
+    """The stretches of speech Silero VAD finds in ``samples`` (16 kHz mono), in order."""
+    return [(r["start"], r["end"]) for r in get_speech_timestamps(samples, VAD)]
+
+
+def speech_groups(
+    samples: npt.NDArray[np.float32], regions: Sequence[Region] | None = None
+) -> list[SpeechGroup]:
     """The speech in ``samples`` (16 kHz mono) grouped for decoding, in order; empty when
-    nothing is spoken."""
+    nothing is spoken. ``regions``: its stretches of speech when already found (else found
+    here)."""
     groups: list[SpeechGroup] = []
     start = end = spoken = 0
-    for region in get_speech_timestamps(samples, VAD):
-        length = region["end"] - region["start"]
+    for first, last in speech_regions(samples) if regions is None else regions:
+        length = last - first
         if spoken and spoken + length > MAX_GROUP_S * SAMPLE_RATE:
             groups.append(SpeechGroup(start, end))
             spoken = 0
         if not spoken:
-            start = region["start"]
-        end = region["end"]
+            start = first
+        end = last
         spoken += length
     if spoken:
         groups.append(SpeechGroup(start, end))
@@ -91,17 +103,48 @@ def speech_cut(samples: npt.NDArray[np.float32], sample_rate: int) -> int:
     Raises:
         ValueError: ``sample_rate`` is not the 16 kHz the voice-activity model reads.
     """
-    if sample_rate != SAMPLE_RATE:
-        raise ValueError(f"speech_cut reads {SAMPLE_RATE} Hz audio, got {sample_rate} Hz")
+    return SpeechCutter()(samples, sample_rate)
+
+
+def _cut(samples: npt.NDArray[np.float32], regions: Sequence[Region]) -> int:
     total = int(samples.shape[0])
-    regions = get_speech_timestamps(samples, VAD)
     if regions:
-        last = regions[-1]
-        runs_over = last["end"] >= total - EDGE_S * SAMPLE_RATE
-        if runs_over and last["start"] > total // 2:
-            return int(last["start"])
+        start, end = regions[-1]
+        runs_over = end >= total - EDGE_S * SAMPLE_RATE
+        if runs_over and start > total // 2:
+            return start
         if not runs_over:
             # Silence after the last speech: cutting in it splits nothing, and the window
             # stays as long as it can.
             return total
-    return quiet_cut(samples, sample_rate)
+    return quiet_cut(samples, SAMPLE_RATE)
+
+
+class SpeechCutter:
+    """:func:`speech_cut` for :func:`~transcriber.audio_windows.read_windows`, which keeps the
+    speech it found in the part of the window it kept: :meth:`take` hands it over, so the
+    window's groups are made without running the voice-activity model over it again."""
+
+    def __init__(self) -> None:
+        self._kept: list[Region] | None = None
+
+    def __call__(self, samples: npt.NDArray[np.float32], sample_rate: int) -> int:
+        """Where to end the window (:func:`speech_cut`).
+
+        Raises:
+            ValueError: ``sample_rate`` is not 16 kHz.
+        """
+        if sample_rate != SAMPLE_RATE:
+            raise ValueError(f"speech_cut reads {SAMPLE_RATE} Hz audio, got {sample_rate} Hz")
+        regions = speech_regions(samples)
+        kept = _cut(samples, regions)
+        # A stretch cut by a fallback to the quietest point ends at the cut, as the model
+        # run on the kept samples would end it.
+        self._kept = [(start, min(end, kept)) for start, end in regions if start < kept]
+        return kept
+
+    def take(self) -> list[Region] | None:
+        """The speech found in the window just cut, once (``None``: the window was not cut by
+        this cutter, e.g. the file's last one, which is read whole)."""
+        kept, self._kept = self._kept, None
+        return kept

@@ -35,7 +35,7 @@ from transcriber.audio import ExtractedAudio
 from transcriber.audio_windows import AudioWindow, read_windows
 from transcriber.backend import TranscriptionError
 from transcriber.packaged_model import PACKAGED_PREFIX, packaged_model
-from transcriber.speech_groups import VAD, speech_cut, speech_groups
+from transcriber.speech_groups import VAD, Region, SpeechCutter, speech_groups
 from transcriber.timeline import RawSegment, RawWord, build_transcript
 from videosense_shared.backends import BackendUnavailableError
 from videosense_shared.messages import Transcript
@@ -187,10 +187,11 @@ class WhisperSpeechModel:
         try:
             # With VAD the windows end in the pause before speech that would run over the
             # edge (speech_groups.speech_cut), so no word is split between two decodes.
-            cut = speech_cut if self._vad else None
-            for window in read_windows(audio.path, self._window_s, cut=cut):
+            cutter = SpeechCutter() if self._vad else None
+            for window in read_windows(audio.path, self._window_s, cut=cutter):
                 segments: list[RawSegment] = []
-                for start, end in self._spans(window):
+                regions = cutter.take() if cutter is not None else None
+                for start, end in self._spans(window, regions):
                     decoded, detected = self._decode(model, window, start, end, language)
                     segments.extend(decoded)
                     # Identification on audio with no speech is a guess on noise: keep asking
@@ -220,12 +221,13 @@ class WhisperSpeechModel:
         _log.info("whisper: %d window(s) of at most %g s", windows, self._window_s)
         return build_transcript(language, raw, audio.duration_s)
 
-    def _spans(self, window: AudioWindow) -> list[tuple[int, int]]:
+    def _spans(self, window: AudioWindow, regions: list[Region] | None) -> list[tuple[int, int]]:
         """The sample ranges of ``window`` to decode: its speech groups with VAD (none when
-        nothing is spoken: no decode, no language guessed from noise), else all of it."""
+        nothing is spoken: no decode, no language guessed from noise), else all of it.
+        ``regions``: the window's speech as its cut found it (else found here)."""
         if not self._vad:
             return [(0, window.samples.shape[0])]
-        return [(group.start, group.end) for group in speech_groups(window.samples)]
+        return [(group.start, group.end) for group in speech_groups(window.samples, regions)]
 
     def _decode(
         self,
