@@ -184,14 +184,15 @@ class SqliteSearchIndex:
         return None if row is None else str(row[0])
 
     async def _run(self, work: Callable[[], _T]) -> _T:
-        def locked() -> _T:
-            with self._lock:
-                try:
-                    return work()
-                except sqlite3.Error as err:
-                    raise SearchIndexError(f"search index {self._path}: {err}") from err
+        return await asyncio.to_thread(self._locked, self._lock, work)
 
-        return await asyncio.to_thread(locked)
+    def _locked(self, lock: threading.Lock, work: Callable[[], _T]) -> _T:
+        """``work`` holding ``lock`` (its connection's), SQLite's errors as the index's."""
+        with lock:
+            try:
+                return work()
+            except sqlite3.Error as err:
+                raise SearchIndexError(f"search index {self._path}: {err}") from err
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -632,13 +633,10 @@ class SqliteSearchIndex:
             vector = embedder.embed([query.text])[0]
             if reader is None:
                 return vector, None
-            with reader.lock:
-                try:
-                    return vector, self._nearest(
-                        query, vector, depth, db=reader.db, vectors=reader.vectors
-                    )
-                except sqlite3.Error as err:
-                    raise SearchIndexError(f"search index {self._path}: {err}") from err
+            return vector, self._locked(
+                reader.lock,
+                lambda: self._nearest(query, vector, depth, db=reader.db, vectors=reader.vectors),
+            )
 
         # The question is embedded and its nearest lists read while the full-text half runs:
         # numpy and SQLite both release the GIL, so on two cores the two halves overlap.
