@@ -36,6 +36,7 @@ from videosense_deploy.environment import Deployment, service_environment
 from videosense_deploy.services import UPLOADS, SearchAccess, ServiceDef, repo_root
 from videosense_deploy.web import WEB_DOCKERFILE, WebConfig, WebFrontend
 from videosense_shared.layout import FRAMES_PREFIX, MESSAGES_PREFIX, UPLOADS_PREFIX
+from videosense_shared.search.settings import videos_index
 from videosense_shared.settings import DOCUMENT_TABLE, physical_name
 from videosense_shared.topology import (
     DUE_INDEX,
@@ -498,7 +499,7 @@ class VideosenseStack(cdk.Stack):
         name = self.search_collection_name
         indices = [
             f"index/{name}/{self.search_index_name}",
-            f"index/{name}/{self.search_index_name}-videos",
+            f"index/{name}/{videos_index(self.search_index_name)}",
         ]
         writers = [
             self.task_roles[s.name].role_arn
@@ -580,9 +581,9 @@ class VideosenseStack(cdk.Stack):
             actions=["es:ESHttpGet", "es:ESHttpPost"],
             resources=[
                 f"{arn}/{index}/_search",
-                f"{arn}/{index}-videos/_search",
-                f"{arn}/{index}-videos/_mget",
-                f"{arn}/{index}-videos/_doc/*",
+                f"{arn}/{videos_index(index)}/_search",
+                f"{arn}/{videos_index(index)}/_mget",
+                f"{arn}/{videos_index(index)}/_doc/*",
             ],
         )
 

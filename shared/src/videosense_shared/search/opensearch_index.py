@@ -69,6 +69,7 @@ from videosense_shared.search.query import (
     SearchResults,
 )
 from videosense_shared.search.ranking import final_score, group_by_video, mark_words, rrf_scores
+from videosense_shared.search.settings import videos_index
 from videosense_shared.search.sqlite_index import HYBRID_DEPTH
 from videosense_shared.search.words import query_words
 
@@ -137,7 +138,7 @@ def entries_template(index: str, dialect: OpenSearchDialect = DOMAIN) -> dict[st
 def videos_template(index: str) -> dict[str, Any]:
     """The index template of the videos index."""
     return {
-        "index_patterns": [f"{index}-videos"],
+        "index_patterns": [videos_index(index)],
         "priority": 100,
         "template": {
             "mappings": {
@@ -178,7 +179,7 @@ class OpenSearchIndex:
         self._http = http
         self._endpoint = endpoint.rstrip("/")
         self._entries = index
-        self._videos = f"{index}-videos"
+        self._videos = videos_index(index)
         self._embedder = embedder
         self._dialect = dialect
         self._ready = False

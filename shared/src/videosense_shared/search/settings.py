@@ -69,3 +69,9 @@ class SearchSettings(BaseSettings):
             "packaged all-MiniLM-L6-v2 model; loaded only when needed."
         ),
     )
+
+
+def videos_index(entries_index: str) -> str:
+    """The OpenSearch index of the videos (one document each) beside ``entries_index``, the
+    index of their entries: the adapter writes both, the deployment grants access to both."""
+    return f"{entries_index}-videos"
