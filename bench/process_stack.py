@@ -35,6 +35,7 @@ if str(ROOT) not in sys.path:
 from ingest.settings import STAGES_METADATA, requestable_stages  # noqa: E402
 from tests.localstack import launcher  # noqa: E402
 from tests.support.service_processes import ServiceFleet, ServiceProcess  # noqa: E402
+from tests.support.taps import tap  # noqa: E402
 from videosense.emulator import EMULATOR_ENV, Emulator  # noqa: E402
 from videosense_deploy.environment import Deployment  # noqa: E402
 from videosense_shared.aws import AwsClients  # noqa: E402
@@ -42,7 +43,6 @@ from videosense_shared.document import VideoDocument  # noqa: E402
 from videosense_shared.ids import video_id_for  # noqa: E402
 from videosense_shared.messages import Stage, VideoCompleted  # noqa: E402
 from videosense_shared.objects import upload_file  # noqa: E402
-from videosense_shared.provision import subscribe_queue  # noqa: E402
 from videosense_shared.services import AGGREGATOR_SERVICE, INGEST_SERVICE, REGISTRY  # noqa: E402
 from videosense_shared.settings import CommonSettings  # noqa: E402
 from videosense_shared.store import DynamoDocumentStore  # noqa: E402
@@ -64,8 +64,7 @@ class Endpoint:
 def localstack_credentials() -> dict[str, str]:
     """The embedded emulator's settings with LocalStack's long-term keys and no session token
     (LocalStack rejects a presigned URL that carries one)."""
-    keys = {k: v for k, v in EMULATOR_ENV.items() if k != "AWS_SESSION_TOKEN"}
-    return {**keys, **launcher.CREDENTIALS}
+    return launcher.client_credentials(EMULATOR_ENV)
 
 
 @contextmanager
@@ -227,17 +226,12 @@ class ProcessStack:
         )
         self.aws = await self._async.enter_async_context(AwsClients(common.region))
         self.store = DynamoDocumentStore(self.aws.dynamodb, common.table_name)
-        self.tap_url = await self._tap(provisioned["topics"][VIDEO_COMPLETED])
+        self.tap_url = await tap(
+            self.aws, self.common, provisioned["topics"][VIDEO_COMPLETED], "bench-completed"
+        )
         self._async.push_async_callback(asyncio.to_thread, fleet.stop_all)
         fleet.start_all()
         await self._wait_ready()
-
-    async def _tap(self, topic_arn: str) -> str:
-        name = self.common.queue_name("bench-completed")
-        url = (await self.aws.sqs.create_queue(QueueName=name))["QueueUrl"]
-        got = await self.aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-        await subscribe_queue(self.aws, topic_arn, got["Attributes"]["QueueArn"], None)
-        return url
 
     async def _wait_ready(self) -> None:
         deadline = time.monotonic() + self._ready_timeout

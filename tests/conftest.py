@@ -99,8 +99,7 @@ def aws_credentials(emulator: str) -> dict[str, str]:
     presigned URL that carries a session token: long-term keys there (docs/emulators.md).
     """
     if emulator == "localstack" and not os.environ.get("AWS_ENDPOINT_URL"):
-        keys = {k: v for k, v in EMULATOR_ENV.items() if k != "AWS_SESSION_TOKEN"}
-        return {**keys, **launcher.CREDENTIALS}
+        return launcher.client_credentials(EMULATOR_ENV)
     return dict(EMULATOR_ENV)
 
 

@@ -26,7 +26,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
@@ -45,6 +45,15 @@ SERVICES = ("s3", "sns", "sqs", "dynamodb", "sts")
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 # Set to an interpreter (>= 3.13) to build the virtualenv with it instead of searching for one.
 PYTHON_ENV = "VIDEOSENSE_LOCALSTACK_PYTHON"
+
+
+def client_credentials(settings: Mapping[str, str]) -> dict[str, str]:
+    """A client's AWS settings (``settings``: those for the embedded emulator) made fit for
+    LocalStack: its long-term keys (``CREDENTIALS``, which it checks presigned-URL signatures
+    against) and no session token (it rejects a presigned URL that carries one)."""
+    keys = {k: v for k, v in settings.items() if k != "AWS_SESSION_TOKEN"}
+    return {**keys, **CREDENTIALS}
+
 
 _STAMP = "videosense-stamp"
 _PR_SET_PDEATHSIG = 1
