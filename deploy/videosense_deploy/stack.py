@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, get_args
 
 import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as autoscaling
@@ -36,6 +36,7 @@ from videosense_deploy.environment import Deployment, service_environment
 from videosense_deploy.services import UPLOADS, SearchAccess, ServiceDef, repo_root
 from videosense_deploy.web import WEB_DOCKERFILE, WebConfig, WebFrontend
 from videosense_shared.layout import FRAMES_PREFIX, MESSAGES_PREFIX, UPLOADS_PREFIX
+from videosense_shared.search.opensearch_dialect import CollectionType
 from videosense_shared.search.settings import videos_index
 from videosense_shared.settings import DOCUMENT_TABLE, physical_name
 from videosense_shared.topology import (
@@ -120,7 +121,7 @@ SEARCH_BACKENDS = ("domain", "aoss")
 #: it (``VIDEOSENSE_SEARCH_OPENSEARCH_COLLECTION_TYPE``). A search collection takes the client's
 #: document ids but has no k-NN (no natural-language search); a vector search collection has
 #: k-NN and picks document ids itself.
-COLLECTION_TYPES = ("search", "vectorsearch")
+COLLECTION_TYPES: tuple[str, ...] = get_args(CollectionType)
 
 #: Data access policy permissions (OpenSearch Serverless), by who holds them. The indexer puts
 #: its index templates (collection items), creates its two indices and writes and reads their
