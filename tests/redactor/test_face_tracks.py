@@ -72,10 +72,29 @@ def test_without_a_gallery_tracks_are_recorded_unnamed(
 ) -> None:
     # GIVEN no gallery / WHEN "all" is applied
     settings = RedactorSettings(policy="all", face_gallery=tmp_path / "none")
-    tracks, _ = findings_tracks(find(clip[0], settings), parse_policy("all"))
-    # THEN the faces are recorded, without names
+    # THEN the faces are recorded, without names, and no gallery is no error
+    findings = find(clip[0], settings)
+    tracks, _ = findings_tracks(findings, parse_policy("all"))
     assert len(tracks) >= 2
     assert {t.name for t in tracks} == {None}
+    assert findings.names_error is None
+
+
+def test_an_unusable_gallery_leaves_the_tracks_unnamed_and_says_why(
+    clip: tuple[Path, list[dict[str, Rect]]], tmp_path: Path
+) -> None:
+    # GIVEN a gallery folder whose only photo is not an image
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    (folder / "eileen.jpg").write_bytes(b"not a photo")
+    # WHEN "all" is applied
+    findings = find(clip[0], RedactorSettings(policy="all", face_gallery=folder))
+    # THEN every face is still hidden, unnamed, and the findings say why
+    tracks, _ = findings_tracks(findings, parse_policy("all"))
+    assert len(findings.faces) == findings.faces_seen >= 2
+    assert {t.name for t in tracks} == {None}
+    assert findings.names_error is not None
+    assert "holds no readable photo" in findings.names_error
 
 
 def test_a_named_policy_records_who_was_left_visible(

@@ -90,13 +90,19 @@ class World:
 
 
 @pytest.fixture
+def gallery(tmp_path: Path) -> Path:
+    """Where the redactor looks for its face gallery: nothing there unless a test puts it."""
+    return tmp_path / "faces"
+
+
+@pytest.fixture
 async def world(
-    aws_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    aws_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gallery: Path
 ) -> AsyncIterator[World]:
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    settings = RedactorSettings(preset="ultrafast")
+    settings = RedactorSettings(preset="ultrafast", face_gallery=gallery)
     common = settings.common
     async with AwsClients(common.region) as aws:
         await aws.s3.create_bucket(Bucket=common.bucket)
@@ -140,6 +146,7 @@ async def test_the_copy_is_written_and_announced_the_same_on_a_redelivery(
     assert redaction.face_tracks is not None
     assert len(redaction.face_tracks) == redaction.faces_redacted
     assert all(0 <= t.start_s < t.end_s <= 2.0 and t.redacted for t in redaction.face_tracks)
+    assert redaction.face_names_error is None  # no gallery: nobody to name, no error
     # AND the object is a playable MP4 with every frame and the sound
     data = await read_bytes(world.aws.s3, world.bucket, redaction.image.key)
     assert len(data) == len(first_copy)
@@ -148,6 +155,33 @@ async def test_the_copy_is_written_and_announced_the_same_on_a_redelivery(
     with av.open(str(copy)) as container:
         assert [s.type for s in container.streams] == ["video", "audio"]
         assert sum(1 for _ in container.decode(video=0)) == 50
+
+
+@pytest.fixture
+def unreadable_gallery(gallery: Path) -> Path:
+    """The redactor's face gallery with one photo, which does not decode."""
+    gallery.mkdir()
+    (gallery / "eileen.jpg").write_bytes(b"not a photo")
+    return gallery
+
+
+async def test_a_gallery_that_cannot_name_is_reported_beside_the_unnamed_tracks(
+    world: World, clip: Path, unreadable_gallery: Path
+) -> None:
+    # GIVEN a face gallery whose only photo does not decode
+    message = await world.upload(clip, "uploads/two.mp4")
+    # WHEN the video is redacted under "all"
+    await world.deliver(message)
+    # THEN the faces are hidden, the tracks unnamed, and the redaction says why
+    [ready] = await world.published()
+    assert isinstance(ready, RedactionReady)
+    redaction = ready.redaction
+    assert redaction.faces_redacted >= 2
+    assert redaction.face_tracks is not None
+    assert {t.name for t in redaction.face_tracks} == {None}
+    assert redaction.face_names_error == (
+        f"the face gallery {unreadable_gallery} holds no readable photo"
+    )
 
 
 async def test_audio_alone_is_skipped_with_the_reason(world: World, tmp_path: Path) -> None:

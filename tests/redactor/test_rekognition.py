@@ -356,3 +356,5 @@ async def test_under_all_a_missing_collection_leaves_the_tracks_unnamed(
     tracks, _ = findings_tracks(findings, parse_policy("all"))
     assert len(findings.faces) == 2
     assert [t.name for t in tracks] == [None, None]
+    # AND the findings say why, for the document
+    assert findings.names_error == "the Rekognition collection 'people' does not exist"

@@ -455,6 +455,7 @@ class ClipsReady(_Envelope):
 #: claim-check limit) and within one DynamoDB item.
 MAX_FACE_TRACKS = 500
 MAX_FACE_TRACK_NAME = 64
+MAX_FACE_NAMES_ERROR = 500
 
 
 class FaceTrack(Model):
@@ -487,7 +488,9 @@ class Redaction(Model):
     ``face_tracks`` (added within schema v1; document schema v3) lists every face track seen,
     hidden or not, in time order: ranges and a name, never boxes. ``None`` when the redaction
     predates it. At most :data:`MAX_FACE_TRACKS` are listed (named tracks first, then the
-    longest); ``face_tracks_omitted`` counts the others.
+    longest); ``face_tracks_omitted`` counts the others. ``face_names_error`` (added within
+    schema v1) says why the tracks are unnamed when the configured face gallery or Rekognition
+    collection could not be used (under ``all`` the faces are hidden all the same).
     """
 
     image: ObjectRef
@@ -500,6 +503,7 @@ class Redaction(Model):
     text_regions: int | None = Field(default=None, ge=0)
     face_tracks: tuple[FaceTrack, ...] | None = Field(default=None, max_length=MAX_FACE_TRACKS)
     face_tracks_omitted: int = Field(default=0, ge=0)
+    face_names_error: str | None = Field(default=None, max_length=MAX_FACE_NAMES_ERROR)
 
 
 class RedactionReady(_Envelope):

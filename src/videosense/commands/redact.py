@@ -128,4 +128,7 @@ async def _redact(video: Path, out: Path, settings: RedactorSettings, timeout_s:
         f"{redaction.backend})"
         + (f", {redaction.text_regions} text region(s)" if redaction.text_regions else "")
     )
+    if redaction.face_names_error:
+        # The faces are hidden all the same; who they were could not be told.
+        print(f"faces left unnamed: {redaction.face_names_error}")
     return EXIT_OK

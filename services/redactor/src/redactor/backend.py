@@ -51,7 +51,8 @@ class Findings:
     seen (``seen``).
 
     ``extend_frames`` is how far tracks are carried beyond their first and last detection: about
-    one sampling interval of the backend (its own for Rekognition).
+    one sampling interval of the backend (its own for Rekognition). ``names_error`` says why the
+    tracks were left unnamed when the configured gallery or collection could not be used.
     """
 
     scan: Scan
@@ -63,6 +64,9 @@ class Findings:
     # Every face track found, hidden or not, named when a gallery or collection knew the face:
     # what the document records (:mod:`redactor.face_tracks`).
     seen: list[Track] = field(default_factory=list)
+    # Why ``seen`` is unnamed although a gallery or collection is configured (under ``all``
+    # naming is not needed to hide, so the redaction goes on; the document says why).
+    names_error: str | None = None
 
 
 class FaceBackend(Protocol):

@@ -21,6 +21,7 @@ from videosense_shared.ids import message_id_for
 from videosense_shared.layout import redacted_key
 from videosense_shared.logs import get_logger
 from videosense_shared.messages import (
+    MAX_FACE_NAMES_ERROR,
     ObjectRef,
     Redaction,
     RedactionReady,
@@ -118,6 +119,9 @@ class Redactor(StageHandler[VideoIngested]):
             text_regions=len(findings.texts) if settings.redact_text else None,
             face_tracks=tracks,
             face_tracks_omitted=omitted,
+            face_names_error=(
+                findings.names_error[:MAX_FACE_NAMES_ERROR] if findings.names_error else None
+            ),
         )
         log.info(
             "video redacted",

@@ -24,11 +24,15 @@ from redactor.scan import TEXT_MAX_MISSED, Namer, Scan, ScanError, ScanSettings,
 from redactor.settings import RedactorSettings
 from redactor.tracking import FIT, Track
 from videosense_shared.backends import BackendUnavailableError
+from videosense_shared.logs import get_logger
 from videosense_shared.messages import Box
 from videosense_shared.vision.face_search import FaceGallery
 from videosense_shared.vision.faces import FaceEmbedder, HogFaceDetector
+from videosense_shared.vision.gallery import GalleryDirectory
 from videosense_shared.vision.images import Bgr
 from videosense_shared.vision.text import RapidOcr
+
+log = get_logger(__name__)
 
 NAME = "local"
 
@@ -94,13 +98,19 @@ class LocalBackend:
 
         return name
 
-    def _namer_if_gallery(self) -> Namer | None:
+    def _namer_if_gallery(self) -> tuple[Namer | None, str | None]:
         """The namer when a readable gallery exists, else ``None``: under ``all`` names only
-        label the recorded face tracks (a few embeddings per track), they hide nothing."""
+        label the recorded face tracks (a few embeddings per track), they hide nothing. With
+        no gallery, or an empty one, there is nobody to name; a gallery that cannot be used
+        (no photo readable, the face models do not load) leaves the tracks unnamed and its
+        reason is returned for the document."""
+        if not GalleryDirectory(self._settings.face_gallery).photos():
+            return None, None
         try:
-            return self._namer()
-        except BackendUnavailableError:
-            return None
+            return self._namer(), None
+        except BackendUnavailableError as err:
+            log.warning("face tracks left unnamed", reason=err.reason)
+            return None, err.reason
 
     def _text_reader(self) -> RapidOcr:
         if self._ocr is None:
@@ -122,7 +132,11 @@ class LocalBackend:
         return await asyncio.to_thread(self._find, request, sink)
 
     def _find(self, request: RedactionRequest, sink: BoxSink) -> Findings:
-        namer = self._namer() if request.policy.needs_names else self._namer_if_gallery()
+        names_error: str | None = None
+        if request.policy.needs_names:
+            namer: Namer | None = self._namer()
+        else:
+            namer, names_error = self._namer_if_gallery()
         texts = self._text_reader() if request.redact_text else None
         follow = _Follower(self._settings, request.policy, sink, texts=texts is not None)
         try:
@@ -146,6 +160,7 @@ class LocalBackend:
             texts=found.texts,
             faces_seen=len(found.faces),
             seen=list(found.faces),
+            names_error=names_error,
         )
 
 

@@ -145,12 +145,13 @@ class RekognitionVideoBackend:
         try:
             detected: list[tuple[int, Box]] = []
             searched: list[tuple[int, Box, str | None]] = []
+            names_error: str | None = None
             if policy.mode in ("all", "except"):
                 detected = await self._detect(request)
             if policy.needs_names:
                 searched = await self._search(request)
             elif self._settings.collection:
-                searched = await self._search_for_names(request)
+                searched, names_error = await self._search_for_names(request)
         except NoCredentialsError as err:
             raise BackendUnavailableError(f"no AWS credentials for Rekognition: {err}") from err
         except ClientError as err:
@@ -168,6 +169,7 @@ class RekognitionVideoBackend:
                 raise RetryableError(f"Rekognition is busy: {code}", retry_after_s=60) from err
             raise
         findings = self._findings(found, policy, detected, searched)
+        findings.names_error = names_error
         boxes = boxes_per_frame(findings, self._settings)
         sink.publish(0, [boxes.get(frame, []) for frame in range(found.frame_count)])
         return findings
@@ -236,18 +238,23 @@ class RekognitionVideoBackend:
 
     async def _search_for_names(
         self, request: RedactionRequest
-    ) -> list[tuple[int, Box, str | None]]:
+    ) -> tuple[list[tuple[int, Box, str | None]], str | None]:
         """Under ``all``, the search only names the recorded face tracks (one job for the whole
         video, not a search per frame): a collection that is missing or out of reach leaves
-        them unnamed rather than failing a redaction that needs no names."""
+        them unnamed rather than failing a redaction that needs no names, and the reason is
+        returned for the document."""
         try:
-            return await self._search(request)
+            return await self._search(request), None
         except ClientError as err:
             code = _code(err)
-            if code in _UNAVAILABLE or code == "ResourceNotFoundException":
-                log.warning("face tracks left unnamed: the face search failed", code=code)
-                return []
-            raise
+            if code == "ResourceNotFoundException":
+                reason = f"the Rekognition collection {self._settings.collection!r} does not exist"
+            elif code in _UNAVAILABLE:
+                reason = f"the Rekognition face search is not available: {code}"
+            else:
+                raise
+            log.warning("face tracks left unnamed", reason=reason)
+            return [], reason
 
     async def _pages(self, get: Callable[..., Awaitable[Any]]) -> list[dict[str, Any]]:
         """Wait for the job to end, then read every page of its results."""
