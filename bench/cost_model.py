@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from videosense_shared.messages import Stage
 
@@ -253,6 +253,9 @@ TASKS: dict[str, Task] = {
     "transcriber": Task("transcriber", 1.0, 2.0, 1),
     "redactor": Task("redactor", 2.0, 4.0, 1),
 }
+#: The transcriber's task on the ``transcribe`` backend: the same size, taking many messages at
+#: once (their jobs run on AWS's side; the CDK's Backend.concurrency).
+TRANSCRIBE_TASK = replace(TASKS["transcriber"], concurrency=16)
 
 
 @dataclass(frozen=True)
@@ -579,9 +582,9 @@ def task_capacity() -> list[Capacity]:
         Capacity(
             "transcriber",
             "transcribe",
-            TASKS["transcriber"],
+            TRANSCRIBE_TASK,
             None,
-            "waits on one Transcribe job at a time (concurrency 1)",
+            "starts each job and checks it when the message returns: no worker waits on a job",
         ),
         Capacity(
             "captioner", "bedrock", TASKS["captioner"], None, "waits on Bedrock, 2 chunks at once"

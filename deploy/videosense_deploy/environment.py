@@ -61,6 +61,10 @@ def service_environment(
         KeyError: ``backend`` is not one of the service's backends.
         ValueError: a backend is given for a service without backends, or none for one with.
     """
+    if service.backends and backend is None:
+        raise ValueError(f"{service.name} needs a backend ({_names(service)})")
+    if not service.backends and backend is not None:
+        raise ValueError(f"{service.name} has no backend setting")
     own = service.env_prefix
     env = common_environment(deployment)
     env.update(
@@ -68,15 +72,11 @@ def service_environment(
             # The consumer's visibility window is the queue's, as the topology declares it.
             f"{own}VISIBILITY_TIMEOUT_S": str(service.visibility_timeout_s),
             f"{own}DRAIN_TIMEOUT_S": str(service.drain_timeout_s),
-            f"{own}CONCURRENCY": str(service.concurrency),
+            f"{own}CONCURRENCY": str(service.concurrency_with(backend)),
         }
     )
-    if service.backends:
-        if backend is None:
-            raise ValueError(f"{service.name} needs a backend ({_names(service)})")
+    if backend is not None:
         env[f"{own}BACKEND"] = service.backend(backend).name
-    elif backend is not None:
-        raise ValueError(f"{service.name} has no backend setting")
     if service.info == INGEST_SERVICE:
         # Ingest accepts exactly the stages whose services run next to it.
         available = available_stages(d.stage for d in deployed)

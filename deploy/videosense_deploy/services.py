@@ -99,6 +99,12 @@ class Backend:
     # topic and a role only that service may assume to publish on it, lets the task role pass
     # that role (and no other), and sets <PREFIX>NOTIFICATION_TOPIC_ARN / _ROLE_ARN.
     job_notifications: str | None = None
+    # Messages one task handles at once with this backend, where it differs from the service's:
+    # a backend whose work runs as a job on AWS's side hands each message back to the queue
+    # while its job runs, so the task only starts and checks jobs. The backlog scaling divides
+    # by it too: those waiting messages count as in flight, and at the service's concurrency of
+    # 1 a burst would start one idle task per video.
+    concurrency: int | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +190,18 @@ class ServiceDef:
                 return backend
         raise KeyError(f"{self.name} has no backend {name!r}")
 
+    def concurrency_with(self, backend: str | None) -> int:
+        """Messages one task handles at once when it runs ``backend`` (None: a service
+        without backends).
+
+        Raises:
+            KeyError: the service has no such backend.
+        """
+        if backend is None:
+            return self.concurrency
+        chosen = self.backend(backend).concurrency
+        return self.concurrency if chosen is None else chosen
+
 
 _REKOGNITION_DETECT = AiGrant(
     # The Detect*/RecognizeCelebrities APIs have no resource type: IAM only accepts "*".
@@ -199,6 +217,9 @@ _REKOGNITION_SEARCH = AiGrant(
     actions=("rekognition:SearchFacesByImage",),
     resources=("arn:{partition}:rekognition:{region}:{account}:collection/*",),
 )
+
+#: Videos one transcriber task holds on the ``transcribe`` backend (their jobs run on AWS).
+TRANSCRIBE_JOBS_PER_TASK = 16
 
 # Containers run with a read-only root file system on ECS: model downloads go to /tmp.
 _WRITABLE_MODEL_CACHE = {"HF_HOME": "/tmp/huggingface"}
@@ -249,6 +270,9 @@ SERVICES: tuple[ServiceDef, ...] = (
                         ),
                     ),
                 ),
+                # The task starts jobs and checks them when their messages return
+                # (transcriber/amazon.py): a few API calls per video, no decoding.
+                concurrency=TRANSCRIBE_JOBS_PER_TASK,
             ),
         ),
         local_backend="whisper",

@@ -991,7 +991,11 @@ class VideosenseStack(cdk.Stack):
             "Backlog",
             metric=backlog,
             adjustment_type=autoscaling.AdjustmentType.EXACT_CAPACITY,
-            scaling_steps=backlog_steps(config.min_tasks, config.max_tasks, service.concurrency),
+            scaling_steps=backlog_steps(
+                config.min_tasks,
+                config.max_tasks,
+                service.concurrency_with(config.backend_for(service)),
+            ),
             cooldown=cdk.Duration.minutes(1),
         )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from cost_model import (
     CHOICES,
@@ -11,6 +13,7 @@ from cost_model import (
     PRICES,
     PUBLIC_IPV4_HOUR,
     TASKS,
+    TRANSCRIBE_TASK,
     Task,
     bill,
     fargate_line,
@@ -97,6 +100,13 @@ def test_task_sizes_are_the_ones_the_stack_deploys() -> None:
             service.memory_mib / 1024,
             service.concurrency,
         ), name
+    # AND the transcriber's on Transcribe takes the messages that backend's tasks take at once
+    transcriber = table["transcriber"]
+    assert (
+        replace(TASKS["transcriber"], concurrency=transcriber.concurrency_with("transcribe"))
+        == TRANSCRIBE_TASK
+    )
+    assert TRANSCRIBE_TASK.concurrency > transcriber.concurrency
 
 
 def test_task_capacity_is_vcpu_seconds_over_cost_per_minute() -> None:

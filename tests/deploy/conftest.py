@@ -58,6 +58,14 @@ class Synthesized:
             name: res for name, res in self.template["Resources"].items() if res["Type"] == kind
         }
 
+    def environment(self, container: str) -> dict[str, Any]:
+        """The environment of the task container named ``container`` (a service's name)."""
+        for task in self.resources("AWS::ECS::TaskDefinition").values():
+            for definition in task["Properties"]["ContainerDefinitions"]:
+                if definition["Name"] == container:
+                    return {e["Name"]: e["Value"] for e in definition["Environment"]}
+        raise AssertionError(f"no container {container}")
+
 
 def registry_image(service: ServiceDef) -> ecs.ContainerImage:
     """A prebuilt image: synthesis stages no Dockerfile build."""

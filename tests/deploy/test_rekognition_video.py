@@ -69,16 +69,6 @@ def _task_statements(stack: Synthesized, service: str) -> dict[str, dict[str, An
     }
 
 
-def _environment(stack: Synthesized, service: str) -> dict[str, Any]:
-    _, task = _one(
-        stack,
-        "AWS::ECS::TaskDefinition",
-        lambda r: r["Properties"]["Family"] == f"{stack.config.prefix}-{service}",
-    )
-    (container,) = task["Properties"]["ContainerDefinitions"]
-    return {e["Name"]: e["Value"] for e in container["Environment"]}
-
-
 def test_rekognition_gets_its_own_encrypted_notification_topic(every: Synthesized) -> None:
     # GIVEN the redactor on rekognition WHEN synthesized THEN one topic for the job
     # notifications, encrypted like the others, with nothing in the stack subscribed (the
@@ -179,7 +169,7 @@ def test_redactor_task_gets_the_settings_its_backend_reads(
     from redactor.rekognition import RekognitionVideoBackend
     from redactor.settings import RedactorSettings
 
-    env = _environment(every, "redactor")
+    env = every.environment("redactor")
     assert env["VIDEOSENSE_REDACTOR_BACKEND"] == "rekognition"
     assert env[TOPIC_SETTING] == {"Ref": _job_topic(every)}
     assert env[ROLE_SETTING] == {"Fn::GetAtt": [_job_role(every)[0], "Arn"]}
@@ -213,7 +203,7 @@ def test_local_redactor_gets_no_job_notifications(deployed: Synthesized) -> None
         r for r in deployed.resources("AWS::IAM::Role").values() if PRINCIPAL in _assumed_by(r)
     ]
     assert "iam:PassRole" not in json.dumps(deployed.resources("AWS::IAM::Policy"))
-    env = _environment(deployed, "redactor")
+    env = deployed.environment("redactor")
     assert env["VIDEOSENSE_REDACTOR_BACKEND"] == "local"
     assert TOPIC_SETTING not in env
     assert ROLE_SETTING not in env

@@ -8,8 +8,11 @@ import pytest
 from aws_cdk import aws_applicationautoscaling as autoscaling
 
 from tests.deploy.conftest import Synthesized
-from videosense_deploy.services import SERVICES, ServiceDef
+from videosense_deploy.compose import LOCAL
+from videosense_deploy.environment import service_environment
+from videosense_deploy.services import SERVICES, TRANSCRIBE_JOBS_PER_TASK, ServiceDef
 from videosense_deploy.stack import MAX_SCALING_STEPS, backlog_steps
+from videosense_shared.services import TRANSCRIBER_SERVICE
 
 SERVICE_IDS = [pytest.param(s, id=s.name) for s in SERVICES]
 
@@ -100,10 +103,11 @@ def test_synthesized_steps_follow_each_services_concurrency(
     every: Synthesized, service: ServiceDef
 ) -> None:
     # GIVEN a service (min 1 / max 7 in the `every` stack) WHEN synthesized THEN its scale-out
-    # policy sets exactly the task counts backlog_steps gives for its concurrency, and its
-    # scale-in policy sets min_tasks when the backlog is empty.
+    # policy sets exactly the task counts backlog_steps gives for its concurrency with the
+    # backend it runs there, and its scale-in policy sets min_tasks when the backlog is empty.
     config = every.config
-    expected = backlog_steps(config.min_tasks, config.max_tasks, service.concurrency)
+    per_task = service.concurrency_with(config.backend_for(service))
+    expected = backlog_steps(config.min_tasks, config.max_tasks, per_task)
     upper = _policy(every, service.name, "Upper")
     threshold = _alarm_threshold(every, service.name, "Upper")
     assert upper["AdjustmentType"] == "ExactCapacity"
@@ -117,3 +121,32 @@ def test_synthesized_steps_follow_each_services_concurrency(
         {"MetricIntervalUpperBound": 0, "ScalingAdjustment": config.min_tasks}
     ]
     assert _alarm_threshold(every, service.name, "Lower") == 0
+
+
+def test_a_transcribe_task_holds_many_jobs_and_scales_by_them(every: Synthesized) -> None:
+    # GIVEN the transcriber on the Transcribe backend (the `every` stack), whose messages wait
+    # in flight while their jobs run on AWS's side
+    transcriber = next(s for s in every.services if s.info == TRANSCRIBER_SERVICE)
+    assert every.config.backend_for(transcriber) == "transcribe"
+    # WHEN synthesized THEN a task takes TRANSCRIBE_JOBS_PER_TASK messages at once, and the
+    # backlog of a burst of that many videos asks for one task, not one per video
+    env = every.environment(transcriber.name)
+    assert env["VIDEOSENSE_TRANSCRIBER_CONCURRENCY"] == str(TRANSCRIBE_JOBS_PER_TASK)
+    steps = backlog_steps(1, 7, TRANSCRIBE_JOBS_PER_TASK)
+    assert _tasks_for(steps, TRANSCRIBE_JOBS_PER_TASK) == 1
+    assert _tasks_for(steps, TRANSCRIBE_JOBS_PER_TASK + 1) == 2
+    upper = _policy(every, transcriber.name, "Upper")
+    threshold = _alarm_threshold(every, transcriber.name, "Upper")
+    synthesized = [
+        (int(threshold + step["MetricIntervalLowerBound"]), step["ScalingAdjustment"])
+        for step in upper["StepAdjustments"]
+    ]
+    assert synthesized[:2] == [(1, 1), (TRANSCRIBE_JOBS_PER_TASK + 1, 2)]
+
+
+def test_whisper_keeps_the_transcribers_own_concurrency() -> None:
+    # GIVEN the transcriber on Whisper (CPU-bound in the task) WHEN its environment is made
+    # THEN it takes one video at a time, as the service table says
+    transcriber = next(s for s in SERVICES if s.info == TRANSCRIBER_SERVICE)
+    env = service_environment(transcriber, LOCAL, SERVICES, "whisper")
+    assert env["VIDEOSENSE_TRANSCRIBER_CONCURRENCY"] == str(transcriber.concurrency) == "1"

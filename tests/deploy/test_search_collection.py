@@ -104,14 +104,6 @@ def _actions(statement: dict[str, Any]) -> list[str]:
     return [action] if isinstance(action, str) else list(action)
 
 
-def _environment(stack: Synthesized, container: str) -> dict[str, Any]:
-    for task in stack.resources("AWS::ECS::TaskDefinition").values():
-        for definition in task["Properties"]["ContainerDefinitions"]:
-            if definition["Name"] == container:
-                return {e["Name"]: e["Value"] for e in definition["Environment"]}
-    raise AssertionError(f"no container {container}")
-
-
 def test_a_search_collection_replaces_the_domain(collection_stack: Synthesized) -> None:
     # GIVEN -c search=aoss WHEN synthesized THEN one SEARCH collection and no domain
     assert not collection_stack.resources("AWS::OpenSearchService::Domain")
@@ -213,7 +205,7 @@ def test_the_indexer_and_web_tasks_are_pointed_at_the_collection(
 ) -> None:
     collection, _ = _one(collection_stack, "AWS::OpenSearchServerless::Collection")
     for container in ("indexer", "web"):
-        env = _environment(collection_stack, container)
+        env = collection_stack.environment(container)
         assert env["VIDEOSENSE_SEARCH_BACKEND"] == "opensearch"
         assert env["VIDEOSENSE_SEARCH_OPENSEARCH_ENDPOINT"] == {
             "Fn::GetAtt": [collection, "CollectionEndpoint"]
@@ -223,7 +215,7 @@ def test_the_indexer_and_web_tasks_are_pointed_at_the_collection(
         assert env["VIDEOSENSE_SEARCH_OPENSEARCH_INDEX"] == ENTRIES
     # AND a service that does not search gets none of it
     assert not any(
-        k.startswith("VIDEOSENSE_SEARCH_") for k in _environment(collection_stack, "ingest")
+        k.startswith("VIDEOSENSE_SEARCH_") for k in collection_stack.environment("ingest")
     )
 
 
@@ -236,7 +228,7 @@ def test_a_vector_search_collection_is_the_default_collection_type(
     stack = _synth(tmp_path_factory.mktemp("cdk.aoss-vectors"), None)
     _, collection = _one(stack, "AWS::OpenSearchServerless::Collection")
     assert collection["Type"] == "VECTORSEARCH"
-    assert _environment(stack, "indexer")["VIDEOSENSE_SEARCH_OPENSEARCH_COLLECTION_TYPE"] == (
+    assert stack.environment("indexer")["VIDEOSENSE_SEARCH_OPENSEARCH_COLLECTION_TYPE"] == (
         "vectorsearch"
     )
 
@@ -249,7 +241,7 @@ def test_the_default_is_still_a_managed_domain(every: Synthesized) -> None:
         r for r in every.template["Resources"].values() if "OpenSearchServerless" in r["Type"]
     ]
     assert serverless == []
-    assert _environment(every, "indexer")["VIDEOSENSE_SEARCH_OPENSEARCH_SERVICE"] == "es"
+    assert every.environment("indexer")["VIDEOSENSE_SEARCH_OPENSEARCH_SERVICE"] == "es"
 
 
 @pytest.mark.parametrize(
