@@ -502,16 +502,12 @@ class VideosenseStack(cdk.Stack):
             f"index/{name}/{self.search_index_name}",
             f"index/{name}/{videos_index(self.search_index_name)}",
         ]
-        writers = [
-            self.task_roles[s.name].role_arn
-            for s in services
-            if s.search_access is SearchAccess.WRITE
-        ]
-        readers = [
-            self.task_roles[s.name].role_arn
-            for s in services
-            if s.search_access is SearchAccess.READ
-        ]
+
+        def holders(access: SearchAccess) -> list[str]:
+            return [self.task_roles[s.name].role_arn for s in services if s.search_access is access]
+
+        writers = holders(SearchAccess.WRITE)
+        readers = holders(SearchAccess.READ)
         if self.web is not None:
             readers.append(self.web.task_role.role_arn)
         rules: list[dict[str, Any]] = [
@@ -540,7 +536,7 @@ class VideosenseStack(cdk.Stack):
                     "Principal": readers,
                 }
             )
-        policy = aoss.CfnAccessPolicy(
+        return aoss.CfnAccessPolicy(
             self,
             "SearchAccess",
             name=f"{name}-data",
@@ -549,7 +545,6 @@ class VideosenseStack(cdk.Stack):
             # Role ARNs are tokens until deploy: the stack renders them into the JSON.
             policy=self.to_json_string(rules),
         )
-        return policy
 
     def _search_statement(self, access: SearchAccess) -> iam.PolicyStatement:
         if self.search_collection is not None:
